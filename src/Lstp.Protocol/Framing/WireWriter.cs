@@ -1,0 +1,56 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Lstp.Protocol.Framing;
+
+/// <summary>Builds one frame: reserves the header, appends fields, then patches the length in.</summary>
+public sealed class WireWriter
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(256);
+
+    public WireWriter(MessageType type)
+    {
+        Type = type;
+        _buffer.Advance(ProtocolLimits.HeaderSize);
+    }
+
+    public MessageType Type { get; }
+
+    public WireWriter U8(byte value) { _buffer.GetSpan(1)[0] = value; _buffer.Advance(1); return this; }
+    public WireWriter U16(ushort value) { BinaryPrimitives.WriteUInt16BigEndian(_buffer.GetSpan(2), value); _buffer.Advance(2); return this; }
+    public WireWriter U32(uint value) { BinaryPrimitives.WriteUInt32BigEndian(_buffer.GetSpan(4), value); _buffer.Advance(4); return this; }
+    public WireWriter U64(ulong value) { BinaryPrimitives.WriteUInt64BigEndian(_buffer.GetSpan(8), value); _buffer.Advance(8); return this; }
+    public WireWriter I64(long value) { BinaryPrimitives.WriteInt64BigEndian(_buffer.GetSpan(8), value); _buffer.Advance(8); return this; }
+
+    public WireWriter Str(string value)
+    {
+        var count = Encoding.UTF8.GetByteCount(value);
+        if (count > ushort.MaxValue) throw new ArgumentException("string longer than 65535 bytes", nameof(value));
+        U16((ushort)count);
+        Encoding.UTF8.GetBytes(value, _buffer.GetSpan(count));
+        _buffer.Advance(count);
+        return this;
+    }
+
+    public WireWriter Bytes8(ReadOnlySpan<byte> value)
+    {
+        if (value.Length > byte.MaxValue) throw new ArgumentException("byte string longer than 255", nameof(value));
+        U8((byte)value.Length);
+        return Raw(value);
+    }
+
+    public WireWriter Raw(ReadOnlySpan<byte> value)
+    {
+        _buffer.Write(value);
+        return this;
+    }
+
+    /// <summary>The finished frame (header included).</summary>
+    public byte[] ToFrame()
+    {
+        var frame = _buffer.WrittenSpan.ToArray();
+        FrameCodec.WriteHeader(frame, Type, frame.Length - ProtocolLimits.HeaderSize);
+        return frame;
+    }
+}

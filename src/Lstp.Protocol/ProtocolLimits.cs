@@ -1,0 +1,39 @@
+namespace Lstp.Protocol;
+
+/// <summary>Protocol constants, each with the reason for its value.</summary>
+public static class ProtocolLimits
+{
+    /// <summary>Wire version in the preamble; a peer with another version is refused with BadPreamble.</summary>
+    public const byte Version = 1;
+
+    /// <summary>The frame header is one type byte and a 24-bit big-endian payload length.</summary>
+    public const int HeaderSize = 4;
+
+    /// <summary>The largest length the 24-bit field can express.</summary>
+    public const int AbsoluteMaxPayload = (1 << 24) - 1;
+
+    /// <summary>
+    /// Default ceiling on one frame's payload. SERVICE_DATA chunks are 64 KiB and relay frames carry
+    /// at most one read of the end-to-end stream (≤ 256 KiB), so 1 MiB leaves room without letting a
+    /// peer make us buffer more than that for a single frame.
+    /// </summary>
+    public const int DefaultMaxPayload = 1 << 20;
+
+    /// <summary>Setup frames are small; the middle reads them with this tighter limit before pairing.</summary>
+    public const int MaxSetupPayload = 16 * 1024;
+
+    /// <summary>
+    /// Application bytes per SERVICE_DATA frame. 64 KiB matches a socket read on Linux loopback and
+    /// keeps the 8-byte overhead (header + channel id) at 0.01 % (bench/RESULTS.md).
+    /// </summary>
+    public const int ServiceDataChunk = 64 * 1024;
+
+    /// <summary>Size of the keyed-hash pairing key in COMMONUNIQUE_INFO (HMAC-SHA256).</summary>
+    public const int PairingKeySize = 32;
+
+    /// <summary>Size of the random instance id that names one run of an end or a middle.</summary>
+    public const int NodeIdSize = 16;
+
+    /// <summary>Most entries TOPOLOGY_EXCHANGE may list: two ends plus a long cascade of middles.</summary>
+    public const int MaxTopologyEntries = 32;
+}
