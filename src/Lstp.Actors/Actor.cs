@@ -91,6 +91,9 @@ public abstract class Actor<T> : IActorRef<T>, IAsyncDisposable
         callback(_completion.Task.Result);
     }
 
+    /// <summary>Called once on the loop before the first message (start I/O the actor owns here).</summary>
+    protected virtual ValueTask OnStartAsync() => ValueTask.CompletedTask;
+
     /// <summary>Called once on the loop after the last message, before children are stopped.</summary>
     protected virtual ValueTask OnStopAsync(StopReason reason) => ValueTask.CompletedTask;
 
@@ -102,6 +105,15 @@ public abstract class Actor<T> : IActorRef<T>, IAsyncDisposable
         StopReason? reason = null;
         try
         {
+            try
+            {
+                await OnStartAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                reason = StopReason.Failed(ex);
+                return;
+            }
             await foreach (var message in _mailbox.Reader.ReadAllAsync().ConfigureAwait(false))
             {
                 try

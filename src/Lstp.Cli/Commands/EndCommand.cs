@@ -1,0 +1,76 @@
+using System.CommandLine;
+using Lstp.Cli.Configuration;
+using Lstp.EndProxy;
+using Lstp.Transport;
+using Lstp.Transport.Dialing;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.Cli.Commands;
+
+/// <summary>`lstp end`: an end proxy that dials out to a middle, offers services and opens local entry points.</summary>
+public static class EndCommand
+{
+    public static Command Create()
+    {
+        var middle = new Option<string[]>("--middle") { Description = "middle seeds HOST:PORT[,HOST:PORT...], tried in turn and failed over" };
+        var secret = new Option<string>("--secret") { Description = "the tunnel secret shared by both ends (prefer --secret-file or LSTP__END__SECRET)" };
+        var secretFile = new Option<string>("--secret-file") { Description = "file holding the tunnel secret" };
+        var name = new Option<string>("--name") { Description = "this end's name (default HOSTNAME-PID)" };
+        var token = new Option<string>("--token") { Description = "admission token for the middle" };
+        var tokenFile = new Option<string>("--token-file") { Description = "file holding the admission token" };
+        var service = new Option<string[]>("--service") { Description = "offer a service to the peer: NAME=HOST:PORT (repeatable)" };
+        var forward = new Option<string[]>("--forward") { Description = "local listener to a peer's service: [HOST:]PORT=SERVICE (repeatable; host defaults to 127.0.0.1)" };
+        var via = new Option<string>("--via") { Description = "dial the middle through a corporate proxy: socks5://[USER:PASS@]HOST:PORT or http://[USER:PASS@]HOST:PORT (default: ALL_PROXY/HTTPS_PROXY, NO_PROXY)" };
+        var plaintext = new Option<bool>("--plaintext") { Description = "no end-to-end encryption (both ends must say so; for benchmarks and trusted paths)" };
+        var config = CommonOptions.Config();
+        var logFormat = CommonOptions.LogFormat();
+        var logLevel = CommonOptions.LogLevel();
+
+        var command = new Command("end", "Run an end proxy: dial out to a middle, pair with the peer end, carry application connections end to end.")
+        {
+            middle, secret, secretFile, name, token, tokenFile, via, service, forward, plaintext, config, logFormat, logLevel,
+        };
+        command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
+        {
+            var settings = new Settings(parse, "End", parse.GetValue(config));
+            var defaults = new EndOptions();
+            var middles = settings.List(middle, "Middles").Select(m => CommonOptions.Address(m, "--middle", default)).ToList();
+            if (middles.Count == 0) throw new UsageException("--middle: at least one middle HOST:PORT is required");
+            var theSecret = settings.Secret(secret, secretFile, "Secret", "secret")
+                ?? throw new UsageException("a tunnel secret is required: --secret, --secret-file or LSTP__END__SECRET");
+            var options = defaults with
+            {
+                Middles = middles,
+                Secret = theSecret,
+                Name = settings.String(name, "Name") ?? defaults.Name,
+                Token = settings.Secret(token, tokenFile, "Token", "token"),
+                Services = [.. settings.List(service, "Services").Select(ServiceSpec.Parse)],
+                Forwards = [.. settings.List(forward, "Forwards").Select(ForwardSpec.Parse)],
+                Plaintext = settings.Flag(plaintext, "Plaintext"),
+                Via = settings.String(via, "Via"),
+            };
+            var duplicate = options.Services.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null) throw new UsageException($"--service: '{duplicate.Key}' is offered twice");
+
+            using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
+            var log = loggers.CreateLogger("Lstp.Cli");
+            var dialer = DialerFactory.Create(options.Via, Environment.GetEnvironmentVariables());
+            var host = EndProxyHost.Start(options, loggers, dialer);
+            if (options.Via is not null) log.LogInformation("dialling middles through {Via}", ViaParser.Redact(options.Via));
+            log.LogInformation("end {Name}: middles {Middles}; offers {Services}; forwards {Forwards}{Plain}",
+                options.Name, string.Join(",", middles), Describe(options.Services.Select(s => s.Name)),
+                Describe(host.Listeners.Select(l => l.What)), options.Plaintext ? "; PLAINTEXT (no end-to-end encryption)" : "");
+            try { await Task.Delay(Timeout.Infinite, cancellationToken); } catch (OperationCanceledException) { }
+            log.LogInformation("end {Name} stopping: sending SHUTDOWN", options.Name);
+            await host.DisposeAsync();
+            return 0;
+        }));
+        return command;
+    }
+
+    private static string Describe(IEnumerable<string> items)
+    {
+        var list = items.ToList();
+        return list.Count == 0 ? "nothing" : string.Join(", ", list);
+    }
+}

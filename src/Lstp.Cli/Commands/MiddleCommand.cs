@@ -1,0 +1,83 @@
+using System.CommandLine;
+using Lstp.Admin;
+using Lstp.Cli.Configuration;
+using Lstp.Middle;
+using Lstp.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.Cli.Commands;
+
+/// <summary>`lstp middle`: pair ends and relay their tunnels.</summary>
+public static class MiddleCommand
+{
+    public static Command Create()
+    {
+        var listen = new Option<string>("--listen") { Description = "where ends dial in, HOST:PORT (default 0.0.0.0:7700)" };
+        var name = new Option<string>("--name") { Description = "this node's name in TOPOLOGY_EXCHANGE (default middle-HOSTNAME)" };
+        var admin = new Option<string>("--admin") { Description = "health, metrics and JSON API, HOST:PORT (default 127.0.0.1:7780; 'off' to disable)" };
+        var token = new Option<string[]>("--token") { Description = "admission token ends must present (repeatable; none: open middle)", AllowMultipleArgumentsPerToken = false };
+        var tokenFile = new Option<string>("--token-file") { Description = "file holding one admission token per line" };
+        var advertise = new Option<string>("--advertise") { Description = "address shown to ends and other nodes, HOST:PORT (default: the listen address)" };
+        var waitExpiry = new Option<string>("--wait-expiry") { Description = "how long a first end waits for its peer, seconds (default 600)" };
+        var setupDeadline = new Option<string>("--setup-deadline") { Description = "seconds a new link has to complete its setup (default 10)" };
+        var maxWaiting = new Option<string>("--max-waiting-per-source") { Description = "ends one source address may have waiting (default 64)" };
+        var rate = new Option<string>("--max-connections-per-second") { Description = "new links per second per source address (default 50)" };
+        var config = CommonOptions.Config();
+        var logFormat = CommonOptions.LogFormat();
+        var logLevel = CommonOptions.LogLevel();
+
+        var command = new Command("middle", "Run a middle proxy: ends dial out to it, it pairs them and relays bytes it cannot read.")
+        {
+            listen, name, admin, token, tokenFile, advertise, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
+        };
+        command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
+        {
+            var settings = new Settings(parse, "Middle", parse.GetValue(config));
+            var defaults = new MiddleOptions();
+            var tokens = settings.List(token, "Tokens").ToList();
+            if (settings.String(tokenFile, "TokenFile") is { } file)
+            {
+                if (!File.Exists(file)) throw new UsageException($"--token-file: '{file}' does not exist");
+                tokens.AddRange(File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0));
+                if (tokens.Count == 0) throw new UsageException($"--token-file: '{file}' holds no token; refusing to run an open middle by mistake");
+            }
+            if (tokens.Any(string.IsNullOrWhiteSpace)) throw new UsageException("--token: an empty admission token is not allowed");
+            var adminText = settings.String(admin, "Admin");
+            var options = defaults with
+            {
+                Listen = CommonOptions.Address(settings.String(listen, "Listen"), "--listen", defaults.Listen),
+                Name = settings.String(name, "Name") ?? defaults.Name,
+                Admin = adminText is "off" or "none" ? null : CommonOptions.Address(adminText, "--admin", defaults.Admin!.Value),
+                Advertise = settings.String(advertise, "Advertise"),
+                Tokens = tokens,
+                WaitExpiry = Seconds(settings.String(waitExpiry, "WaitExpiry"), "--wait-expiry", defaults.WaitExpiry),
+                SetupDeadline = Seconds(settings.String(setupDeadline, "SetupDeadline"), "--setup-deadline", defaults.SetupDeadline),
+                MaxWaitingPerSource = Count(settings.String(maxWaiting, "MaxWaitingPerSource"), "--max-waiting-per-source", defaults.MaxWaitingPerSource),
+                MaxConnectionsPerSecondPerSource = Count(settings.String(rate, "MaxConnectionsPerSecond"), "--max-connections-per-second", defaults.MaxConnectionsPerSecondPerSource),
+            };
+            using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
+            var log = loggers.CreateLogger("Lstp.Cli");
+            await using var host = await MiddleHost.StartAsync(options, loggers, cancellationToken);
+            log.LogInformation("middle {Name} listening on {Link}; admin on {Admin}; {Admission}",
+                options.Name, host.LinkAddress, host.AdminAddress?.ToString() ?? "off", tokens.Count > 0 ? $"{tokens.Count} admission token(s) required" : "open (no --token)");
+            try { await Task.Delay(Timeout.Infinite, cancellationToken); } catch (OperationCanceledException) { }
+            log.LogInformation("middle {Name} stopping", options.Name);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static TimeSpan Seconds(string? text, string flag, TimeSpan fallback)
+    {
+        if (text is null) return fallback;
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+            ? TimeSpan.FromSeconds(s)
+            : throw new UsageException($"{flag}: '{text}' is not a positive number of seconds");
+    }
+
+    public static int Count(string? text, string flag, int fallback)
+    {
+        if (text is null) return fallback;
+        return int.TryParse(text, out var n) && n > 0 ? n : throw new UsageException($"{flag}: '{text}' is not a positive whole number");
+    }
+}

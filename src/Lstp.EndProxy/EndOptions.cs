@@ -1,0 +1,75 @@
+using Lstp.Transport;
+using Lstp.Tunnel.Link;
+
+namespace Lstp.EndProxy;
+
+/// <summary>A local listener that reaches one of the peer's named services.</summary>
+public sealed record ForwardSpec(HostPort Listen, string Service)
+{
+    /// <summary>Parses <c>[HOST:]PORT=SERVICE</c>; the host defaults to loopback so nothing is exposed by accident.</summary>
+    public static ForwardSpec Parse(string text)
+    {
+        var eq = text.IndexOf('=');
+        if (eq <= 0 || eq == text.Length - 1) throw new FormatException($"--forward '{text}': expected [HOST:]PORT=SERVICE");
+        if (!HostPort.TryParse(text[..eq], out var listen, out var error, defaultHost: "127.0.0.1")) throw new FormatException($"--forward '{text}': {error}");
+        return new ForwardSpec(listen, text[(eq + 1)..].Trim());
+    }
+}
+
+/// <summary>A service this end offers to its peer.</summary>
+public sealed record ServiceSpec(string Name, HostPort Target)
+{
+    /// <summary>Parses <c>NAME=HOST:PORT</c>.</summary>
+    public static ServiceSpec Parse(string text)
+    {
+        var eq = text.IndexOf('=');
+        if (eq <= 0 || eq == text.Length - 1) throw new FormatException($"--service '{text}': expected NAME=HOST:PORT");
+        if (!HostPort.TryParse(text[(eq + 1)..], out var target, out var error)) throw new FormatException($"--service '{text}': {error}");
+        var name = text[..eq].Trim();
+        if (name.Length > 255 || name.Any(c => char.IsWhiteSpace(c) || c == '=')) throw new FormatException($"--service '{text}': the name may not contain spaces or '='");
+        return new ServiceSpec(name, target);
+    }
+}
+
+/// <summary>Everything an end proxy is configured with (flags, JSON config and LSTP__ environment variables bind here).</summary>
+public sealed record EndOptions
+{
+    /// <summary>Middle seeds, tried in turn and failed over.</summary>
+    public IReadOnlyList<HostPort> Middles { get; init; } = [];
+
+    /// <summary>The tunnel secret shared by both ends (never logged, never sent).</summary>
+    public string Secret { get; init; } = "";
+
+    public string Name { get; init; } = $"{Environment.MachineName.ToLowerInvariant()}-{Environment.ProcessId}";
+
+    public string User { get; init; } = Environment.UserName;
+
+    public string? Token { get; init; }
+
+    /// <summary>Corporate proxy to dial the middle through (socks5:// or http://).</summary>
+    public string? Via { get; init; }
+
+    public IReadOnlyList<ServiceSpec> Services { get; init; } = [];
+
+    /// <summary>Destinations the peer may reach through SOCKS/CONNECT; empty denies all.</summary>
+    public IReadOnlyList<string> Allow { get; init; } = [];
+
+    public IReadOnlyList<ForwardSpec> Forwards { get; init; } = [];
+
+    public HostPort? Socks { get; init; }
+
+    public HostPort? HttpProxy { get; init; }
+
+    public bool Plaintext { get; init; }
+
+    public LinkTimings Timings { get; init; } = LinkTimings.Default;
+
+    /// <summary>How long a local connection waits for the tunnel to (re)open before it is closed.</summary>
+    public TimeSpan WaitForTunnel { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Reconnect backoff: first delay, ceiling; each delay is jittered by ±50 %.</summary>
+    public TimeSpan BackoffMin { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}

@@ -1,0 +1,60 @@
+using Lstp.EndProxy.Connect;
+using Lstp.EndProxy.Forwards;
+using Lstp.EndProxy.Services;
+using Lstp.Transport.Dialing;
+using Lstp.Tunnel.Security;
+using Lstp.Tunnel.Session;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.EndProxy;
+
+/// <summary>
+/// A running end proxy: its local entry points (bound at start, so mistakes fail fast), the services it
+/// offers, and the supervisor that keeps its tunnel to the peer up. The composition root of `lstp end`.
+/// </summary>
+public sealed class EndProxyHost : IAsyncDisposable
+{
+    private readonly List<LocalListener> _listeners = [];
+
+    private EndProxyHost(EndOptions options, TunnelSupervisor supervisor)
+    {
+        Options = options;
+        Supervisor = supervisor;
+    }
+
+    public EndOptions Options { get; }
+    public TunnelSupervisor Supervisor { get; }
+    public IReadOnlyList<LocalListener> Listeners => _listeners;
+
+    public static EndProxyHost Start(EndOptions options, ILoggerFactory loggers, IDialer? dialer = null, TunnelSecret? secret = null)
+    {
+        var setup = new EndSetup(secret ?? TunnelSecret.FromPassphrase(options.Secret), options.Name, options.User, options.Plaintext);
+        var catalog = new ServiceCatalog(options.Services);
+        var properties = new EndProperties(catalog.Names, options.Allow, [], [], []);
+        var supervisor = new TunnelSupervisor(options, setup, dialer ?? TcpDialer.Instance, catalog, properties, loggers);
+        var host = new EndProxyHost(options, supervisor);
+        var log = loggers.CreateLogger("Lstp.EndProxy");
+        try
+        {
+            foreach (var forward in options.Forwards)
+            {
+                var entry = new ForwardEntryPoint(forward, supervisor, options.WaitForTunnel, log);
+                host._listeners.Add(new LocalListener(forward.Listen, $"forward {forward.Listen}={forward.Service}", entry.OnClientAsync, log));
+            }
+        }
+        catch
+        {
+            foreach (var listener in host._listeners) listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+        supervisor.Start();
+        return host;
+    }
+
+    /// <summary>Sends SHUTDOWN, closes channels cleanly, closes the listeners.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Supervisor.DisposeAsync().ConfigureAwait(false);
+        foreach (var listener in _listeners) await listener.DisposeAsync().ConfigureAwait(false);
+    }
+}

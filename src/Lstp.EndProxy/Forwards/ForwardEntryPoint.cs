@@ -1,0 +1,29 @@
+using System.Net.Sockets;
+using Lstp.EndProxy.Connect;
+using Lstp.Protocol.Messages;
+using Lstp.Tunnel.Session;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.EndProxy.Forwards;
+
+/// <summary>A port forward: each local connection becomes a channel to one of the peer's named services.</summary>
+public sealed partial class ForwardEntryPoint(ForwardSpec spec, TunnelSupervisor supervisor, TimeSpan waitForTunnel, ILogger log)
+{
+    public ForwardSpec Spec => spec;
+
+    public async Task OnClientAsync(Socket client, CancellationToken cancellationToken)
+    {
+        var tunnel = await supervisor.WaitForTunnelAsync(waitForTunnel, cancellationToken).ConfigureAwait(false);
+        if (tunnel is null || !tunnel.Tell(new TunnelCommand.OpenChannel(client, TargetKind.Service, spec.Service, 0)))
+        {
+            Log.NoTunnel(log, spec.Listen.ToString(), spec.Service, waitForTunnel.TotalSeconds);
+            client.Dispose();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "forward {Listen} -> {Service}: no tunnel open within {Seconds:0} s; closing the local connection")]
+        public static partial void NoTunnel(ILogger logger, string listen, string service, double seconds);
+    }
+}

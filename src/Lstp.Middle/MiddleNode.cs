@@ -1,0 +1,25 @@
+using System.Security.Cryptography;
+using Lstp.Middle.Pairing;
+using Lstp.Middle.Relay;
+using Lstp.Protocol;
+using Lstp.Protocol.Messages;
+
+namespace Lstp.Middle;
+
+/// <summary>One middle's shared state: its options, identity, registry, tunnels and counters.</summary>
+public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry)
+{
+    public MiddleOptions Options => options;
+    public IPairingRegistry Registry => registry;
+    public TunnelBook Tunnels { get; } = new();
+    public MiddleMetrics Metrics { get; } = new();
+    public SourceRateLimiter RateLimiter { get; } = new(options.MaxConnectionsPerSecondPerSource, options.Time);
+    public byte[] NodeId { get; } = RandomNumberGenerator.GetBytes(ProtocolLimits.NodeIdSize);
+    public DateTimeOffset StartedAt { get; } = options.Time.GetUtcNow();
+
+    /// <summary>The actual link address once Kestrel has bound (port 0 resolved).</summary>
+    public string? BoundAddress { get; set; }
+
+    /// <summary>This middle's own TOPOLOGY_EXCHANGE entry, appended to every setup it forwards.</summary>
+    public TopologyEntry Self => new(NodeKind.Middle, options.Name, options.Advertise ?? BoundAddress ?? options.Listen.ToString(), NodeId);
+}

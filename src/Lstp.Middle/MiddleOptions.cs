@@ -1,0 +1,40 @@
+using Lstp.Transport;
+
+namespace Lstp.Middle;
+
+/// <summary>Everything a middle is configured with (flags, JSON config and LSTP__ environment variables bind here).</summary>
+public sealed record MiddleOptions
+{
+    public HostPort Listen { get; init; } = new("0.0.0.0", 7700);
+
+    /// <summary>This node's name in TOPOLOGY_EXCHANGE.</summary>
+    public string Name { get; init; } = "middle-" + Environment.MachineName.ToLowerInvariant();
+
+    /// <summary>Health, metrics, JSON API; loopback by default so nothing is exposed unless asked.</summary>
+    public HostPort? Admin { get; init; } = new("127.0.0.1", 7780);
+
+    /// <summary>Where other nodes and ends are told this node is; defaults to the listen address.</summary>
+    public string? Advertise { get; init; }
+
+    /// <summary>Admission tokens; empty means an open middle.</summary>
+    public IReadOnlyList<string> Tokens { get; init; } = [];
+
+    /// <summary>How long a first end waits for its peer before it is told WaitExpired.</summary>
+    public TimeSpan WaitExpiry { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>A connection that has not finished its setup in this time is closed (slowloris defence).</summary>
+    public TimeSpan SetupDeadline { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A link with no inbound byte for this long is dead (ends PING every 10 s).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>Ends one source address may have waiting at once.</summary>
+    public int MaxWaitingPerSource { get; init; } = 64;
+
+    /// <summary>New connections per second one source address may open (token bucket, burst of the same size).</summary>
+    public int MaxConnectionsPerSecondPerSource { get; init; } = 50;
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    public string AdvertisedAddress => Advertise ?? Listen.ToString();
+}

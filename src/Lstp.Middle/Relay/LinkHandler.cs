@@ -1,0 +1,319 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using System.Text;
+using Lstp.Middle.Pairing;
+using Lstp.Protocol;
+using Lstp.Protocol.Framing;
+using Lstp.Protocol.Messages;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.Middle.Relay;
+
+/// <summary>
+/// Kestrel's handler for every link an end opens to this middle: DESIGN.md setup steps 2–3. It reads the
+/// setup under a deadline, registers the end, pairs it when its peer is already waiting, and from then on
+/// relays: RELAY frames are copied to the peer's link header and all, their payload never parsed.
+/// </summary>
+public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> log) : ConnectionHandler
+{
+    private MiddleOptions Options => node.Options;
+
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var link = new LinkSession(connection, connection.RemoteEndPoint?.ToString() ?? "unknown");
+        node.Metrics.Connected();
+        WaitingEnd? waiting = null;
+        try
+        {
+            if (!node.RateLimiter.TryAcquire(link.SourceAddress))
+            {
+                throw new ProtocolException(ErrorCode.RateLimited, $"too many new connections from {link.SourceAddress} (limit {Options.MaxConnectionsPerSecondPerSource}/s)");
+            }
+            using (var deadline = new CancellationTokenSource(Options.SetupDeadline, Options.Time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, connection.ConnectionClosed))
+            {
+                try
+                {
+                    await ReadSetupAsync(link, linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+                {
+                    throw new ProtocolException(ErrorCode.SetupTimeout, $"setup not completed within {Options.SetupDeadline.TotalSeconds:0} s");
+                }
+            }
+
+            var entry = new WaitingEnd(link, Options.Time.GetUtcNow());
+            switch (await node.Registry.RegisterAsync(entry, connection.ConnectionClosed).ConfigureAwait(false))
+            {
+                case RegisterResult.Refused refused:
+                    throw new ProtocolException(refused.Code, refused.Reason);
+                case RegisterResult.Matched matched:
+                    await PairAsync(matched.Peer, link).ConfigureAwait(false);
+                    break;
+                case RegisterResult.Stored:
+                    waiting = entry;
+                    Log.Waiting(log, link.EndName, link.Remote);
+                    await link.Output.SendAsync(new Waiting((uint)Options.WaitExpiry.TotalSeconds), connection.ConnectionClosed).ConfigureAwait(false);
+                    _ = entry.Outcome.Task.ContinueWith(t => OnWaitEndedAsync(link, t.Result), TaskScheduler.Default);
+                    break;
+            }
+            await RelayLoopAsync(link).ConfigureAwait(false);
+        }
+        catch (ProtocolException ex)
+        {
+            node.Metrics.Error(ex.Code);
+            Log.Refused(log, link.Remote, ex.Code, ex.Message);
+            await TrySendErrorAsync(link, ex.Code, ex.Message).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException)
+        {
+            // The end went away; nothing to tell it.
+        }
+        finally
+        {
+            if (waiting is not null) node.Registry.Unregister(waiting);
+            if (link.Peer is { } peer) peer.Abort("the other end's link closed");
+            if (link.Tunnel is { } tunnel)
+            {
+                node.Tunnels.Remove(tunnel);
+                Log.Unpaired(log, tunnel.First.EndName, tunnel.Second.EndName);
+            }
+            await link.Connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task OnWaitEndedAsync(LinkSession link, WaitOutcome outcome)
+    {
+        if (outcome.Peer is not null) return;
+        node.Metrics.Error(outcome.Code);
+        await TrySendErrorAsync(link, outcome.Code, outcome.Reason).ConfigureAwait(false);
+        link.Abort(outcome.Reason);
+    }
+
+    private async Task ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
+    {
+        var input = link.Input;
+        var gotPreamble = false;
+        var admitted = Options.Tokens.Count == 0;
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var done = false;
+            try
+            {
+                if (!gotPreamble && Preamble.TryRead(ref buffer, out var role))
+                {
+                    gotPreamble = true;
+                    if (role != LinkRole.End) throw new ProtocolException(ErrorCode.ProtocolViolation, $"this middle accepts end links here, not {role} links");
+                    await link.Output.SendAsync(Preamble.Create(LinkRole.End), cancellationToken).ConfigureAwait(false);
+                }
+                while (gotPreamble && !done && MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message))
+                {
+                    switch (message)
+                    {
+                        case Admission admission when !admitted:
+                            admitted = IsValidToken(admission.Token);
+                            if (!admitted) throw new ProtocolException(ErrorCode.AdmissionDenied, "admission token refused");
+                            break;
+                        case CommonUniqueInfo info when admitted && link.Info is null:
+                            link.Info = info;
+                            break;
+                        case TopologyExchange topology when admitted && link.Info is not null:
+                            if (topology.Entries.Count == 0 || topology.Entries[0].Kind != NodeKind.End) throw new ProtocolException(ErrorCode.Malformed, "TOPOLOGY_EXCHANGE must start with the end's own entry");
+                            link.Topology = topology;
+                            done = true;
+                            break;
+                        case Ping ping:
+                            await link.Output.SendAsync(new Pong(ping.Value), cancellationToken).ConfigureAwait(false);
+                            break;
+                        case Admission when admitted:
+                            throw new ProtocolException(ErrorCode.ProtocolViolation, "ADMISSION sent twice");
+                        case not Admission when !admitted:
+                            throw new ProtocolException(ErrorCode.AdmissionDenied, "this middle requires an admission token (--token)");
+                        default:
+                            throw new ProtocolException(ErrorCode.ProtocolViolation, $"{message} is not allowed during setup");
+                    }
+                }
+            }
+            finally
+            {
+                // After the last setup frame, leave what follows unexamined so the relay loop sees it at once.
+                if (done) input.AdvanceTo(buffer.Start);
+                else input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            if (done) return;
+            if (result.IsCompleted) throw new ConnectionAbortedException("the end closed during setup");
+        }
+    }
+
+    private bool IsValidToken(string presented)
+    {
+        // Compare fixed-size digests in constant time, so neither length nor content leaks through timing.
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        var ok = false;
+        foreach (var token in Options.Tokens)
+        {
+            ok |= CryptographicOperations.FixedTimeEquals(digest, SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        }
+        return ok;
+    }
+
+    /// <summary>DESIGN.md step 3: link the two, and send each the other's setup with this middle's entry appended.</summary>
+    private async Task PairAsync(WaitingEnd waiting, LinkSession second)
+    {
+        var first = waiting.Link;
+        var self = node.Self;
+        var toFirst = second.Topology!.Append(self);
+        var toSecond = first.Topology!.Append(self);
+        var path = first.Topology.Entries.Append(self).Concat(second.Topology.Entries.Reverse()).ToList();
+        var tunnel = new TunnelRecord(Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant(), first, second, path, Options.Time.GetUtcNow());
+
+        first.Peer = second;
+        second.Peer = first;
+        first.Tunnel = second.Tunnel = tunnel;
+        node.Tunnels.Add(tunnel);
+        node.Metrics.Paired();
+        waiting.Outcome.TrySetResult(WaitOutcome.Paired(second));
+
+        await first.Output.SendAsync(Concat(second.Info!.ToFrame(), toFirst.ToFrame()), first.Connection.ConnectionClosed).ConfigureAwait(false);
+        await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Connection.ConnectionClosed).ConfigureAwait(false);
+        Log.Paired(log, first.EndName, second.EndName, tunnel.Id);
+    }
+
+    /// <summary>
+    /// Reads this link until it closes. RELAY frames are forwarded verbatim to the peer's output, in pieces as
+    /// they arrive (a large frame is never buffered whole); link-level frames are answered here.
+    /// </summary>
+    private async Task RelayLoopAsync(LinkSession link)
+    {
+        var input = link.Input;
+        long relayRemaining = 0;
+        using var idle = new CancellationTokenSource(Options.IdleTimeout, Options.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, link.Connection.ConnectionClosed);
+        var replies = new List<Message>();
+        var h = new byte[ProtocolLimits.HeaderSize];
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (idle.IsCancellationRequested)
+            {
+                throw new ProtocolException(ErrorCode.KeepaliveTimeout, $"no traffic for {Options.IdleTimeout.TotalSeconds:0} s");
+            }
+            idle.CancelAfter(Options.IdleTimeout);
+            var buffer = result.Buffer;
+            var peer = link.Peer;
+            var holding = false;
+            try
+            {
+                while (true)
+                {
+                    if (relayRemaining > 0)
+                    {
+                        if (buffer.IsEmpty) break;
+                        var take = Math.Min(relayRemaining, buffer.Length);
+                        Forward(peer!.Output.Writer, buffer.Slice(0, take));
+                        relayRemaining -= take;
+                        Interlocked.Add(ref link.BytesIn, take);
+                        node.Metrics.Relayed(take);
+                        buffer = buffer.Slice(take);
+                        continue;
+                    }
+                    if (buffer.Length < ProtocolLimits.HeaderSize) break;
+                    var header = buffer.Slice(0, ProtocolLimits.HeaderSize);
+                    header.CopyTo(h);
+                    var length = FrameCodec.ReadLength(h);
+                    if (h[0] == (byte)MessageType.Relay)
+                    {
+                        if (peer is null)
+                        {
+                            // Pairing may have happened since this batch began; anything else is a violation.
+                            peer = link.Peer ?? throw new ProtocolException(ErrorCode.ProtocolViolation, "RELAY before pairing");
+                        }
+                        if (!holding)
+                        {
+                            await peer.Output.Lock.WaitAsync(linked.Token).ConfigureAwait(false);
+                            holding = true;
+                        }
+                        Forward(peer.Output.Writer, header);
+                        relayRemaining = length;
+                        buffer = buffer.Slice(ProtocolLimits.HeaderSize);
+                        continue;
+                    }
+                    if (!MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message)) break;
+                    HandleLinkFrame(link, message!, replies);
+                }
+                if (holding) await peer!.Output.Writer.FlushAsync(linked.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (holding) peer!.Output.Lock.Release();
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            // Answers go out after the peer's lock is released: never hold two links' locks at once.
+            foreach (var reply in replies) await link.Output.SendAsync(reply, linked.Token).ConfigureAwait(false);
+            replies.Clear();
+            if (result.IsCompleted) return;
+        }
+    }
+
+    private static byte[] Concat(byte[] a, byte[] b) => [.. a, .. b];
+
+    private static void Forward(PipeWriter writer, in ReadOnlySequence<byte> bytes)
+    {
+        foreach (var segment in bytes) writer.Write(segment.Span);
+    }
+
+    private void HandleLinkFrame(LinkSession link, Message message, List<Message> replies)
+    {
+        switch (message)
+        {
+            case Ping ping:
+                replies.Add(new Pong(ping.Value));
+                break;
+            case Pong:
+                break;
+            case TunnelReport report when link.Tunnel is { } tunnel:
+                tunnel.ReportedChannels = (int)Math.Min(report.Channels, int.MaxValue);
+                break;
+            case Error error:
+                throw new ConnectionAbortedException($"the end reported {error.Code}: {error.Reason}");
+            default:
+                throw new ProtocolException(ErrorCode.ProtocolViolation, $"{message} is not allowed on this link now");
+        }
+    }
+
+    private static async Task TrySendErrorAsync(LinkSession link, ErrorCode code, string reason)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await link.Output.SendAsync(new Error(code, reason), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Best effort: the connection is closing anyway.
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "end {End} from {Remote} waits for its peer")]
+        public static partial void Waiting(ILogger logger, string end, string remote);
+
+        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "paired {First} with {Second} as tunnel {Tunnel}")]
+        public static partial void Paired(ILogger logger, string first, string second, string tunnel);
+
+        [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "tunnel between {First} and {Second} closed")]
+        public static partial void Unpaired(ILogger logger, string first, string second);
+
+        [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "closed link from {Remote}: {Code} {Reason}")]
+        public static partial void Refused(ILogger logger, string remote, ErrorCode code, string reason);
+    }
+}

@@ -1,0 +1,52 @@
+namespace Lstp.Tunnel.Channels;
+
+/// <summary>
+/// Receive-side flow control of one channel: counts bytes that arrived from the peer but are not yet written
+/// to the local application, and says when to send SERVICE_DATA_PAUSE and SERVICE_DATA_RESUME. Bytes still
+/// in flight when PAUSE is sent land on top of the threshold, so memory per channel stays at most the pause
+/// threshold plus one bandwidth-delay product.
+/// </summary>
+public sealed class ChannelFlowControl
+{
+    private readonly Lock _lock = new();
+    private long _buffered;
+    private bool _paused;
+
+    public ChannelFlowControl(long pauseThreshold, long resumeThreshold)
+    {
+        if (resumeThreshold >= pauseThreshold || resumeThreshold < 0) throw new ArgumentOutOfRangeException(nameof(resumeThreshold), "resume threshold must be below the pause threshold");
+        PauseThreshold = pauseThreshold;
+        ResumeThreshold = resumeThreshold;
+    }
+
+    public long PauseThreshold { get; }
+    public long ResumeThreshold { get; }
+
+    public long Buffered { get { lock (_lock) return _buffered; } }
+    public bool IsPaused { get { lock (_lock) return _paused; } }
+
+    /// <summary>Records bytes received from the peer; true when this crossing means PAUSE must be sent now.</summary>
+    public bool OnReceived(long count)
+    {
+        lock (_lock)
+        {
+            _buffered += count;
+            if (_paused || _buffered < PauseThreshold) return false;
+            _paused = true;
+            return true;
+        }
+    }
+
+    /// <summary>Records bytes written to the application; true when this crossing means RESUME must be sent now.</summary>
+    public bool OnDrained(long count)
+    {
+        lock (_lock)
+        {
+            _buffered -= count;
+            if (_buffered < 0) throw new InvalidOperationException("drained more than was received");
+            if (!_paused || _buffered > ResumeThreshold) return false;
+            _paused = false;
+            return true;
+        }
+    }
+}

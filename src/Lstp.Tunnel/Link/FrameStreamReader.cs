@@ -1,0 +1,124 @@
+using System.Buffers;
+using Lstp.Protocol;
+using Lstp.Protocol.Framing;
+using Lstp.Protocol.Messages;
+
+namespace Lstp.Tunnel.Link;
+
+/// <summary>
+/// A buffered reader of LSTP frames from a Stream. Whole frames for control messages; relay payloads can be
+/// streamed out in pieces (<see cref="ReadPayloadAsync"/>), so a large RELAY frame never needs a large buffer.
+/// </summary>
+public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStreamReader.DefaultBufferSize)
+{
+    /// <summary>64 KiB: one loopback socket read, and larger than any control frame.</summary>
+    public const int DefaultBufferSize = 64 * 1024;
+
+    private readonly byte[] _buffer = new byte[Math.Max(bufferSize, ProtocolLimits.MaxSetupPayload + ProtocolLimits.HeaderSize)];
+    private int _start;
+    private int _end;
+
+    public Stream Stream => stream;
+
+    /// <summary>Bytes already read from the stream but not yet consumed.</summary>
+    public int Buffered => _end - _start;
+
+    /// <summary>Reads the 8-byte preamble and returns the peer's link role.</summary>
+    public async ValueTask<LinkRole> ReadPreambleAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var sequence = new ReadOnlySequence<byte>(_buffer, _start, Buffered);
+            if (Preamble.TryRead(ref sequence, out var role))
+            {
+                _start += Preamble.Size;
+                return role;
+            }
+            if (!await FillAsync(cancellationToken).ConfigureAwait(false)) throw new EndOfStreamException("the peer closed before sending the LSTP preamble");
+        }
+    }
+
+    /// <summary>Reads a frame header; returns null at a clean end of stream between frames.</summary>
+    public async ValueTask<(MessageType Type, int Length)?> ReadHeaderAsync(int maxPayload, CancellationToken cancellationToken)
+    {
+        while (Buffered < ProtocolLimits.HeaderSize)
+        {
+            if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (Buffered == 0) return null;
+                throw new EndOfStreamException("the peer closed in the middle of a frame header");
+            }
+        }
+        var header = _buffer.AsSpan(_start, ProtocolLimits.HeaderSize);
+        var type = header[0];
+        var length = FrameCodec.ReadLength(header);
+        if (!MessageNames.IsKnown(type)) throw new ProtocolException(ErrorCode.UnknownType, $"unknown frame type 0x{type:X2}");
+        if (length > maxPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"{MessageNames.Of((MessageType)type)} of {length} bytes exceeds the limit of {maxPayload}");
+        _start += ProtocolLimits.HeaderSize;
+        return ((MessageType)type, length);
+    }
+
+    /// <summary>Reads a whole payload (at most the buffer size) and decodes it.</summary>
+    public async ValueTask<Message> ReadBodyAsync(MessageType type, int length, CancellationToken cancellationToken)
+    {
+        if (length > _buffer.Length) throw new ProtocolException(ErrorCode.FrameTooLarge, $"{MessageNames.Of(type)} of {length} bytes is larger than this reader allows");
+        await EnsureAsync(length, cancellationToken).ConfigureAwait(false);
+        var message = MessageCodec.Decode(type, _buffer.AsSpan(_start, length));
+        _start += length;
+        return message;
+    }
+
+    /// <summary>Reads the next whole message; null at a clean end of stream.</summary>
+    public async ValueTask<Message?> ReadMessageAsync(int maxPayload, CancellationToken cancellationToken)
+    {
+        var header = await ReadHeaderAsync(maxPayload, cancellationToken).ConfigureAwait(false);
+        if (header is null) return null;
+        return await ReadBodyAsync(header.Value.Type, header.Value.Length, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Copies up to <paramref name="remaining"/> payload bytes into <paramref name="destination"/>. Large
+    /// destinations are read into directly when nothing is buffered, saving a copy on the data path.
+    /// </summary>
+    public async ValueTask<int> ReadPayloadAsync(Memory<byte> destination, int remaining, CancellationToken cancellationToken)
+    {
+        var want = Math.Min(destination.Length, remaining);
+        if (want == 0) return 0;
+        if (Buffered == 0)
+        {
+            if (want >= _buffer.Length / 2)
+            {
+                var direct = await stream.ReadAsync(destination[..want], cancellationToken).ConfigureAwait(false);
+                if (direct == 0) throw new EndOfStreamException("the peer closed in the middle of a frame");
+                return direct;
+            }
+            if (!await FillAsync(cancellationToken).ConfigureAwait(false)) throw new EndOfStreamException("the peer closed in the middle of a frame");
+        }
+        var n = Math.Min(want, Buffered);
+        _buffer.AsMemory(_start, n).CopyTo(destination);
+        _start += n;
+        return n;
+    }
+
+    private async ValueTask EnsureAsync(int count, CancellationToken cancellationToken)
+    {
+        while (Buffered < count)
+        {
+            if (!await FillAsync(cancellationToken).ConfigureAwait(false)) throw new EndOfStreamException("the peer closed in the middle of a frame");
+        }
+    }
+
+    private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    {
+        if (_start > 0 && (_end == _buffer.Length || _start == _end))
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, Buffered);
+            _end -= _start;
+            _start = 0;
+        }
+        var n = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        if (n == 0) return false;
+        _end += n;
+        return true;
+    }
+}

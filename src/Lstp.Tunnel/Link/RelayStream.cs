@@ -1,0 +1,262 @@
+using Lstp.Protocol;
+using Lstp.Protocol.Framing;
+using Lstp.Protocol.Messages;
+
+namespace Lstp.Tunnel.Link;
+
+/// <summary>
+/// The end-to-end byte stream carried over one link to the middle: writes become RELAY frames, reads return
+/// the payload of the RELAY frames that arrive. Link-level frames beside them (PING/PONG, ERROR, REDIRECT)
+/// are answered or surfaced here, so the tunnel above sees only its peer's bytes. Writes are buffered into
+/// large relay frames and sent on flush, keeping the middle's data path a near-copy loop.
+/// </summary>
+public sealed class RelayStream : Stream
+{
+    /// <summary>Largest relay payload we build: big frames keep per-frame work on the middle negligible.</summary>
+    public const int MaxRelayPayload = 256 * 1024;
+
+    private readonly Stream _link;
+    private readonly FrameStreamReader _reader;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly byte[] _writeBuffer = new byte[ProtocolLimits.HeaderSize + MaxRelayPayload];
+    private readonly TimeProvider _time;
+    private readonly LinkTimings _timings;
+    private readonly CancellationTokenSource _closed = new();
+    private int _writeCount;
+    private int _relayRemaining;
+    private long _lastReceived;
+    private long _lastSent;
+    private readonly Task _keepalive;
+
+    public RelayStream(Stream link, FrameStreamReader reader, LinkTimings timings, TimeProvider time)
+    {
+        _link = link;
+        _reader = reader;
+        _timings = timings;
+        _time = time;
+        _lastReceived = _lastSent = time.GetTimestamp();
+        _keepalive = KeepaliveAsync();
+    }
+
+    /// <summary>Total relay payload bytes sent and received (for TUNNEL_REPORT and the demo).</summary>
+    public long BytesSent { get; private set; }
+    public long BytesReceived { get; private set; }
+
+    /// <summary>Set when the middle told us to move (REDIRECT).</summary>
+    public string? RedirectTo { get; private set; }
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
+        try
+        {
+            while (_relayRemaining == 0)
+            {
+                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked.Token).ConfigureAwait(false);
+                Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+                if (header is null) return 0;
+                var (type, length) = header.Value;
+                if (type == MessageType.Relay)
+                {
+                    _relayRemaining = length;
+                    continue;
+                }
+                if (length > ProtocolLimits.MaxSetupPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"link {MessageNames.Of(type)} of {length} bytes");
+                await HandleLinkFrameAsync(await _reader.ReadBodyAsync(type, length, linked.Token).ConfigureAwait(false), linked.Token).ConfigureAwait(false);
+            }
+            var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked.Token).ConfigureAwait(false);
+            _relayRemaining -= n;
+            BytesReceived += n;
+            Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+            return n;
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new LinkClosedException(ErrorCode.KeepaliveTimeout, $"the link to the middle was silent for {_timings.DeadAfter.TotalSeconds:0} s");
+        }
+    }
+
+    /// <summary>
+    /// Before pairing: reads the middle's answers (WAITING, the peer's COMMONUNIQUE_INFO and TOPOLOGY_EXCHANGE)
+    /// until the peer's setup is complete. Keepalives run meanwhile, so an end may wait for minutes.
+    /// </summary>
+    public async Task<(CommonUniqueInfo Peer, TopologyExchange Path)> AwaitPairingAsync(Action<Waiting>? onWaiting, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
+        CommonUniqueInfo? peer = null;
+        try
+        {
+            while (true)
+            {
+                var message = await _reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, linked.Token).ConfigureAwait(false)
+                    ?? throw new LinkClosedException(ErrorCode.PeerGone, "the middle closed the link before pairing");
+                Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+                switch (message)
+                {
+                    case Waiting waiting:
+                        onWaiting?.Invoke(waiting);
+                        break;
+                    case CommonUniqueInfo info:
+                        peer = info;
+                        break;
+                    case TopologyExchange path when peer is not null:
+                        return (peer, path);
+                    default:
+                        await HandleLinkFrameAsync(message, linked.Token).ConfigureAwait(false);
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new LinkClosedException(ErrorCode.KeepaliveTimeout, $"the link to the middle was silent for {_timings.DeadAfter.TotalSeconds:0} s");
+        }
+    }
+
+    private async ValueTask HandleLinkFrameAsync(Message message, CancellationToken cancellationToken)
+    {
+        switch (message)
+        {
+            case Ping ping:
+                await SendLinkAsync(new Pong(ping.Value), cancellationToken).ConfigureAwait(false);
+                break;
+            case Pong:
+                break;
+            case Waiting:
+                break; // the middle may say WAITING just after pairing raced it; it is only informational
+            case Error error:
+                throw new LinkClosedException(error.Code, $"the middle closed the link: {error.Reason} ({error.Code})");
+            case Redirect redirect:
+                RedirectTo = redirect.Address;
+                throw new LinkClosedException(ErrorCode.MiddleDraining, $"the middle asked us to move to {redirect.Address}: {redirect.Reason}", redirect.Address);
+            default:
+                throw new ProtocolException(ErrorCode.ProtocolViolation, $"{message} is not allowed on a paired link");
+        }
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        // Synchronous writes are not on any path we use; keep them correct anyway.
+        WriteAsync(buffer.ToArray()).AsTask().GetAwaiter().GetResult();
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (!buffer.IsEmpty)
+            {
+                var n = Math.Min(buffer.Length, MaxRelayPayload - _writeCount);
+                buffer.Span[..n].CopyTo(_writeBuffer.AsSpan(ProtocolLimits.HeaderSize + _writeCount));
+                _writeCount += n;
+                buffer = buffer[n..];
+                if (_writeCount == MaxRelayPayload) await SendBufferedAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_writeCount > 0) await SendBufferedAsync(cancellationToken).ConfigureAwait(false);
+            await _link.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async ValueTask SendBufferedAsync(CancellationToken cancellationToken)
+    {
+        FrameCodec.WriteHeader(_writeBuffer, MessageType.Relay, _writeCount);
+        await _link.WriteAsync(_writeBuffer.AsMemory(0, ProtocolLimits.HeaderSize + _writeCount), cancellationToken).ConfigureAwait(false);
+        BytesSent += _writeCount;
+        _writeCount = 0;
+        Volatile.Write(ref _lastSent, _time.GetTimestamp());
+    }
+
+    /// <summary>Sends one link-level frame (PONG, PING, TUNNEL_REPORT) between relay frames.</summary>
+    public async ValueTask SendLinkAsync(Message message, CancellationToken cancellationToken)
+    {
+        var frame = message.ToFrame();
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Relay bytes buffered before this frame go first: the stream's order is preserved.
+            if (_writeCount > 0) await SendBufferedAsync(cancellationToken).ConfigureAwait(false);
+            await _link.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+            await _link.FlushAsync(cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _lastSent, _time.GetTimestamp());
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task KeepaliveAsync()
+    {
+        ulong sequence = 0;
+        try
+        {
+            while (!_closed.IsCancellationRequested)
+            {
+                await Task.Delay(_timings.KeepaliveInterval / 2, _time, _closed.Token).ConfigureAwait(false);
+                if (_time.GetElapsedTime(Volatile.Read(ref _lastReceived)) > _timings.DeadAfter)
+                {
+                    // A blackholed path gives no FIN or RST: give up on it ourselves.
+                    _closed.Cancel();
+                    _link.Dispose();
+                    return;
+                }
+                if (_time.GetElapsedTime(Volatile.Read(ref _lastSent)) >= _timings.KeepaliveInterval)
+                {
+                    using var timeout = new CancellationTokenSource(_timings.DeadAfter);
+                    await SendLinkAsync(new Ping(++sequence), timeout.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // The link failed or closed; the reader reports why, so nothing is lost by ending here.
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            try { _closed.Cancel(); } catch (ObjectDisposedException) { }
+            _link.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        try { _closed.Cancel(); } catch (ObjectDisposedException) { }
+        await _link.DisposeAsync().ConfigureAwait(false);
+        try { await _keepalive.ConfigureAwait(false); } catch { }
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    public override void Flush() => FlushAsync().GetAwaiter().GetResult();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

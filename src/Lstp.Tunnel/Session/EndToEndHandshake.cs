@@ -1,0 +1,196 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Lstp.Protocol;
+using Lstp.Protocol.Messages;
+using Lstp.Tunnel.Link;
+using Lstp.Tunnel.Security;
+
+namespace Lstp.Tunnel.Session;
+
+/// <summary>
+/// DESIGN.md setup steps 4–5, run by both ends once the middle has paired them:
+/// <list type="number">
+/// <item>Both ends refuse a plaintext mismatch (each sees both flags; neither needs to tell the other).</item>
+/// <item>Master election: the end with the lower instance id (its TOPOLOGY_EXCHANGE node id) is master.</item>
+/// <item>The master starts TLS 1.3 as client; the other end serves an ephemeral certificate.</item>
+/// <item>AUTH_PROOF: both send a fresh nonce, then an HMAC under the tunnel's auth key over the server
+/// certificate's hash and both nonces. A middle that terminates TLS itself cannot produce matching proofs.</item>
+/// <item>Each end repeats its COMMONUNIQUE_INFO and both TOPOLOGY_EXCHANGEs (as sent, as received) inside the
+/// secure channel; any difference from what came through the middle aborts with SetupAltered.</item>
+/// <item>PROPERTY_EXCHANGE both ways.</item>
+/// </list>
+/// </summary>
+public static class EndToEndHandshake
+{
+    private const int NonceSize = 32;
+
+    public static async Task<SecuredSession> RunAsync(RelayStream relay, Pairing pairing, TunnelSecret secret, EndProperties mine, CancellationToken cancellationToken)
+    {
+        var iWantPlaintext = pairing.Mine.Flags.HasFlag(SetupFlags.Plaintext);
+        var peerWantsPlaintext = pairing.Peer.Flags.HasFlag(SetupFlags.Plaintext);
+        if (iWantPlaintext != peerWantsPlaintext)
+        {
+            throw new ProtocolException(ErrorCode.PlaintextMismatch, iWantPlaintext
+                ? $"this end asked for --plaintext but peer '{pairing.Peer.EndName}' did not; both ends must agree (encryption is on unless both say --plaintext)"
+                : $"peer '{pairing.Peer.EndName}' asked for --plaintext but this end did not; both ends must agree (encryption is on unless both say --plaintext)");
+        }
+
+        var order = pairing.Mine.InstanceId.AsSpan().SequenceCompareTo(pairing.Peer.InstanceId);
+        if (order == 0) throw new ProtocolException(ErrorCode.SetupAltered, "the peer has our own instance id: the middle paired us with ourselves");
+        var isMaster = order < 0;
+
+        Stream stream = relay;
+        byte[] serverCertHash = [];
+        if (!iWantPlaintext)
+        {
+            var (ssl, hash) = await StartTlsAsync(relay, isMaster, cancellationToken).ConfigureAwait(false);
+            stream = ssl;
+            serverCertHash = hash;
+        }
+
+        try
+        {
+            var reader = new FrameStreamReader(stream);
+            await ProveSecretAsync(stream, reader, secret, isMaster, serverCertHash, cancellationToken).ConfigureAwait(false);
+            await VerifySetupAsync(stream, reader, pairing, cancellationToken).ConfigureAwait(false);
+
+            await WriteAsync(stream, mine.ToMessage(), cancellationToken).ConfigureAwait(false);
+            var peerProps = EndProperties.From(await ExpectAsync<PropertyExchange>(reader, cancellationToken).ConfigureAwait(false));
+            if (peerProps.Version != ProtocolLimits.Version)
+            {
+                throw new ProtocolException(ErrorCode.VersionMismatch, $"peer '{pairing.Peer.EndName}' speaks LSTP version {peerProps.Version}, this end speaks {ProtocolLimits.Version}");
+            }
+            return new SecuredSession(stream, reader, relay, pairing, isMaster, !iWantPlaintext, peerProps);
+        }
+        catch (ProtocolException ex)
+        {
+            // Tell the peer why, inside the secure channel, before giving up; best effort.
+            try { await WriteAsync(stream, new Error(ex.Code, ex.Message), CancellationToken.None).ConfigureAwait(false); } catch { }
+            if (!ReferenceEquals(stream, relay)) await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<(SslStream, byte[])> StartTlsAsync(RelayStream relay, bool isMaster, CancellationToken cancellationToken)
+    {
+        // Certificates are not validated by chain: the AUTH_PROOF below binds whatever certificate the
+        // server end presented to the tunnel secret, which is the actual authentication.
+        byte[]? seen = null;
+        var ssl = new SslStream(relay, leaveInnerStreamOpen: true, (_, certificate, _, _) =>
+        {
+            // The server end asks for no client certificate, so it is called with none: that is fine.
+            if (!isMaster) return true;
+            seen = certificate is null ? null : SHA256.HashData(certificate.GetRawCertData());
+            return certificate is not null;
+        });
+        try
+        {
+            if (isMaster)
+            {
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = "lstp-end",
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                }, cancellationToken).ConfigureAwait(false);
+                return (ssl, seen ?? throw new AuthenticationException("the peer presented no certificate"));
+            }
+            var certificate = EphemeralCertificate.Instance;
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = certificate,
+                EnabledSslProtocols = SslProtocols.Tls13,
+                ClientCertificateRequired = false,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            }, cancellationToken).ConfigureAwait(false);
+            return (ssl, SHA256.HashData(certificate.GetRawCertData()));
+        }
+        catch (AuthenticationException ex)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw new ProtocolException(ErrorCode.AuthFailed, $"the end-to-end TLS handshake failed: {ex.Message}");
+        }
+    }
+
+    private static async Task ProveSecretAsync(Stream stream, FrameStreamReader reader, TunnelSecret secret, bool isMaster, byte[] serverCertHash, CancellationToken cancellationToken)
+    {
+        var myNonce = RandomNumberGenerator.GetBytes(NonceSize);
+        await WriteAsync(stream, new AuthProof(AuthStage.Nonce, myNonce), cancellationToken).ConfigureAwait(false);
+        var peerNonce = await ExpectAsync<AuthProof>(reader, cancellationToken).ConfigureAwait(false);
+        if (peerNonce.Stage != AuthStage.Nonce || peerNonce.Value.Length != NonceSize) throw new ProtocolException(ErrorCode.AuthFailed, "the peer's AUTH_PROOF nonce is malformed");
+
+        var masterNonce = isMaster ? myNonce : peerNonce.Value;
+        var otherNonce = isMaster ? peerNonce.Value : myNonce;
+        var myMac = Mac(secret, isMaster ? (byte)'M' : (byte)'S', serverCertHash, masterNonce, otherNonce);
+        await WriteAsync(stream, new AuthProof(AuthStage.Mac, myMac), cancellationToken).ConfigureAwait(false);
+
+        var peerMac = await ExpectAsync<AuthProof>(reader, cancellationToken).ConfigureAwait(false);
+        var expected = Mac(secret, isMaster ? (byte)'S' : (byte)'M', serverCertHash, masterNonce, otherNonce);
+        if (peerMac.Stage != AuthStage.Mac || !CryptographicOperations.FixedTimeEquals(peerMac.Value, expected))
+        {
+            throw new ProtocolException(ErrorCode.AuthFailed, "the peer could not prove the tunnel secret over this session (wrong secret, or a middle in the middle of TLS)");
+        }
+    }
+
+    /// <summary>HMAC-SHA256(authKey, "lstp-auth-v1" | role | SHA-256(server cert) | master nonce | other nonce).</summary>
+    public static byte[] Mac(TunnelSecret secret, byte role, byte[] serverCertHash, byte[] masterNonce, byte[] otherNonce)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, secret.AuthKey);
+        hmac.AppendData("lstp-auth-v1"u8);
+        hmac.AppendData([role]);
+        hmac.AppendData(serverCertHash);
+        hmac.AppendData(masterNonce);
+        hmac.AppendData(otherNonce);
+        return hmac.GetHashAndReset();
+    }
+
+    private static async Task VerifySetupAsync(Stream stream, FrameStreamReader reader, Pairing pairing, CancellationToken cancellationToken)
+    {
+        await WriteAsync(stream, pairing.Mine, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(stream, pairing.MineSent, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(stream, pairing.Received, cancellationToken).ConfigureAwait(false);
+
+        var peerInfo = await ExpectAsync<CommonUniqueInfo>(reader, cancellationToken).ConfigureAwait(false);
+        var peerSent = await ExpectAsync<TopologyExchange>(reader, cancellationToken).ConfigureAwait(false);
+        var peerReceived = await ExpectAsync<TopologyExchange>(reader, cancellationToken).ConfigureAwait(false);
+
+        if (!peerInfo.Equals(pairing.Peer))
+        {
+            throw new ProtocolException(ErrorCode.SetupAltered, "the middle altered the peer's COMMONUNIQUE_INFO");
+        }
+        if (peerSent.Entries.Count > pairing.Received.Entries.Count || !peerSent.Entries.SequenceEqual(pairing.Received.Entries.Take(peerSent.Entries.Count)))
+        {
+            throw new ProtocolException(ErrorCode.SetupAltered, "the middle altered the peer's TOPOLOGY_EXCHANGE");
+        }
+        if (peerReceived.Entries.Count < pairing.MineSent.Entries.Count || !pairing.MineSent.Entries.SequenceEqual(peerReceived.Entries.Take(pairing.MineSent.Entries.Count)))
+        {
+            throw new ProtocolException(ErrorCode.SetupAltered, "the middle altered this end's TOPOLOGY_EXCHANGE on its way to the peer");
+        }
+        var middlesISaw = pairing.Received.Entries.Skip(peerSent.Entries.Count).ToList();
+        var middlesPeerSaw = peerReceived.Entries.Skip(pairing.MineSent.Entries.Count).Reverse().ToList();
+        if (!middlesISaw.SequenceEqual(middlesPeerSaw))
+        {
+            throw new ProtocolException(ErrorCode.SetupAltered, "the two ends saw different middles on the path");
+        }
+    }
+
+    private static async ValueTask WriteAsync(Stream stream, Message message, CancellationToken cancellationToken)
+    {
+        await stream.WriteAsync(message.ToFrame(), cancellationToken).ConfigureAwait(false);
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async ValueTask<T> ExpectAsync<T>(FrameStreamReader reader, CancellationToken cancellationToken) where T : Message
+    {
+        var message = await reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, cancellationToken).ConfigureAwait(false);
+        return message switch
+        {
+            T expected => expected,
+            Error error => throw new ProtocolException(error.Code, $"the peer refused the tunnel: {error.Reason}"),
+            null => throw new LinkClosedException(ErrorCode.PeerGone, "the peer closed the tunnel during setup"),
+            _ => throw new ProtocolException(ErrorCode.ProtocolViolation, $"expected {typeof(T).Name} during setup, got {message}"),
+        };
+    }
+}

@@ -1,0 +1,22 @@
+using Lstp.Tunnel.Channels;
+using Lstp.Tunnel.Link;
+
+namespace Lstp.Tunnel.Session;
+
+/// <summary>Per-tunnel limits and timings.</summary>
+public sealed record TunnelOptions
+{
+    /// <summary>Channels open at once on one tunnel; a CONNECTION_REQUEST beyond it gets TooManyChannels.</summary>
+    public int MaxChannels { get; init; } = 1024;
+
+    public FlowThresholds Flow { get; init; } = FlowThresholds.Default;
+
+    public LinkTimings Timings { get; init; } = LinkTimings.Default;
+
+    /// <summary>How often figures go to the middle in TUNNEL_REPORT for its dashboard.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    public static readonly TunnelOptions Default = new();
+}

@@ -1,0 +1,51 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Lstp.Testing;
+
+/// <summary>Small loopback helpers for tests.</summary>
+public static class Net
+{
+    /// <summary>A port that was free a moment ago (bind to 0, read, release).</summary>
+    public static int FreePort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    public static async Task<Socket> ConnectAsync(int port, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+        return socket;
+    }
+
+    /// <summary>Reads until the peer half-closes (or <paramref name="max"/> bytes), returning all bytes read.</summary>
+    public static async Task<byte[]> ReadToEndAsync(Socket socket, int max = int.MaxValue, CancellationToken cancellationToken = default)
+    {
+        var result = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        while (result.Length < max)
+        {
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+            if (n == 0) break;
+            result.Write(buffer, 0, n);
+        }
+        return result.ToArray();
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes or throws at end of stream.</summary>
+    public static async Task<byte[]> ReadExactlyAsync(Socket socket, int count, CancellationToken cancellationToken = default)
+    {
+        var buffer = new byte[count];
+        var got = 0;
+        while (got < count)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, cancellationToken);
+            if (n == 0) throw new EndOfStreamException($"closed after {got} of {count} bytes");
+            got += n;
+        }
+        return buffer;
+    }
+}
