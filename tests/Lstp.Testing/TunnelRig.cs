@@ -28,9 +28,9 @@ public sealed class TunnelRig : IAsyncDisposable
     /// <summary>The local port of the client end's forward to <paramref name="service"/>.</summary>
     public int ForwardPort(string service) => Client.Listeners.Single(l => l.What.EndsWith("=" + service, StringComparison.Ordinal)).Address.Port;
 
-    public static async Task<TunnelRig> StartAsync(TestLog log, IReadOnlyDictionary<string, string> services, string secret = "rig secret", Func<EndOptions, EndOptions>? client = null, Func<EndOptions, EndOptions>? server = null, MiddleOptions? middle = null)
+    public static async Task<TunnelRig> StartAsync(TestLog log, IReadOnlyDictionary<string, string> services, string secret = "rig secret", Func<EndOptions, EndOptions>? client = null, Func<EndOptions, EndOptions>? server = null, MiddleOptions? middle = null, MiddleHost? existingMiddle = null)
     {
-        var middleHost = await MiddleHost.StartAsync(middle ?? new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = new HostPort("127.0.0.1", 0), Name = "rig-middle" }, log);
+        var middleHost = existingMiddle ?? await MiddleHost.StartAsync(middle ?? new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = new HostPort("127.0.0.1", 0), Name = "rig-middle" }, log);
         var serverOptions = new EndOptions
         {
             Middles = [middleHost.LinkAddress],
@@ -61,6 +61,14 @@ public sealed class TunnelRig : IAsyncDisposable
         var c = await Client.Supervisor.WaitForTunnelAsync(wait, CancellationToken.None) ?? throw new TimeoutException("the client end's tunnel did not open");
         var s = await Server.Supervisor.WaitForTunnelAsync(wait, CancellationToken.None) ?? throw new TimeoutException("the server end's tunnel did not open");
         return (c, s);
+    }
+
+    /// <summary>Swaps in a new middle (after the test stopped the old one); the ends find it by address.</summary>
+    public async Task ReplaceMiddleAsync(MiddleHost middle)
+    {
+        var old = Middle;
+        Middle = middle;
+        await old.DisposeAsync();
     }
 
     public async ValueTask DisposeAsync()

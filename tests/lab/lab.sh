@@ -37,10 +37,13 @@ lab_exec() {
 }
 
 # Starts a long-running command in a namespace, in the background, with its pid and log in the state dir.
+# `ip netns exec` execs the command, so the pid recorded is the command's own (a shell function run with `&`
+# would record a subshell's pid instead, and killing that would leave the command running).
 lab_spawn() {
-  local name=$1 label=$2
+  local name=$1 label=$2 ns
   shift 2
-  lab_exec "$name" "$@" >"$LAB_STATE_DIR/$label.log" 2>&1 &
+  ns=$(lab_ns "$name") || return
+  ip netns exec "$ns" "$@" >"$LAB_STATE_DIR/$label.log" 2>&1 &
   echo $! >"$LAB_STATE_DIR/$label.pid"
 }
 

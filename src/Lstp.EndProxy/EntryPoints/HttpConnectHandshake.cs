@@ -24,7 +24,7 @@ public static class HttpConnectHandshake
     /// written before <see cref="HttpConnectHandshakeException"/> is thrown, and the caller closes the client.
     /// A client that goes away mid-request surfaces as <see cref="EndOfStreamException"/>.
     /// </summary>
-    public static async Task<HttpConnectRequest> ReadRequestAsync(Stream client, ProxyCredentials? credentials, CancellationToken ct)
+    public static async Task<HttpConnectRequest> ReadRequestAsync(Stream client, EntryPointCredentials? credentials, CancellationToken ct)
     {
         var head = await ReadHeadAsync(client, ct).ConfigureAwait(false);
         if (head is null)
@@ -116,7 +116,7 @@ public static class HttpConnectHandshake
     private static int NeededToEnd(ReadOnlySpan<byte> head) =>
         head.EndsWith("\n"u8) || head.EndsWith("\n\r"u8) ? 1 : 2;
 
-    private static bool IsAuthorized(string? authorization, ProxyCredentials credentials)
+    private static bool IsAuthorized(string? authorization, EntryPointCredentials credentials)
     {
         if (authorization is null) return false;
         var space = authorization.IndexOf(' ');

@@ -26,7 +26,7 @@ public static class Socks5Handshake
     /// are written to the client before <see cref="Socks5HandshakeException"/> is thrown; the caller
     /// then closes the client. A client that goes away mid-handshake surfaces as <see cref="EndOfStreamException"/>.
     /// </summary>
-    public static async Task<Socks5Request> ReadRequestAsync(Stream client, ProxyCredentials? credentials, CancellationToken ct)
+    public static async Task<Socks5Request> ReadRequestAsync(Stream client, EntryPointCredentials? credentials, CancellationToken ct)
     {
         // 255 is the longest field (a domain name, a user name or a password: one length byte each).
         var buffer = new byte[255];
@@ -57,7 +57,7 @@ public static class Socks5Handshake
         await SendAsync(client, reply, ct).ConfigureAwait(false);
     }
 
-    private static async Task NegotiateMethodAsync(Stream client, ProxyCredentials? credentials, byte[] buffer, CancellationToken ct)
+    private static async Task NegotiateMethodAsync(Stream client, EntryPointCredentials? credentials, byte[] buffer, CancellationToken ct)
     {
         // +----+----------+----------+
         // |VER | NMETHODS | METHODS  |
@@ -79,7 +79,7 @@ public static class Socks5Handshake
         await SendAsync(client, [Version, wanted], ct).ConfigureAwait(false);
     }
 
-    private static async Task AuthenticateAsync(Stream client, ProxyCredentials credentials, byte[] buffer, CancellationToken ct)
+    private static async Task AuthenticateAsync(Stream client, EntryPointCredentials credentials, byte[] buffer, CancellationToken ct)
     {
         // RFC 1929 §2:
         // +----+------+----------+------+----------+
@@ -141,7 +141,7 @@ public static class Socks5Handshake
                 await WriteReplyAsync(client, Socks5Reply.AddressTypeNotSupported, null, ct).ConfigureAwait(false);
                 throw new Socks5HandshakeException($"address type 0x{addressType:x2} is not supported", Socks5Reply.AddressTypeNotSupported);
         }
-        await client.ReadExactlyAsync(buffer.AsMemory(0, 3), ct).ConfigureAwait(false);
+        await client.ReadExactlyAsync(buffer.AsMemory(0, 2), ct).ConfigureAwait(false);
         var port = BinaryPrimitives.ReadUInt16BigEndian(buffer);
 
         if (command != CommandConnect)

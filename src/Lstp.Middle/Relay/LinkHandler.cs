@@ -89,7 +89,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         if (outcome.Peer is not null) return;
         node.Metrics.Error(outcome.Code);
         await TrySendErrorAsync(link, outcome.Code, outcome.Reason).ConfigureAwait(false);
-        link.Abort(outcome.Reason);
+        link.End(outcome.Reason);
     }
 
     private async Task ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
@@ -207,6 +207,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 throw new ProtocolException(ErrorCode.KeepaliveTimeout, $"no traffic for {Options.IdleTimeout.TotalSeconds:0} s");
             }
             idle.CancelAfter(Options.IdleTimeout);
+            if (result.IsCanceled && link.EndReason is not null)
+            {
+                input.AdvanceTo(result.Buffer.Start);
+                return;
+            }
             var buffer = result.Buffer;
             var peer = link.Peer;
             var holding = false;

@@ -27,6 +27,16 @@ public sealed class LinkSession(ConnectionContext connection, string remote)
 
     public string EndName => Info?.EndName ?? "(no setup yet)";
 
+    /// <summary>Set before ending the read loop on purpose: the handler then closes gracefully (FIN after ERROR).</summary>
+    public string? EndReason { get; private set; }
+
+    /// <summary>Ends this link's read loop without a reset, so a final ERROR reaches the end.</summary>
+    public void End(string why)
+    {
+        EndReason = why;
+        Input.CancelPendingRead();
+    }
+
     /// <summary>Closes the connection; the read loops on both links notice and end.</summary>
     public void Abort(string why) => connection.Abort(new ConnectionAbortedException(why));
 }

@@ -46,6 +46,9 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     public TunnelCounters Counters { get; } = new();
     public int ChannelCount => _channels.Count;
 
+    /// <summary>The channels open now (a snapshot, for status and diagnostics).</summary>
+    public IReadOnlyCollection<ServiceChannel> Channels => [.. _channels.Values];
+
     /// <summary>Starts the reader, the writer and the keepalive clock, then the actor loop.</summary>
     public new IActorRef<TunnelCommand> Start()
     {

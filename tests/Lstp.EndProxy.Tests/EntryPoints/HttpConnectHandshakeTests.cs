@@ -5,7 +5,7 @@ namespace Lstp.EndProxy.Tests.EntryPoints;
 
 public class HttpConnectHandshakeTests
 {
-    private static readonly ProxyCredentials Alice = new("alice", "s3cret");
+    private static readonly EntryPointCredentials Alice = new("alice", "s3cret");
 
     private static byte[] Ascii(string text) => Encoding.Latin1.GetBytes(text);
 

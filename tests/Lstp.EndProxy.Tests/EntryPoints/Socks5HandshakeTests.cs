@@ -8,7 +8,7 @@ public class Socks5HandshakeTests
 {
     private static readonly byte[] GreetingNoAuth = [5, 1, 0];
     private static readonly byte[] ApplicationBytes = "\x16\x03\x01hello"u8.ToArray();
-    private static readonly ProxyCredentials Alice = new("alice", "s3cret");
+    private static readonly EntryPointCredentials Alice = new("alice", "s3cret");
 
     private static byte[] Connect(byte addressType, byte[] address, int port, byte command = 1) =>
         [5, command, 0, addressType, .. address, (byte)(port >> 8), (byte)port];

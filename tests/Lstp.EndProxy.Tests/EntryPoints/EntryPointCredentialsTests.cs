@@ -3,9 +3,9 @@ using Lstp.EndProxy.EntryPoints;
 
 namespace Lstp.EndProxy.Tests.EntryPoints;
 
-public class ProxyCredentialsTests
+public class EntryPointCredentialsTests
 {
-    private static readonly ProxyCredentials Alice = new("alice", "s3cret");
+    private static readonly EntryPointCredentials Alice = new("alice", "s3cret");
 
     [Theory]
     [InlineData("alice", "s3cret", true)]

@@ -7,12 +7,12 @@ namespace Lstp.EndProxy.EntryPoints;
 /// The user name and password a local SOCKS5 or HTTP CONNECT entry point requires. Only hashes are
 /// kept, compared in constant time; <see cref="ToString"/> never shows the password.
 /// </summary>
-public sealed class ProxyCredentials
+public sealed class EntryPointCredentials
 {
     private readonly byte[] _userHash;
     private readonly byte[] _passwordHash;
 
-    public ProxyCredentials(string userName, string password)
+    public EntryPointCredentials(string userName, string password)
     {
         ArgumentException.ThrowIfNullOrEmpty(userName);
         ArgumentNullException.ThrowIfNull(password);

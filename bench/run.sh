@@ -1,0 +1,443 @@
+#!/usr/bin/env bash
+# LSTP benchmark: throughput, latency and idle-tunnel memory, side by side on loopback.
+#
+#   bench/run.sh [--quick] [--runs N] [--duration S] [--tunnels N] [--no-build] [--no-install]
+#
+# Paths measured, each carrying the same iperf3 / sockperf traffic:
+#   direct      client -> server
+#   socat       client -> 3 chained socat relays -> server
+#   lstp-plain  client -> client end -> middle -> server end -> server   (both ends --plaintext)
+#   lstp-tls    the same with the default end-to-end TLS 1.3
+#   ssh         client -> ssh -L -> sshd (the "middle") -> ssh -R -> server  (aes128-gcm, no compression)
+# Tests: iperf3 1 stream and 8 streams (Gbit/s), sockperf TCP ping-pong 64 B (round trip p50/p99, us),
+# and the RSS a middle gains per idle paired tunnel (lstp loadgen idle).
+# Median of --runs runs (default 3; --quick: 1 run of 3 s). Raw numbers go to bench/out/<stamp>/,
+# the summary to bench/RESULTS.md. Needs root (installs packages, runs sshd). Loopback only.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+ORIGINAL_ARGS=("$@")
+
+RUNS=3
+DURATION=10
+TUNNELS=1000
+PAUSE_AT=100
+QUICK=0
+BUILD=1
+INSTALL=1
+
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case $1 in
+    --quick) QUICK=1; RUNS=1; DURATION=3 ;;
+    --runs) RUNS=${2:?--runs needs a number}; shift ;;
+    --duration) DURATION=${2:?--duration needs seconds}; shift ;;
+    --tunnels) TUNNELS=${2:?--tunnels needs a number}; shift ;;
+    --no-build) BUILD=0 ;;
+    --no-install) INSTALL=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $TUNNELS =~ ^[1-9][0-9]*$ ]] ||
+  { echo "run.sh: --runs, --duration and --tunnels take positive integers" >&2; exit 2; }
+((PAUSE_AT < TUNNELS)) || PAUSE_AT=0
+if [[ $(id -u) -ne 0 ]]; then
+  echo "run.sh: run as root (it installs packages with scripts/install-deps.sh and runs its own sshd)" >&2
+  exit 1
+fi
+
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT=$BENCH/out/$STAMP
+RAW=$OUT/raw
+LOGS=$OUT/logs
+mkdir -p "$RAW" "$LOGS"
+WORK=$(mktemp -d /tmp/lstp-bench.XXXXXX)
+LSTP=$ROOT/out/lstp/lstp
+HZ=$(getconf CLK_TCK)
+STARTED_AT=$SECONDS
+
+log() { printf '[%4ds] %s\n' $((SECONDS - STARTED_AT)) "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Processes: every background process is recorded here; the exit trap ends them (and anything
+# they forked, e.g. socat's per-connection children and sshd's sessions) by pid, then removes WORK.
+PIDS=()
+descendants() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null || true); do
+    descendants "$child"
+    echo "$child"
+  done
+}
+stop_pid() {
+  local pid=$1 victims i
+  victims=$(descendants "$pid")
+  kill -TERM "$pid" $victims 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" $victims 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local status=$? i
+  trap - EXIT INT TERM
+  exec 9>&- 2>/dev/null || true
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  rm -rf "$WORK"
+  ((status == 0)) || log "exit $status; logs in $LOGS"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# spawn LABEL COMMAND...: starts COMMAND in the background, logs to LOGS/LABEL.log, records its pid in PID_<label>.
+spawn() {
+  local label=$1
+  shift
+  "$@" >"$LOGS/$label.log" 2>&1 &
+  PIDS+=($!)
+  printf -v "PID_${label//-/_}" '%s' $!
+}
+pid_of() { local var="PID_${1//-/_}"; echo "${!var}"; }
+
+# Waits until something listens on 127.0.0.1:PORT (ss: no connection is made, so servers see nothing).
+wait_listen() {
+  local port=$1 what=$2 pid=${3:-} i
+  for ((i = 0; i < 600; i++)); do
+    ss -Hltn "sport = :$port" | grep -q . && return 0
+    [[ -z $pid ]] || kill -0 "$pid" 2>/dev/null || die "$what exited before listening on $port (see $LOGS)"
+    sleep 0.05
+  done
+  die "$what: nothing listens on 127.0.0.1:$port after 30 s"
+}
+
+# Waits until FILE has a line matching PATTERN (grep -E); the process PID must stay alive meanwhile.
+wait_line() {
+  local file=$1 pattern=$2 pid=$3 seconds=$4 what=$5 i
+  for ((i = 0; i < seconds * 10; i++)); do
+    grep -Eq "$pattern" "$file" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || die "$what exited (see $file)"
+    sleep 0.1
+  done
+  die "$what: no '$pattern' in $file after $seconds s"
+}
+
+# N free loopback ports, distinct (all bound at once, then released).
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------------------------------------
+# CPU accounting: ticks of a process tree (utime+stime+cutime+cstime of the root and every live
+# descendant: reaped children land in their parent's c-fields, so nothing is counted twice).
+tree_ticks() {
+  local total=0 p s
+  local -a f
+  for p in "$1" $(descendants "$1"); do
+    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    s=${s##*) }
+    read -ra f <<<"$s"
+    total=$((total + f[11] + f[12] + f[13] + f[14]))
+  done
+  echo "$total"
+}
+# Per-thread ticks of a tree, "component pid tid comm ticks" lines (like top -H, summed over the test).
+thread_ticks() {
+  local component=$1 p t s comm
+  local -a f
+  for p in "$2" $(descendants "$2"); do
+    for t in /proc/"$p"/task/*; do
+      s=$(cat "$t/stat" 2>/dev/null) || continue
+      comm=${s#*(}
+      comm=${comm%)*}
+      s=${s##*) }
+      read -ra f <<<"$s"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$component" "$p" "${t##*/}" "${comm// /_}" $((f[11] + f[12]))
+    done
+  done
+}
+machine_ticks() { awk '/^cpu / {busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6}' /proc/stat; }
+
+# COMPONENTS_<path>: "name=pid ..." of the long-running processes on that path (the iperf3 server too).
+declare -A COMPONENTS
+cpu_snapshot() { # PATH FILE
+  local c
+  {
+    read -r busy total < <(machine_ticks)
+    printf 'machine\t%s\t%s\n' "$busy" "$total"
+    for c in ${COMPONENTS[$1]}; do printf '%s\t%s\n' "${c%%=*}" "$(tree_ticks "${c#*=}")"; done
+  } >"$2"
+  for c in ${COMPONENTS[$1]}; do thread_ticks "${c%%=*}" "${c#*=}"; done >"$2.threads"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The tests. Each writes its raw output to RAW/<path>.<test>.run<N>.* and CPU snapshots beside it.
+run_iperf() { # PATH PORT STREAMS RUN
+  local path=$1 port=$2 streams=$3 run=$4 name base t0
+  name=iperf$streams
+  base=$RAW/$path.$name.run$run
+  cpu_snapshot "$path" "$base.cpu0"
+  t0=$(date +%s.%N)
+  if ! timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$port" -t "$DURATION" -P "$streams" -J --connect-timeout 5000 >"$base.json" 2>"$base.err"; then
+    log "  $path $name run $run: iperf3 failed (see $base.json / .err)"
+  fi
+  sleep 0.3 # let relays reap their per-connection children
+  cpu_snapshot "$path" "$base.cpu1"
+  echo "$t0 $(date +%s.%N)" >"$base.wall"
+}
+run_sockperf() { # PATH PORT RUN
+  local path=$1 port=$2 run=$3 base
+  base=$RAW/$path.sockperf.run$run
+  cpu_snapshot "$path" "$base.cpu0"
+  if ! timeout $((DURATION + 30)) sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t "$DURATION" --full-rtt >"$base.txt" 2>&1; then
+    log "  $path sockperf run $run: sockperf failed (see $base.txt)"
+  fi
+  sleep 0.3
+  cpu_snapshot "$path" "$base.cpu1"
+}
+
+# =============================================================================================
+log "output: $OUT"
+if ((INSTALL)); then
+  log "installing tools (scripts/install-deps.sh)"
+  "$ROOT/scripts/install-deps.sh" >"$LOGS/install-deps.log" 2>&1 || die "scripts/install-deps.sh (see $LOGS/install-deps.log)"
+fi
+for tool in iperf3 socat sockperf sshd ssh ssh-keygen python3 ss; do
+  command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+
+if ((BUILD)); then
+  log "building lstp (dotnet publish src/Lstp.Cli -c Release -o out/lstp)"
+  built=0
+  for attempt in 1 2 3 4; do
+    if dotnet publish "$ROOT/src/Lstp.Cli" -c Release -o "$ROOT/out/lstp" -nologo >"$LOGS/build.log" 2>&1; then
+      built=1
+      break
+    fi
+    log "  build attempt $attempt failed ($(grep -m1 -E 'error' "$LOGS/build.log" | cut -c1-160)); retrying in 30 s"
+    sleep 30
+  done
+  ((built)) || die "dotnet publish (see $LOGS/build.log)"
+fi
+[[ -x $LSTP ]] || die "$LSTP missing (build it or drop --no-build)"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# Everything about this run, for the report header.
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "nproc=$(nproc)"
+  echo "cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+  echo "kernel=$(uname -sr)"
+  echo "memory=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "dirty=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)"
+  echo "dotnet=$(dotnet --version 2>/dev/null || echo unknown)"
+  echo "iperf3=$(iperf3 --version | head -1)"
+  echo "sockperf=$(sockperf --version 2>&1 | awk '/version/ {print $NF; exit}')"
+  echo "socat=$(socat -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
+  echo "openssh=$(ssh -V 2>&1)"
+  echo "runs=$RUNS"
+  echo "duration=$DURATION"
+  echo "tunnels=$TUNNELS"
+  echo "pause_at=$PAUSE_AT"
+  echo "quick=$QUICK"
+  echo "args=${ORIGINAL_ARGS[*]:-}"
+  echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/meta.env"
+
+# ---------------------------------------------------------------------------------------------
+# Set up every path once; the runs then interleave the paths so background load spreads evenly.
+read -r P_IPERF P_SOCK \
+  P_SOCAT_I1 P_SOCAT_I2 P_SOCAT_I3 P_SOCAT_S1 P_SOCAT_S2 P_SOCAT_S3 \
+  P_MIDDLE P_ADMIN P_PLAIN_I P_PLAIN_S P_TLS_I P_TLS_S \
+  P_SSHD P_SSH_RI P_SSH_RS P_SSH_LI P_SSH_LS \
+  P_RSS_MIDDLE P_RSS_ADMIN < <(free_ports 21)
+
+log "servers: iperf3 on $P_IPERF, sockperf on $P_SOCK"
+spawn iperf3-server iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
+spawn sockperf-server sockperf server --tcp -i 127.0.0.1 -p "$P_SOCK"
+wait_listen "$P_IPERF" iperf3 "$PID_iperf3_server"
+wait_listen "$P_SOCK" sockperf "$PID_sockperf_server"
+declare -A IPERF_PORT SOCK_PORT
+IPERF_PORT[direct]=$P_IPERF
+SOCK_PORT[direct]=$P_SOCK
+COMPONENTS[direct]="iperf3-server=$PID_iperf3_server"
+
+log "socat chain: 3 relays per service"
+socat_relay() { # LABEL LISTEN TO
+  spawn "$1" socat -b 262144 "TCP-LISTEN:$2,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$3"
+  wait_listen "$2" "$1" "$(pid_of "$1")"
+}
+socat_relay socat-i3 "$P_SOCAT_I3" "$P_IPERF"
+socat_relay socat-i2 "$P_SOCAT_I2" "$P_SOCAT_I3"
+socat_relay socat-i1 "$P_SOCAT_I1" "$P_SOCAT_I2"
+socat_relay socat-s3 "$P_SOCAT_S3" "$P_SOCK"
+socat_relay socat-s2 "$P_SOCAT_S2" "$P_SOCAT_S3"
+socat_relay socat-s1 "$P_SOCAT_S1" "$P_SOCAT_S2"
+IPERF_PORT[socat]=$P_SOCAT_I1
+SOCK_PORT[socat]=$P_SOCAT_S1
+COMPONENTS[socat]="relay1=$PID_socat_i1 relay2=$PID_socat_i2 relay3=$PID_socat_i3 iperf3-server=$PID_iperf3_server" # the iperf chain
+
+log "LSTP: one middle, a plaintext pair and a TLS pair of ends"
+spawn lstp-middle "$LSTP" middle --listen "127.0.0.1:$P_MIDDLE" --admin "127.0.0.1:$P_ADMIN" --name bench-middle
+wait_listen "$P_MIDDLE" "lstp middle" "$PID_lstp_middle"
+lstp_pair() { # MODE IPERF_FWD SOCK_FWD [--plaintext]
+  local mode=$1 fi=$2 fs=$3 flag=${4:-}
+  head -c 24 /dev/urandom | base64 >"$WORK/secret-$mode"
+  chmod 600 "$WORK/secret-$mode"
+  spawn "lstp-$mode-server" "$LSTP" end --middle "127.0.0.1:$P_MIDDLE" --secret-file "$WORK/secret-$mode" --name "srv-$mode" \
+    --service "iperf=127.0.0.1:$P_IPERF" --service "sockperf=127.0.0.1:$P_SOCK" $flag
+  spawn "lstp-$mode-client" "$LSTP" end --middle "127.0.0.1:$P_MIDDLE" --secret-file "$WORK/secret-$mode" --name "cli-$mode" \
+    --forward "127.0.0.1:$fi=iperf" --forward "127.0.0.1:$fs=sockperf" $flag
+  wait_line "$LOGS/lstp-$mode-server.log" 'open via' "$(pid_of "lstp-$mode-server")" 60 "lstp $mode server end"
+  wait_line "$LOGS/lstp-$mode-client.log" 'open via' "$(pid_of "lstp-$mode-client")" 60 "lstp $mode client end"
+  wait_listen "$fi" "lstp $mode client end" "$(pid_of "lstp-$mode-client")"
+  wait_listen "$fs" "lstp $mode client end" "$(pid_of "lstp-$mode-client")"
+  log "  $mode: $(grep -m1 -o 'tunnel to .*' "$LOGS/lstp-$mode-client.log")"
+  IPERF_PORT[lstp-$mode]=$fi
+  SOCK_PORT[lstp-$mode]=$fs
+  COMPONENTS[lstp-$mode]="client-end=$(pid_of "lstp-$mode-client") middle=$PID_lstp_middle server-end=$(pid_of "lstp-$mode-server") iperf3-server=$PID_iperf3_server"
+}
+lstp_pair plain "$P_PLAIN_I" "$P_PLAIN_S" --plaintext
+lstp_pair tls "$P_TLS_I" "$P_TLS_S"
+grep -q '(plaintext)' "$LOGS/lstp-plain-client.log" || die "the plaintext pair did not open in plaintext"
+grep -q '(TLS 1.3)' "$LOGS/lstp-tls-client.log" || die "the TLS pair did not open with TLS 1.3"
+
+log "OpenSSH: sshd on $P_SSHD as the middle, ssh -R (server side) and ssh -L (client side)"
+SSHDIR=$WORK/ssh
+mkdir -p "$SSHDIR" /run/sshd
+chmod 700 "$SSHDIR"
+ssh-keygen -q -t ed25519 -N '' -C bench-host -f "$SSHDIR/host_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C bench-user -f "$SSHDIR/user_ed25519"
+cp "$SSHDIR/user_ed25519.pub" "$SSHDIR/authorized_keys"
+echo "[127.0.0.1]:$P_SSHD $(cut -d' ' -f1,2 "$SSHDIR/host_ed25519.pub")" >"$SSHDIR/known_hosts"
+cat >"$SSHDIR/sshd_config" <<EOF
+Port $P_SSHD
+ListenAddress 127.0.0.1
+HostKey $SSHDIR/host_ed25519
+PidFile $SSHDIR/sshd.pid
+AuthorizedKeysFile $SSHDIR/authorized_keys
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+UseDNS no
+Ciphers aes128-gcm@openssh.com
+Compression no
+AllowTcpForwarding yes
+GatewayPorts no
+X11Forwarding no
+PermitTTY no
+LogLevel INFO
+EOF
+SSH_OPTS=(-F /dev/null -i "$SSHDIR/user_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes
+  -o UserKnownHostsFile="$SSHDIR/known_hosts" -o StrictHostKeyChecking=yes
+  -o Ciphers=aes128-gcm@openssh.com -o Compression=no -o ExitOnForwardFailure=yes
+  -o ServerAliveInterval=0 -N -v -p "$P_SSHD" -l root)
+spawn sshd "$(command -v sshd)" -D -e -f "$SSHDIR/sshd_config"
+wait_listen "$P_SSHD" sshd "$PID_sshd"
+spawn ssh-server-side ssh "${SSH_OPTS[@]}" -R "127.0.0.1:$P_SSH_RI:127.0.0.1:$P_IPERF" -R "127.0.0.1:$P_SSH_RS:127.0.0.1:$P_SOCK" 127.0.0.1
+wait_listen "$P_SSH_RI" "ssh -R" "$PID_ssh_server_side"
+wait_listen "$P_SSH_RS" "ssh -R" "$PID_ssh_server_side"
+spawn ssh-client-side ssh "${SSH_OPTS[@]}" -L "127.0.0.1:$P_SSH_LI:127.0.0.1:$P_SSH_RI" -L "127.0.0.1:$P_SSH_LS:127.0.0.1:$P_SSH_RS" 127.0.0.1
+wait_listen "$P_SSH_LI" "ssh -L" "$PID_ssh_client_side"
+wait_listen "$P_SSH_LS" "ssh -L" "$PID_ssh_client_side"
+grep -q 'cipher: aes128-gcm@openssh.com' "$LOGS/ssh-client-side.log" || die "ssh did not negotiate aes128-gcm (see $LOGS/ssh-client-side.log)"
+grep -q 'compression: none' "$LOGS/ssh-client-side.log" || die "ssh negotiated compression (see $LOGS/ssh-client-side.log)"
+IPERF_PORT[ssh]=$P_SSH_LI
+SOCK_PORT[ssh]=$P_SSH_LS
+COMPONENTS[ssh]="ssh-L=$PID_ssh_client_side sshd=$PID_sshd ssh-R=$PID_ssh_server_side iperf3-server=$PID_iperf3_server"
+
+PATHS=(direct socat lstp-plain lstp-tls ssh)
+echo "paths=${PATHS[*]}" >>"$OUT/meta.env"
+
+# ---------------------------------------------------------------------------------------------
+log "warm-up: a short iperf3 and sockperf through every path (JIT, TCP buffers); not recorded"
+for path in "${PATHS[@]}"; do
+  timeout 60 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t 2 -P 2 >"$LOGS/warmup-$path-iperf.log" 2>&1 ||
+    die "warm-up iperf3 through $path failed (see $LOGS/warmup-$path-iperf.log)"
+  timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "${SOCK_PORT[$path]}" -m 64 -t 1 >"$LOGS/warmup-$path-sockperf.log" 2>&1 ||
+    die "warm-up sockperf through $path failed (see $LOGS/warmup-$path-sockperf.log)"
+done
+
+for ((run = 1; run <= RUNS; run++)); do
+  for path in "${PATHS[@]}"; do
+    log "run $run/$RUNS: $path (iperf3 -P 1, iperf3 -P 8, sockperf; ${DURATION}s each)"
+    run_iperf "$path" "${IPERF_PORT[$path]}" 1 "$run"
+    run_iperf "$path" "${IPERF_PORT[$path]}" 8 "$run"
+    run_sockperf "$path" "${SOCK_PORT[$path]}" "$run"
+  done
+done
+
+# The throughput setup stays idle from here; stop it so the memory test has the machine.
+for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+PIDS=()
+
+# ---------------------------------------------------------------------------------------------
+log "memory: a fresh middle, then $TUNNELS idle paired tunnels from lstp loadgen idle"
+spawn rss-middle "$LSTP" middle --listen "127.0.0.1:$P_RSS_MIDDLE" --admin "127.0.0.1:$P_RSS_ADMIN" --name rss-middle \
+  --max-connections-per-second 100000 --max-waiting-per-source 100000 --log-level warning
+wait_listen "$P_RSS_MIDDLE" "lstp middle" "$PID_rss_middle"
+wait_listen "$P_RSS_ADMIN" "lstp middle admin" "$PID_rss_middle"
+sleep 2
+RSS_BEFORE=$(rss_kib "$PID_rss_middle")
+mkfifo "$WORK/loadgen.in"
+LOADGEN_ARGS=(loadgen idle --middle "127.0.0.1:$P_RSS_MIDDLE" --tunnels "$TUNNELS" --batch 50 --pause-at "$PAUSE_AT")
+"$LSTP" "${LOADGEN_ARGS[@]}" <"$WORK/loadgen.in" >"$LOGS/loadgen.out" 2>"$LOGS/loadgen.err" &
+PIDS+=($!)
+PID_loadgen=$!
+exec 9>"$WORK/loadgen.in" # keeps the loadgen's stdin open; a line on it resumes it after --pause-at
+T_LOADGEN=$SECONDS
+RSS_PAUSE=""
+if ((PAUSE_AT > 0)); then
+  wait_line "$LOGS/loadgen.out" "^ready $PAUSE_AT\$" "$PID_loadgen" 300 "lstp loadgen"
+  sleep 3
+  RSS_PAUSE=$(rss_kib "$PID_rss_middle")
+  echo go >&9
+fi
+wait_line "$LOGS/loadgen.out" "^ready $TUNNELS\$" "$PID_loadgen" 600 "lstp loadgen"
+T_LOADGEN=$((SECONDS - T_LOADGEN))
+sleep 5
+RSS_AFTER=$(rss_kib "$PID_rss_middle")
+LOADGEN_RSS=$(rss_kib "$PID_loadgen")
+SEEN=$(curl -fsS "http://127.0.0.1:$P_RSS_ADMIN/api/status" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("tunnels", [])))' 2>/dev/null || echo "?")
+cat >"$RAW/rss.env" <<EOF
+tunnels=$TUNNELS
+pause_at=$PAUSE_AT
+rss_before_kib=$RSS_BEFORE
+rss_pause_kib=$RSS_PAUSE
+rss_after_kib=$RSS_AFTER
+loadgen_rss_kib=$LOADGEN_RSS
+loadgen_seconds=$T_LOADGEN
+middle_reports_tunnels=$SEEN
+middle_flags=--max-connections-per-second 100000 --max-waiting-per-source 100000 --log-level warning
+loadgen_cmd=lstp ${LOADGEN_ARGS[*]}
+EOF
+log "  middle RSS: before ${RSS_BEFORE} KiB, at $PAUSE_AT ${RSS_PAUSE:-n/a} KiB, at $TUNNELS ${RSS_AFTER} KiB (middle sees $SEEN tunnels)"
+exec 9>&-
+for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+PIDS=()
+
+# ---------------------------------------------------------------------------------------------
+echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.env"
+echo "elapsed_seconds=$((SECONDS - STARTED_AT))" >>"$OUT/meta.env"
+python3 "$BENCH/report.py" "$OUT" "$BENCH/RESULTS.md"
+ln -sfn "$STAMP" "$BENCH/out/latest"
+log "done in $((SECONDS - STARTED_AT)) s: $BENCH/RESULTS.md (raw: $OUT)"

@@ -1,0 +1,90 @@
+using System.Net.Sockets;
+using Lstp.Admin;
+using Lstp.Middle;
+using Lstp.Testing;
+using Lstp.Transport;
+using Lstp.Tunnel.Link;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Lstp.Scenarios;
+
+/// <summary>What happens when parts die: the peer, the path, the middle.</summary>
+public sealed class ResilienceTests(ITestOutputHelper output)
+{
+    private static async Task AssertEchoAsync(TunnelRig rig, byte value)
+    {
+        using var client = await Net.ConnectAsync(rig.ForwardPort("echo"));
+        await client.SendAsync(new[] { value, value, value }, SocketFlags.None);
+        Assert.Equal(new[] { value, value, value }, await Net.ReadExactlyAsync(client, 3).WaitAsync(TimeSpan.FromSeconds(15)));
+    }
+
+    [Fact]
+    public async Task Peer_death_is_noticed_and_the_survivor_repairs_when_the_peer_returns()
+    {
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
+        await using var serverPath = new ChaosProxy(middle.LinkAddress.Port);
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)] },
+            client: o => o with { Middles = [middle.LinkAddress] },
+            existingMiddle: middle);
+        var (clientTunnel, _) = await rig.OpenAsync();
+        await AssertEchoAsync(rig, 1);
+
+        // The server end's connection dies without a SHUTDOWN (reset), and it cannot come back yet.
+        serverPath.Kill();
+        await Probe<object>.ExpectTerminatedAsync(clientTunnel, TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Phase == EndProxy.Connect.TunnelPhase.Waiting, "the survivor registers again and waits");
+
+        // The peer returns: the survivor pairs again and data flows.
+        serverPath.Revive();
+        var (again, _) = await rig.OpenAsync(TimeSpan.FromSeconds(30));
+        Assert.NotSame(clientTunnel, again);
+        await AssertEchoAsync(rig, 2);
+    }
+
+    [Fact]
+    public async Task A_silent_path_is_detected_by_keepalive_and_replaced()
+    {
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
+        await using var path = new ChaosProxy(middle.LinkAddress.Port);
+        var fast = new LinkTimings { KeepaliveInterval = TimeSpan.FromMilliseconds(200), DeadAfter = TimeSpan.FromSeconds(1) };
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            server: o => o with { Timings = fast },
+            client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast },
+            existingMiddle: middle);
+        var (clientTunnel, _) = await rig.OpenAsync();
+
+        path.Freeze(); // a blackhole: no FIN, no RST, just silence
+        var reason = await Probe<object>.ExpectTerminatedAsync(clientTunnel, TimeSpan.FromSeconds(10));
+        output.WriteLine($"tunnel ended: {reason}");
+        Assert.Contains("silent", reason.Why, StringComparison.Ordinal);
+
+        path.Revive();
+        await rig.OpenAsync(TimeSpan.FromSeconds(30));
+        await AssertEchoAsync(rig, 3);
+    }
+
+    [Fact]
+    public async Task Middle_restart_brings_both_ends_back()
+    {
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address });
+        var (before, _) = await rig.OpenAsync();
+        await AssertEchoAsync(rig, 4);
+        var port = rig.Middle.LinkAddress.Port;
+
+        await rig.Middle.DisposeAsync();
+        await Probe<object>.ExpectTerminatedAsync(before, TimeSpan.FromSeconds(30));
+        await rig.ReplaceMiddleAsync(await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", port), Admin = null, Name = "m2" }, log));
+
+        var (after, _) = await rig.OpenAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(["client-end", "m2", "server-end"], after.Session.Pairing.Path.Select(e => e.Name));
+        await AssertEchoAsync(rig, 5);
+    }
+}
