@@ -54,6 +54,8 @@ OUT=$BENCH/out/$STAMP
 RAW=$OUT/raw
 LOGS=$OUT/logs
 mkdir -p "$RAW" "$LOGS"
+FAILURES=$OUT/failures.txt # tests that failed, one line each (RESULTS.md lists them)
+: >"$FAILURES"
 WORK=$(mktemp -d /tmp/lstp-bench.XXXXXX)
 LSTP=$ROOT/out/lstp/lstp
 HZ=$(getconf CLK_TCK)
@@ -149,7 +151,7 @@ tree_ticks() {
   local total=0 p s
   local -a f
   for p in "$1" $(descendants "$1"); do
-    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    { read -r s <"/proc/$p/stat"; } 2>/dev/null || continue
     s=${s##*) }
     read -ra f <<<"$s"
     total=$((total + f[11] + f[12] + f[13] + f[14]))
@@ -162,7 +164,7 @@ thread_ticks() {
   local -a f
   for p in "$2" $(descendants "$2"); do
     for t in /proc/"$p"/task/*; do
-      s=$(cat "$t/stat" 2>/dev/null) || continue
+      { read -r s <"$t/stat"; } 2>/dev/null || continue
       comm=${s#*(}
       comm=${comm%)*}
       s=${s##*) }
@@ -187,14 +189,28 @@ cpu_snapshot() { # PATH FILE
 
 # ---------------------------------------------------------------------------------------------
 # The tests. Each writes its raw output to RAW/<path>.<test>.run<N>.* and CPU snapshots beside it.
+# The error of an iperf3 -J result on stdout; fails when the test failed (iperf3 -J may exit 0 then).
+iperf_error() {
+  python3 -c 'import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception:
+    print("no JSON result"); sys.exit(1)
+e = d.get("error")
+print(e or "")
+sys.exit(1 if e or "sum_received" not in d.get("end", {}) else 0)' "$1"
+}
 run_iperf() { # PATH PORT STREAMS RUN
-  local path=$1 port=$2 streams=$3 run=$4 name base t0
+  local path=$1 port=$2 streams=$3 run=$4 name base t0 error
   name=iperf$streams
   base=$RAW/$path.$name.run$run
   cpu_snapshot "$path" "$base.cpu0"
   t0=$(date +%s.%N)
-  if ! timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$port" -t "$DURATION" -P "$streams" -J --connect-timeout 5000 >"$base.json" 2>"$base.err"; then
-    log "  $path $name run $run: iperf3 failed (see $base.json / .err)"
+  # iperf3 -J may exit 0 after a failed test: its JSON's "error" is what tells.
+  timeout $((DURATION + 30)) iperf3 -c 127.0.0.1 -p "$port" -t "$DURATION" -P "$streams" -J --connect-timeout 5000 >"$base.json" 2>"$base.err" || true
+  if ! error=$(iperf_error "$base.json"); then
+    log "  $path $name run $run: iperf3 failed: ${error:-no result} (see $base.json)"
+    echo "$path $name run $run: iperf3: ${error:-no result}" >>"$FAILURES"
   fi
   sleep 0.3 # let relays reap their per-connection children
   cpu_snapshot "$path" "$base.cpu1"
@@ -204,8 +220,10 @@ run_sockperf() { # PATH PORT RUN
   local path=$1 port=$2 run=$3 base
   base=$RAW/$path.sockperf.run$run
   cpu_snapshot "$path" "$base.cpu0"
-  if ! timeout $((DURATION + 30)) sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t "$DURATION" --full-rtt >"$base.txt" 2>&1; then
-    log "  $path sockperf run $run: sockperf failed (see $base.txt)"
+  timeout $((DURATION + 30)) sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t "$DURATION" --full-rtt >"$base.txt" 2>&1 || true
+  if ! grep -q 'percentile 50.000' "$base.txt"; then
+    log "  $path sockperf run $run: no result (see $base.txt)"
+    echo "$path sockperf run $run: $(grep -a -m1 -i 'error' "$base.txt" || echo 'no result')" >>"$FAILURES"
   fi
   sleep 0.3
   cpu_snapshot "$path" "$base.cpu1"
@@ -367,14 +385,26 @@ COMPONENTS[ssh]="ssh-L=$PID_ssh_client_side sshd=$PID_sshd ssh-R=$PID_ssh_server
 
 PATHS=(direct socat lstp-plain lstp-tls ssh)
 echo "paths=${PATHS[*]}" >>"$OUT/meta.env"
+# How busy the (shared) machine is without us: everything is set up and idle now.
+read -r busy0 total0 < <(machine_ticks)
+sleep 2
+read -r busy1 total1 < <(machine_ticks)
+echo "background_busy_pct=$((100 * (busy1 - busy0) / (total1 - total0)))" >>"$OUT/meta.env"
 
 # ---------------------------------------------------------------------------------------------
 log "warm-up: a short iperf3 and sockperf through every path (JIT, TCP buffers); not recorded"
+# A failure is recorded (FAILURES, shown in RESULTS.md) but does not stop the benchmark: the other
+# paths are still worth measuring, and LSTP ends reconnect by themselves.
 for path in "${PATHS[@]}"; do
-  timeout 60 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t 2 -P 2 >"$LOGS/warmup-$path-iperf.log" 2>&1 ||
-    die "warm-up iperf3 through $path failed (see $LOGS/warmup-$path-iperf.log)"
-  timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "${SOCK_PORT[$path]}" -m 64 -t 1 >"$LOGS/warmup-$path-sockperf.log" 2>&1 ||
-    die "warm-up sockperf through $path failed (see $LOGS/warmup-$path-sockperf.log)"
+  timeout 60 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t 2 -P 2 -J >"$LOGS/warmup-$path-iperf.json" 2>&1 || true
+  if ! error=$(iperf_error "$LOGS/warmup-$path-iperf.json"); then
+    log "  warm-up iperf3 through $path failed: $error"
+    echo "$path warm-up iperf3 -P 2: $error" >>"$FAILURES"
+  fi
+  if ! timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "${SOCK_PORT[$path]}" -m 64 -t 1 >"$LOGS/warmup-$path-sockperf.log" 2>&1; then
+    log "  warm-up sockperf through $path failed"
+    echo "$path warm-up sockperf: failed (see logs/warmup-$path-sockperf.log)" >>"$FAILURES"
+  fi
 done
 
 for ((run = 1; run <= RUNS; run++)); do

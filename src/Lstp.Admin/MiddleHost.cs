@@ -98,7 +98,8 @@ public sealed class MiddleHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        // Links are long-lived: give them a moment to close, then Kestrel aborts what is left.
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
         {
             try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
         }

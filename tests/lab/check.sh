@@ -82,6 +82,8 @@ expect_blocked "corp B's proxy cannot reach into corp A" fetch corpb "$CORPA_URL
 expect_blocked "corp A cannot reach the internet directly" fetch corpa "$MIDDLE2_URL"
 expect_reach "corp A reaches the internet through its HTTP CONNECT proxy" "lstp-lab inet $LAB_MIDDLE2" fetch corpa "$MIDDLE2_URL" "${HTTP_A[@]}"
 expect_blocked "corp A cannot use corp B's proxy" fetch corpa "$MIDDLE1_URL" "${SOCKS_B[@]}"
+expect_blocked "corp A's strict proxy refuses CONNECT to a port other than 443" \
+  fetch corpa "$MIDDLE2_URL" --proxytunnel --proxy "http://$LAB_PROXYA_INSIDE:$LAB_PROXYA_STRICT_PORT"
 
 expect_blocked "the internet cannot reach corp A's server" fetch inet "$CORPA_URL"
 expect_blocked "the internet cannot use corp B's proxy" \
@@ -92,6 +94,11 @@ expect_blocked "a blackholed corp B cannot reach the internet through its proxy"
 expect_reach "corp A is unaffected by corp B's blackhole" "lstp-lab inet $LAB_MIDDLE2" fetch corpa "$MIDDLE2_URL" "${HTTP_A[@]}"
 lab_blackhole corpb off
 expect_reach "corp B reaches the internet again once the blackhole is off" "lstp-lab inet $LAB_MIDDLE1" fetch corpb "$MIDDLE1_URL" "${SOCKS_B[@]}"
+
+lab_proxy corpb stop
+expect_blocked "corp B's stopped proxy refuses connections" fetch corpb "$MIDDLE1_URL" "${SOCKS_B[@]}"
+lab_proxy corpb start
+expect_reach "corp B's restarted proxy works again" "lstp-lab inet $LAB_MIDDLE1" fetch corpb "$MIDDLE1_URL" "${SOCKS_B[@]}"
 
 if ((failures > 0)); then
   echo "check.sh: $failures check(s) failed"

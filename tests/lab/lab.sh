@@ -4,6 +4,7 @@
 #   lab.sh up | down | status
 #   lab.sh exec NAME COMMAND...        run COMMAND in namespace NAME (inet, corpa, corpb, proxya, proxyb)
 #   lab.sh blackhole corpa|corpb on|off   silently drop everything between that corp's proxy and the internet
+#   lab.sh proxy corpa|corpb stop|start   stop or (re)start that corp's proxy daemon (a "proxy down" test)
 # Sourcing it (as check.sh does) defines the lab_* functions without running anything. Needs root.
 set -euo pipefail
 
@@ -72,7 +73,8 @@ _lab_link() {
   ip -n "$ns2" link set "$if2" up
 }
 
-# A corporate host: it may open TCP only to its proxy's port; nothing may open a connection to it from outside.
+# A corporate host: it may open TCP only to its proxy's port(s); nothing may open a connection to it from outside.
+# PORTS is one port or an nft set such as "{ 8888, 8889 }".
 _lab_corp_firewall() {
   local ns=$1 proxy=$2 port=$3
   ip netns exec "$ns" nft -f - <<NFT
@@ -92,7 +94,7 @@ table inet lstp_corp {
 NFT
 }
 
-# A proxy host: its corp may reach the proxy port; it forwards nothing (its daemon is the only way through)
+# A proxy host: its corp may reach the proxy port(s); it forwards nothing (its daemon is the only way through)
 # and accepts no connection from the internet.
 _lab_proxy_firewall() {
   local ns=$1 port=$2
@@ -144,9 +146,9 @@ lab_up() {
   ip -n "$LAB_NS_PROXYA" route add default via "$LAB_INET_GATEWAY"
   ip -n "$LAB_NS_PROXYB" route add default via "$LAB_INET_GATEWAY"
 
-  _lab_corp_firewall "$LAB_NS_CORPA" "$LAB_PROXYA_INSIDE" "$LAB_PROXYA_PORT"
+  _lab_corp_firewall "$LAB_NS_CORPA" "$LAB_PROXYA_INSIDE" "{ $LAB_PROXYA_PORT, $LAB_PROXYA_STRICT_PORT }"
   _lab_corp_firewall "$LAB_NS_CORPB" "$LAB_PROXYB_INSIDE" "$LAB_PROXYB_PORT"
-  _lab_proxy_firewall "$LAB_NS_PROXYA" "$LAB_PROXYA_PORT"
+  _lab_proxy_firewall "$LAB_NS_PROXYA" "{ $LAB_PROXYA_PORT, $LAB_PROXYA_STRICT_PORT }"
   _lab_proxy_firewall "$LAB_NS_PROXYB" "$LAB_PROXYB_PORT"
 
   cat >"$LAB_STATE_DIR/tinyproxy.conf" <<CONF
@@ -156,12 +158,55 @@ Allow $LAB_CORPA_NET
 Timeout 600
 LogLevel Info
 CONF
-  lab_spawn proxya tinyproxy tinyproxy -d -c "$LAB_STATE_DIR/tinyproxy.conf"
-  lab_spawn proxyb microsocks microsocks -i "$LAB_PROXYB_INSIDE" -p "$LAB_PROXYB_PORT" -u "$LAB_PROXYB_USER" -P "$LAB_PROXYB_PASSWORD"
-  lab_wait_listen proxya "$LAB_PROXYA_INSIDE" "$LAB_PROXYA_PORT"
-  lab_wait_listen proxyb "$LAB_PROXYB_INSIDE" "$LAB_PROXYB_PORT"
-  echo "lab: up (middles at $LAB_MIDDLE1 and $LAB_MIDDLE2; corp A via http://$LAB_PROXYA_INSIDE:$LAB_PROXYA_PORT;" \
+  cat >"$LAB_STATE_DIR/tinyproxy-strict.conf" <<CONF
+Port $LAB_PROXYA_STRICT_PORT
+Listen $LAB_PROXYA_INSIDE
+Allow $LAB_CORPA_NET
+Timeout 600
+LogLevel Info
+ConnectPort 443
+CONF
+  lab_proxy corpa start
+  lab_proxy corpb start
+  lab_spawn proxya tinyproxy-strict tinyproxy -d -c "$LAB_STATE_DIR/tinyproxy-strict.conf"
+  lab_wait_listen proxya "$LAB_PROXYA_INSIDE" "$LAB_PROXYA_STRICT_PORT"
+  echo "lab: up (middles at $LAB_MIDDLE1 and $LAB_MIDDLE2; corp A via http://$LAB_PROXYA_INSIDE:$LAB_PROXYA_PORT" \
+    "(CONNECT to 443 only: :$LAB_PROXYA_STRICT_PORT);" \
     "corp B via socks5://$LAB_PROXYB_USER:***@$LAB_PROXYB_INSIDE:$LAB_PROXYB_PORT)"
+}
+
+# Stops or starts a corp's proxy daemon: tinyproxy for corp A, microsocks (with its password) for corp B.
+lab_proxy() {
+  local corp=${1:-} action=${2:-} label pid
+  case $corp in
+    corpa) label=tinyproxy ;;
+    corpb) label=microsocks ;;
+    *) echo "usage: lab.sh proxy corpa|corpb stop|start" >&2; return 2 ;;
+  esac
+  case $action in
+    stop)
+      if [[ -f $LAB_STATE_DIR/$label.pid ]]; then
+        pid=$(cat "$LAB_STATE_DIR/$label.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$LAB_STATE_DIR/$label.pid"
+      fi
+      echo "lab: $corp's proxy ($label) stopped" ;;
+    start)
+      if [[ -f $LAB_STATE_DIR/$label.pid ]] && kill -0 "$(cat "$LAB_STATE_DIR/$label.pid")" 2>/dev/null; then
+        echo "lab: $corp's proxy ($label) already runs"
+        return 0
+      fi
+      if [[ $corp == corpa ]]; then
+        lab_spawn proxya tinyproxy tinyproxy -d -c "$LAB_STATE_DIR/tinyproxy.conf"
+        lab_wait_listen proxya "$LAB_PROXYA_INSIDE" "$LAB_PROXYA_PORT"
+      else
+        lab_spawn proxyb microsocks microsocks -i "$LAB_PROXYB_INSIDE" -p "$LAB_PROXYB_PORT" -u "$LAB_PROXYB_USER" -P "$LAB_PROXYB_PASSWORD"
+        lab_wait_listen proxyb "$LAB_PROXYB_INSIDE" "$LAB_PROXYB_PORT"
+      fi ;;
+    *) echo "usage: lab.sh proxy corpa|corpb stop|start" >&2; return 2 ;;
+  esac
 }
 
 # Tears everything down; safe to run when the lab is partly or not at all up.
@@ -230,7 +275,8 @@ lab_main() {
     status) lab_status ;;
     exec) shift; lab_exec "$@" ;;
     blackhole) shift; lab_blackhole "$@" ;;
-    *) echo "usage: lab.sh up|down|status | exec NAME COMMAND... | blackhole corpa|corpb on|off" >&2; exit 2 ;;
+    proxy) shift; lab_proxy "$@" ;;
+    *) echo "usage: lab.sh up|down|status | exec NAME COMMAND... | blackhole corpa|corpb on|off | proxy corpa|corpb stop|start" >&2; exit 2 ;;
   esac
 }
 

@@ -57,15 +57,24 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     /// <summary>Waits until a tunnel is open; null if none opens within <paramref name="timeout"/>.</summary>
     public async Task<TunnelActor?> WaitForTunnelAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var current = Current;
-        if (current is not null && !current.Completion.IsCompleted) return current;
-        try
+        var started = _options.Time.GetTimestamp();
+        while (true)
         {
-            return await Volatile.Read(ref _open).Task.WaitAsync(timeout, _options.Time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            return null;
+            var current = Current;
+            if (current is not null && !current.Completion.IsCompleted) return current;
+            var remaining = timeout - _options.Time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero) return null;
+            try
+            {
+                var opened = await Volatile.Read(ref _open).Task.WaitAsync(remaining, _options.Time, cancellationToken).ConfigureAwait(false);
+                if (!opened.Completion.IsCompleted) return opened;
+                // That tunnel already ended and the supervisor is replacing it: wait for the next one.
+                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return null;
+            }
         }
     }
 

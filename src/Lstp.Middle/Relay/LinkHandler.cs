@@ -25,6 +25,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var link = new LinkSession(connection, connection.RemoteEndPoint?.ToString() ?? "unknown");
         node.Metrics.Connected();
         WaitingEnd? waiting = null;
+        var graceful = false;
         try
         {
             if (!node.RateLimiter.TryAcquire(link.SourceAddress))
@@ -60,6 +61,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                     break;
             }
             await RelayLoopAsync(link).ConfigureAwait(false);
+            graceful = true;
         }
         catch (ProtocolException ex)
         {
@@ -74,7 +76,13 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         finally
         {
             if (waiting is not null) node.Registry.Unregister(waiting);
-            if (link.Peer is { } peer) peer.Abort("the other end's link closed");
+            if (link.Peer is { } peer)
+            {
+                // A clean close is passed on as a clean close, so the last relayed bytes (a SHUTDOWN) arrive;
+                // a failure resets the other side at once.
+                if (graceful) await peer.FinishAsync().ConfigureAwait(false);
+                else peer.Abort("the other end's link failed");
+            }
             if (link.Tunnel is { } tunnel)
             {
                 node.Tunnels.Remove(tunnel);

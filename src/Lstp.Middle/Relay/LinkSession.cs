@@ -37,6 +37,20 @@ public sealed class LinkSession(ConnectionContext connection, string remote)
         Input.CancelPendingRead();
     }
 
+    /// <summary>Closes this link gracefully: what was already forwarded is flushed, then a FIN follows.</summary>
+    public async Task FinishAsync()
+    {
+        await Output.Lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await Output.Writer.CompleteAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            Output.Lock.Release();
+        }
+    }
+
     /// <summary>Closes the connection; the read loops on both links notice and end.</summary>
     public void Abort(string why) => connection.Abort(new ConnectionAbortedException(why));
 }

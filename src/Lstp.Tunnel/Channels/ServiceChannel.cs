@@ -258,14 +258,14 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
             writer.Advance(n);
             length -= n;
         }
+        // Count the bytes before flushing: once flushed, the downlink may drain them at any moment.
+        if (Flow.OnReceived(total)) _writer.SendControl(new ServiceDataPause(Id));
         var flush = await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (flush.IsCompleted)
         {
             // The downlink gave up (the application is gone): drop what it can no longer take.
             _downlinkWritable = false;
-            return;
         }
-        if (Flow.OnReceived(total)) _writer.SendControl(new ServiceDataPause(Id));
     }
 
     /// <summary>Called by the tunnel's reader, in stream order, when SERVICE_FREE_REQUEST arrives.</summary>

@@ -28,6 +28,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     private ulong _pingSequence;
     private long _lastReport;
     private StopReason? _why;
+    private Task _writerTask = Task.CompletedTask;
 
     public Tunnel(SecuredSession session, ITargetDialer targets, TunnelOptions options, ILogger log)
         : base($"tunnel to {session.PeerName}")
@@ -54,12 +55,13 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     {
         var handle = base.Start();
         _ = Task.Run(ReadLoopAsync);
-        _ = Task.Run(async () =>
+        // The writer drains what is queued even while the tunnel stops (SHUTDOWN and ERROR must leave), so it
+        // does not watch Stopping; closing the session stream is its hard stop.
+        _writerTask = Task.Run(async () =>
         {
             Exception? error = null;
-            try { await _writer.RunAsync(_session.Stream, Stopping).ConfigureAwait(false); }
-            catch (Exception ex) when (ex is not OperationCanceledException || !Stopping.IsCancellationRequested) { error = ex; }
-            catch (OperationCanceledException) { }
+            try { await _writer.RunAsync(_session.Stream, CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception ex) { error = ex; }
             Tell(new TunnelCommand.WriterEnded(error));
         });
         _ = Task.Run(ClockAsync);
@@ -372,8 +374,8 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     protected override async ValueTask OnStopAsync(StopReason reason)
     {
         _writer.Complete();
-        // Give queued frames (SHUTDOWN, ERROR, the last data) a moment to leave before the link closes.
-        await Task.Delay(50).ConfigureAwait(false);
+        // Let queued frames (SHUTDOWN, ERROR, the last data) leave before the link closes, within reason.
+        await Task.WhenAny(_writerTask, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         await _session.DisposeAsync().ConfigureAwait(false);
         Log.Stopped(_log, _session.PeerName, (_why ?? reason).ToString());
     }

@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Turns the raw numbers bench/run.sh wrote into bench/RESULTS.md: usage: report.py OUT_DIR RESULTS_MD."""
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+OUT = Path(sys.argv[1])
+RESULTS = Path(sys.argv[2])
+RAW = OUT / "raw"
+
+LABELS = {
+    "direct": "direct (client → server)",
+    "socat": "socat chain (3 relays)",
+    "lstp-plain": "LSTP `--plaintext` (end → middle → end)",
+    "lstp-tls": "LSTP default (TLS 1.3 end to end)",
+    "ssh": "OpenSSH `-L` → sshd → `-R` (aes128-gcm)",
+}
+TESTS = {"iperf1": "iperf3 1 stream", "iperf8": "iperf3 8 streams", "sockperf": "sockperf ping-pong"}
+
+
+def env(path):
+    values = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line:
+                key, value = line.split("=", 1)
+                values[key] = value
+    return values
+
+
+META = env(OUT / "meta.env")
+RSS = env(RAW / "rss.env")
+RUNS = int(META.get("runs", "1"))
+PATHS = META.get("paths", " ".join(LABELS)).split()
+NPROC = int(META.get("nproc", "1"))
+HZ = 100
+
+
+def iperf_gbps(path, streams, run):
+    f = RAW / f"{path}.iperf{streams}.run{run}.json"
+    try:
+        data = json.loads(f.read_text())
+        return data["end"]["sum_received"]["bits_per_second"] / 1e9
+    except Exception:
+        return None
+
+
+def sockperf_us(path, run):
+    f = RAW / f"{path}.sockperf.run{run}.txt"
+    if not f.exists():
+        return None, None
+    text = re.sub(r"\x1b\[[0-9;]*m", "", f.read_text(errors="replace"))
+    p = dict(re.findall(r"percentile (\d+\.\d+) =\s+([\d.]+)", text))
+    if "50.000" not in p or "99.000" not in p:
+        return None, None
+    return float(p["50.000"]), float(p["99.000"])
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def spread(values):
+    values = [v for v in values if v is not None]
+    if len(values) < 2:
+        return ""
+    return f" ({min(values):.3g}–{max(values):.3g})"
+
+
+# --- measurements ------------------------------------------------------------------------------
+m = defaultdict(dict)  # m[path][metric] = list per run
+for path in PATHS:
+    m[path]["iperf1"] = [iperf_gbps(path, 1, r) for r in range(1, RUNS + 1)]
+    m[path]["iperf8"] = [iperf_gbps(path, 8, r) for r in range(1, RUNS + 1)]
+    lat = [sockperf_us(path, r) for r in range(1, RUNS + 1)]
+    m[path]["p50"] = [a for a, _ in lat]
+    m[path]["p99"] = [b for _, b in lat]
+med = {p: {k: median(v) for k, v in metrics.items()} for p, metrics in m.items()}
+
+
+def fmt(value, digits=2):
+    return "fail" if value is None else f"{value:.{digits}f}"
+
+
+def cell(path, metric, digits):
+    return fmt(med[path][metric], digits) + (spread(m[path][metric]) if RUNS > 1 else "")
+
+
+# --- CPU ---------------------------------------------------------------------------------------
+def snapshot(f):
+    values, machine = {}, None
+    for line in f.read_text().splitlines():
+        parts = line.split("\t")
+        if parts[0] == "machine":
+            machine = (int(parts[1]), int(parts[2]))
+        else:
+            values[parts[0]] = int(parts[1])
+    return machine, values
+
+
+def threads(f):
+    values = {}
+    if f.exists():
+        for line in f.read_text().splitlines():
+            component, pid, tid, comm, ticks = line.split("\t")
+            values[(component, pid, tid)] = (comm, int(ticks))
+    return values
+
+
+def cpu(path, test, run):
+    """CPU % (100 = one core) per component, the machine's busy %, and per-thread % for one test."""
+    base = RAW / f"{path}.{test}.run{run}"
+    try:
+        (busy0, total0), before = snapshot(Path(f"{base}.cpu0"))
+        (busy1, total1), after = snapshot(Path(f"{base}.cpu1"))
+    except Exception:
+        return None
+    wall = (total1 - total0) / NPROC  # ticks of one core over the test
+    if wall <= 0:
+        return None
+    comps = {c: 100 * (after[c] - before.get(c, 0)) / wall for c in after}
+    t0, t1 = threads(Path(f"{base}.cpu0.threads")), threads(Path(f"{base}.cpu1.threads"))
+    per_thread = defaultdict(list)
+    for key, (comm, ticks) in t1.items():
+        used = ticks - t0.get(key, (comm, 0))[1]
+        if used > 0:
+            per_thread[key[0]].append((100 * used / wall, comm, key[2]))
+    return comps, 100 * (busy1 - busy0) / (total1 - total0), per_thread
+
+
+def cpu_median(path, test):
+    samples = [cpu(path, test, r) for r in range(1, RUNS + 1)]
+    samples = [s for s in samples if s]
+    if not samples:
+        return None
+    comps = {c: statistics.median(s[0].get(c, 0) for s in samples) for c in samples[0][0]}
+    machine = statistics.median(s[1] for s in samples)
+    # threads: from the run whose throughput is the median one (threads are not comparable across runs)
+    return comps, machine, samples[len(samples) // 2][2]
+
+
+# --- ratios and targets ------------------------------------------------------------------------
+def ratio(a, b, metric):
+    x, y = med.get(a, {}).get(metric), med.get(b, {}).get(metric)
+    return None if x is None or y is None or y == 0 else x / y
+
+
+def verdict(value, target, higher_is_better):
+    if value is None:
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    return "meets" if ok else "**misses**"
+
+
+rows = [
+    # (label, a, b, metric, target, higher_is_better)
+    ("1 stream, LSTP plaintext / socat chain", "lstp-plain", "socat", "iperf1", 1.0, True),
+    ("8 streams, LSTP plaintext / socat chain", "lstp-plain", "socat", "iperf8", 1.0, True),
+    ("p50 latency, LSTP plaintext / socat chain", "lstp-plain", "socat", "p50", 1.2, False),
+    ("1 stream, LSTP TLS / OpenSSH", "lstp-tls", "ssh", "iperf1", 1.0, True),
+    ("8 streams, LSTP TLS / OpenSSH", "lstp-tls", "ssh", "iperf8", 1.0, True),
+    ("p50 latency, LSTP TLS / OpenSSH", "lstp-tls", "ssh", "p50", 1.0, False),
+    ("1 stream, LSTP TLS / socat chain", "lstp-tls", "socat", "iperf1", None, True),
+    ("8 streams, LSTP TLS / socat chain", "lstp-tls", "socat", "iperf8", None, True),
+    ("p50 latency, LSTP TLS / socat chain", "lstp-tls", "socat", "p50", None, False),
+    ("p99 latency, LSTP plaintext / socat chain", "lstp-plain", "socat", "p99", None, False),
+    ("p99 latency, LSTP TLS / OpenSSH", "lstp-tls", "ssh", "p99", None, False),
+]
+
+# --- memory ------------------------------------------------------------------------------------
+def kib(key):
+    value = RSS.get(key, "")
+    return int(value) if value.isdigit() else None
+
+
+tunnels = int(RSS.get("tunnels", "0") or 0)
+pause = int(RSS.get("pause_at", "0") or 0)
+before, at_pause, after = kib("rss_before_kib"), kib("rss_pause_kib"), kib("rss_after_kib")
+per_tunnel = (after - before) / tunnels if None not in (before, after) and tunnels else None
+marginal = (after - at_pause) / (tunnels - pause) if None not in (after, at_pause) and tunnels > pause else None
+loadgen = kib("loadgen_rss_kib")
+
+# --- write -------------------------------------------------------------------------------------
+L = []
+w = L.append
+quick = META.get("quick") == "1"
+dirty = int(META.get("dirty", "0") or 0)
+w("# LSTP benchmark results")
+w("")
+w(f"- **Date:** {META.get('date', '?')}{' — **quick run** (1 run, short tests: indicative only)' if quick else ''}")
+w(f"- **Machine:** {META.get('nproc')} CPUs ({META.get('cpu')}), {META.get('memory')}, {META.get('kernel')}; "
+  f"shared with other workloads (load average {META.get('loadavg_start')} at start, {META.get('loadavg_end')} at end; "
+  f"{META.get('background_busy_pct', '?')}% of all CPUs were busy with other work just before the tests)")
+w(f"- **Code:** git commit `{META.get('commit')}`" + (f" plus {dirty} uncommitted change(s) under src/" if dirty else "")
+  + f"; .NET SDK {META.get('dotnet')}, Release build")
+w(f"- **Tools:** {META.get('iperf3')}; sockperf {META.get('sockperf')}; socat {META.get('socat')}; {META.get('openssh')}")
+w(f"- **Reproduce:** `sudo bench/run.sh{(' ' + META['args']) if META.get('args') else ''}` "
+  f"(runs={RUNS}, {META.get('duration')} s per test, {tunnels} idle tunnels); raw numbers in `bench/out/{OUT.name}/`; "
+  f"run took {META.get('elapsed_seconds', '?')} s")
+w("")
+w("All traffic is on loopback (127.0.0.1). Each cell is the median of the runs"
+  + (" (min–max in brackets)" if RUNS > 1 else "") + "; the paths were measured interleaved, run by run.")
+w("")
+w("## Throughput and latency")
+w("")
+w("| path | iperf3 1 stream, Gbit/s | iperf3 8 streams, Gbit/s | round trip p50, µs | round trip p99, µs |")
+w("|---|---:|---:|---:|---:|")
+for path in PATHS:
+    w(f"| {LABELS.get(path, path)} | {cell(path, 'iperf1', 2)} | {cell(path, 'iperf8', 2)} | {cell(path, 'p50', 1)} | {cell(path, 'p99', 1)} |")
+w("")
+w("Latency: `sockperf ping-pong --tcp -m 64 --full-rtt` (64-byte messages, full round trip, after sockperf's own warm-up). "
+  "Throughput: `iperf3 -c` (client → server), receiver side.")
+w("")
+w("## Ratios against the targets")
+w("")
+w("Throughput ratio > 1 means LSTP is faster; latency ratio < 1 means LSTP is quicker.")
+w("")
+w("| comparison | ratio | target | verdict |")
+w("|---|---:|---:|---|")
+for label, a, b, metric, target, higher in rows:
+    r = ratio(a, b, metric)
+    tgt = "—" if target is None else (f"≥ {target:.1f}×" if higher else f"≤ {target:.1f}×")
+    w(f"| {label} | {fmt(r)}× | {tgt} | {'' if target is None else verdict(r, target, higher)} |")
+w("")
+w("The socat targets are read against LSTP `--plaintext` (neither encrypts); the OpenSSH ones against LSTP's "
+  "default TLS (both encrypt). LSTP TLS vs socat is shown for information.")
+w("")
+w("## Middle memory per idle paired tunnel")
+w("")
+w("| | middle VmRSS |")
+w("|---|---:|")
+w(f"| fresh middle, no tunnels | {fmt(before and before / 1024, 1)} MiB |")
+if pause:
+    w(f"| {pause} idle paired tunnels | {fmt(at_pause and at_pause / 1024, 1)} MiB |")
+w(f"| {tunnels} idle paired tunnels | {fmt(after and after / 1024, 1)} MiB |")
+w(f"| **(after − before) / {tunnels}** | **{fmt(per_tunnel, 1)} KiB per tunnel** (target ≤ 64 KiB: {verdict(per_tunnel, 64, False)}) |")
+if marginal is not None:
+    w(f"| marginal, ({tunnels} − {pause}) tunnels | {fmt(marginal, 1)} KiB per tunnel (excludes one-off warm-up such as JIT) |")
+w("")
+w(f"`{RSS.get('loadgen_cmd', 'lstp loadgen idle')}` opened the tunnels (both ends of every pair in one process, "
+  f"distinct random 32-byte keys, default TLS) in {RSS.get('loadgen_seconds', '?')} s; the middle's admin API "
+  f"reported {RSS.get('middle_reports_tunnels', '?')} tunnels. The middle ran with `{RSS.get('middle_flags', '')}`: "
+  "the per-source defaults (50 new links/s, 64 waiting ends) would throttle one loader on one address. "
+  "RSS was read 5 s after the last pair opened, without forcing a GC."
+  + (f" The loader itself held {fmt(loadgen / 1024, 0)} MiB for {2 * tunnels} ends ({fmt(loadgen / (2 * tunnels), 1)} KiB per end)." if loadgen else ""))
+w("")
+
+# --- observations (generated from per-process and per-thread CPU during the tests) -------------
+w("## Observations")
+w("")
+w("CPU during the iperf3 tests, in % of one core (the machine has "
+  f"{NPROC}; \"machine\" is all CPUs busy, including other workloads on this shared machine and the iperf3 client, "
+  "which is not listed). Median over runs.")
+w("")
+for test in ("iperf1", "iperf8"):
+    w(f"**{TESTS[test]}**")
+    w("")
+    w("| path | Gbit/s | per component, % of a core | machine busy | busiest thread per process, % of a core |")
+    w("|---|---:|---|---:|---|")
+    for path in PATHS:
+        c = cpu_median(path, test)
+        if not c:
+            w(f"| {path} | {fmt(med[path][test])} | n/a | | |")
+            continue
+        comps, machine, per_thread = c
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in comps.items())
+        top = []
+        if path.startswith("lstp") or path == "ssh":
+            for comp in comps:
+                if comp == "iperf3-server":
+                    continue
+                best = sorted(per_thread.get(comp, []), reverse=True)[:1]
+                top.extend(f"{comp}: {name} {pct:.0f}" for pct, name, _ in best if pct >= 5)
+        w(f"| {path} | {fmt(med[path][test])} | {parts} | {machine:.0f}% | {'; '.join(top)} |")
+    w("")
+
+notes = []
+for path in ("lstp-plain", "lstp-tls"):
+    c = cpu_median(path, "iperf1")
+    if not c:
+        continue
+    comps, machine, per_thread = c
+    lstp = {k: v for k, v in comps.items() if k != "iperf3-server"}
+    total = sum(lstp.values())
+    busiest = max(lstp, key=lstp.get)
+    gbps = med[path]["iperf1"]
+    line = (f"- `{path}`, 1 stream: the three LSTP processes used {total:.0f}% of a core in all "
+            f"({', '.join(f'{k} {v:.0f}%' for k, v in lstp.items())}); the busiest is the {busiest}")
+    if gbps:
+        line += f"; that is {total / 100 / (gbps / 8):.2f} core-seconds per GB moved"
+    notes.append(line + f"; the machine was {machine:.0f}% busy.")
+for path in ("socat", "ssh"):
+    c = cpu_median(path, "iperf1")
+    if c and med[path]["iperf1"]:
+        comps = {k: v for k, v in c[0].items() if k != "iperf3-server"}
+        total = sum(comps.values())
+        notes.append(f"- `{path}`, 1 stream, for comparison: its relays used {total:.0f}% of a core, "
+                     f"{total / 100 / (med[path]['iperf1'] / 8):.2f} core-seconds per GB.")
+if any(med[p]["iperf1"] is None or med[p]["iperf8"] is None or med[p]["p50"] is None for p in PATHS):
+    notes.append("- Some tests failed (\"fail\" above); see the .json/.txt/.err files in the raw directory and the logs/.")
+failures = (OUT / "failures.txt").read_text().splitlines() if (OUT / "failures.txt").exists() else []
+if failures:
+    notes.append(f"- **{len(failures)} test(s) failed** during this run:")
+    notes.extend(f"  - {line}" for line in failures[:12])
+for end in sorted((OUT / "logs").glob("lstp-*-*.log")):
+    text = end.read_text(errors="replace").splitlines()
+    aborted = [l for l in text if "aborted:" in l]
+    down = [l for l in text if "tunnel down:" in l and "end proxy is stopping" not in l]  # not our own shutdown
+    if aborted or down:
+        reasons = sorted({re.sub(r"^.*?aborted: ", "", l) for l in aborted})
+        notes.append(f"- `{end.stem}` logged {len(down)} tunnel drop(s) and {len(aborted)} aborted channel(s)"
+                     + (f"; channel abort reasons: {'; '.join(f'“{r}”' for r in reasons[:4])}" if reasons else "")
+                     + (f"; first drop: “{re.sub(r'^.*?tunnel down: ', '', down[0])}”" if down else "") + ".")
+notes.append(f"- With {NPROC} cores for the client, the relays and the server together, every relayed path is CPU-bound: "
+             "throughput here measures CPU cost per byte more than any network limit.")
+L.extend(notes)
+w("")
+RESULTS.write_text("\n".join(L) + "\n")
+print(f"wrote {RESULTS}")
