@@ -67,19 +67,32 @@ public abstract class Actor<T> : IActorRef<T>, IAsyncDisposable
     /// <summary>Starts a child that stops when this actor stops; <paramref name="onStopped"/> maps its end into a message for this actor.</summary>
     protected TChild StartChild<TChild>(TChild child, Func<StopReason, T>? onStopped = null) where TChild : IActorRef
     {
+        if (ReferenceEquals(child, this)) throw new InvalidOperationException("an actor cannot be its own child");
         lock (_children) _children.Add(child);
-        if (child is Actor<T> same && ReferenceEquals(same, this)) throw new InvalidOperationException("an actor cannot be its own child");
         child.Completion.ContinueWith(t =>
         {
             lock (_children) _children.Remove(child);
-            if (onStopped is not null) Tell(onStopped(t.Result));
+            if (onStopped is not null) _ = TellWhenRoomAsync(onStopped(t.Result));
         }, TaskScheduler.Default);
         return child;
     }
 
     /// <summary>Has <paramref name="other"/>'s stop delivered to this actor as a message.</summary>
     protected void Watch(IActorRef other, Func<Terminated, T> toMessage) =>
-        other.Completion.ContinueWith(t => Tell(toMessage(new Terminated(other, t.Result))), TaskScheduler.Default);
+        other.Completion.ContinueWith(t => TellWhenRoomAsync(toMessage(new Terminated(other, t.Result))), TaskScheduler.Default);
+
+    /// <summary>Supervision notices wait for mailbox room instead of being dropped; only a stopped actor loses them.</summary>
+    private async Task TellWhenRoomAsync(T message)
+    {
+        try
+        {
+            await _mailbox.Writer.WriteAsync(message).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            // This actor has stopped: nobody is left to tell.
+        }
+    }
 
     /// <summary>Runs <paramref name="callback"/> when this actor stops (for handles that are not actors).</summary>
     public void OnStopped(Action<StopReason> callback)
@@ -109,6 +122,10 @@ public abstract class Actor<T> : IActorRef<T>, IAsyncDisposable
             {
                 await OnStartAsync().ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (_requestedStop is not null && _stopping.IsCancellationRequested)
+            {
+                return; // Stop() cancelled Stopping under OnStartAsync: the requested stop, not a fault
+            }
             catch (Exception ex)
             {
                 reason = StopReason.Failed(ex);
@@ -119,6 +136,10 @@ public abstract class Actor<T> : IActorRef<T>, IAsyncDisposable
                 try
                 {
                     await _behavior(message).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_requestedStop is not null && _stopping.IsCancellationRequested)
+                {
+                    break; // Stop() cancelled Stopping under the handler: the requested stop, not a fault
                 }
                 catch (Exception ex) when (ShouldStopOn(ex))
                 {

@@ -45,6 +45,7 @@ public sealed class MiddleHost : IAsyncDisposable
         var node = new MiddleNode(options, registry);
         builder.Services.AddSingleton(node);
 
+        var linkCertificate = LoadCertificate(options);
         ListenOptions? linkListen = null;
         ListenOptions? adminListen = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -53,6 +54,7 @@ public sealed class MiddleHost : IAsyncDisposable
             kestrel.Listen(ToEndPoint(options.Listen), listen =>
             {
                 linkListen = listen;
+                if (linkCertificate is not null) listen.UseHttps(linkCertificate);
                 listen.UseConnectionHandler<LinkHandler>();
             });
             if (options.Admin is { } admin)
@@ -80,6 +82,20 @@ public sealed class MiddleHost : IAsyncDisposable
         node.BoundAddress = link.ToString();
         var adminBound = adminListen is null ? (HostPort?)null : Bound(adminListen, options.Admin!.Value);
         return new MiddleHost(app, node, link, adminBound);
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadCertificate(MiddleOptions options)
+    {
+        if (options.TlsCertificate is null && options.TlsKey is null) return null;
+        if (options.TlsCertificate is null || options.TlsKey is null) throw new ArgumentException("--tls-cert and --tls-key go together");
+        try
+        {
+            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey);
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--tls-cert/--tls-key: cannot load {options.TlsCertificate}: {ex.Message}");
+        }
     }
 
     private static HostPort Bound(ListenOptions listen, HostPort asked) =>

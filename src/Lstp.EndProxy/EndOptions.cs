@@ -62,6 +62,12 @@ public sealed record EndOptions
 
     public bool Plaintext { get; init; }
 
+    /// <summary>TLS on the link to the middle, and how to trust it; null means plain TCP (the tunnel is end-to-end encrypted either way).</summary>
+    public Lstp.Transport.Dialing.MiddleTrust? MiddleTls { get; init; }
+
+    /// <summary>Channels open at once on this end's tunnel (CONNECTION_REQUEST beyond it gets TooManyChannels).</summary>
+    public int MaxChannels { get; init; } = 1024;
+
     public LinkTimings Timings { get; init; } = LinkTimings.Default;
 
     /// <summary>How long a local connection waits for the tunnel to (re)open before it is closed.</summary>

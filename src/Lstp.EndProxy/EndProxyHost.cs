@@ -31,7 +31,9 @@ public sealed class EndProxyHost : IAsyncDisposable
         var setup = new EndSetup(secret ?? TunnelSecret.FromPassphrase(options.Secret), options.Name, options.User, options.Plaintext);
         var catalog = new ServiceCatalog(options.Services);
         var properties = new EndProperties(catalog.Names, options.Allow, [], [], []);
-        var supervisor = new TunnelSupervisor(options, setup, dialer ?? TcpDialer.Instance, catalog, properties, loggers);
+        dialer ??= TcpDialer.Instance;
+        if (options.MiddleTls is { } trust) dialer = new TlsDialer(dialer, trust);
+        var supervisor = new TunnelSupervisor(options, setup, dialer, catalog, properties, loggers);
         var host = new EndProxyHost(options, supervisor);
         var log = loggers.CreateLogger("Lstp.EndProxy");
         try

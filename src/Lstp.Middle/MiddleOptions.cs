@@ -34,6 +34,13 @@ public sealed record MiddleOptions
     /// <summary>New connections per second one source address may open (token bucket, burst of the same size).</summary>
     public int MaxConnectionsPerSecondPerSource { get; init; } = 50;
 
+    /// <summary>Largest RELAY frame accepted (ends send at most 256 KiB); larger ones are refused with FrameTooLarge.</summary>
+    public int MaxFramePayload { get; init; } = Lstp.Protocol.ProtocolLimits.DefaultMaxPayload;
+
+    /// <summary>PEM certificate and key for TLS on the link listener (optional; the ends' traffic is end-to-end encrypted anyway).</summary>
+    public string? TlsCertificate { get; init; }
+    public string? TlsKey { get; init; }
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     public string AdvertisedAddress => Advertise ?? Listen.ToString();

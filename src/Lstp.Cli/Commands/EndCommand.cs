@@ -21,6 +21,10 @@ public static class EndCommand
         var service = new Option<string[]>("--service") { Description = "offer a service to the peer: NAME=HOST:PORT (repeatable)" };
         var forward = new Option<string[]>("--forward") { Description = "local listener to a peer's service: [HOST:]PORT=SERVICE (repeatable; host defaults to 127.0.0.1)" };
         var via = new Option<string>("--via") { Description = "dial the middle through a corporate proxy: socks5://[USER:PASS@]HOST:PORT or http://[USER:PASS@]HOST:PORT (default: ALL_PROXY/HTTPS_PROXY, NO_PROXY)" };
+        var middleTls = new Option<bool>("--middle-tls") { Description = "use TLS on the link to the middle, trusting the system's CAs" };
+        var fingerprint = new Option<string>("--middle-fingerprint") { Description = "use TLS to the middle and pin its certificate's SHA-256 (implies --middle-tls)" };
+        var middleCa = new Option<string>("--middle-ca") { Description = "use TLS to the middle and trust this PEM CA file (implies --middle-tls)" };
+        var maxChannels = new Option<string>("--max-channels") { Description = "channels open at once on this tunnel (default 1024)" };
         var plaintext = new Option<bool>("--plaintext") { Description = "no end-to-end encryption (both ends must say so; for benchmarks and trusted paths)" };
         var config = CommonOptions.Config();
         var logFormat = CommonOptions.LogFormat();
@@ -28,7 +32,7 @@ public static class EndCommand
 
         var command = new Command("end", "Run an end proxy: dial out to a middle, pair with the peer end, carry application connections end to end.")
         {
-            middle, secret, secretFile, name, token, tokenFile, via, service, forward, plaintext, config, logFormat, logLevel,
+            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, forward, plaintext, config, logFormat, logLevel,
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
@@ -48,7 +52,12 @@ public static class EndCommand
                 Forwards = [.. settings.List(forward, "Forwards").Select(ForwardSpec.Parse)],
                 Plaintext = settings.Flag(plaintext, "Plaintext"),
                 Via = settings.String(via, "Via"),
+                MaxChannels = MiddleCommand.Count(settings.String(maxChannels, "MaxChannels"), "--max-channels", defaults.MaxChannels),
             };
+            var pin = settings.String(fingerprint, "MiddleFingerprint");
+            var ca = settings.String(middleCa, "MiddleCa");
+            if (pin is not null) MiddleTrust.NormaliseFingerprint(pin);
+            if (pin is not null || ca is not null || settings.Flag(middleTls, "MiddleTls")) options = options with { MiddleTls = new MiddleTrust(pin, ca) };
             var duplicate = options.Services.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
             if (duplicate is not null) throw new UsageException($"--service: '{duplicate.Key}' is offered twice");
 

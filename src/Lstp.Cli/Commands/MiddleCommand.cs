@@ -3,6 +3,7 @@ using Lstp.Admin;
 using Lstp.Cli.Configuration;
 using Lstp.Middle;
 using Lstp.Transport;
+using Lstp.Transport.Dialing;
 using Microsoft.Extensions.Logging;
 
 namespace Lstp.Cli.Commands;
@@ -22,13 +23,16 @@ public static class MiddleCommand
         var setupDeadline = new Option<string>("--setup-deadline") { Description = "seconds a new link has to complete its setup (default 10)" };
         var maxWaiting = new Option<string>("--max-waiting-per-source") { Description = "ends one source address may have waiting (default 64)" };
         var rate = new Option<string>("--max-connections-per-second") { Description = "new links per second per source address (default 50)" };
+        var tlsCert = new Option<string>("--tls-cert") { Description = "PEM certificate for TLS on the link listener (with --tls-key)" };
+        var tlsKey = new Option<string>("--tls-key") { Description = "PEM private key for --tls-cert" };
+        var maxFrame = new Option<string>("--max-frame-size") { Description = "largest RELAY frame accepted, bytes (default 1048576)" };
         var config = CommonOptions.Config();
         var logFormat = CommonOptions.LogFormat();
         var logLevel = CommonOptions.LogLevel();
 
         var command = new Command("middle", "Run a middle proxy: ends dial out to it, it pairs them and relays bytes it cannot read.")
         {
-            listen, name, admin, token, tokenFile, advertise, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
+            listen, name, admin, token, tokenFile, advertise, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
@@ -53,6 +57,9 @@ public static class MiddleCommand
                 WaitExpiry = Seconds(settings.String(waitExpiry, "WaitExpiry"), "--wait-expiry", defaults.WaitExpiry),
                 SetupDeadline = Seconds(settings.String(setupDeadline, "SetupDeadline"), "--setup-deadline", defaults.SetupDeadline),
                 MaxWaitingPerSource = Count(settings.String(maxWaiting, "MaxWaitingPerSource"), "--max-waiting-per-source", defaults.MaxWaitingPerSource),
+                TlsCertificate = settings.String(tlsCert, "TlsCert"),
+                TlsKey = settings.String(tlsKey, "TlsKey"),
+                MaxFramePayload = Count(settings.String(maxFrame, "MaxFrameSize"), "--max-frame-size", defaults.MaxFramePayload),
                 MaxConnectionsPerSecondPerSource = Count(settings.String(rate, "MaxConnectionsPerSecond"), "--max-connections-per-second", defaults.MaxConnectionsPerSecondPerSource),
             };
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
@@ -60,6 +67,11 @@ public static class MiddleCommand
             await using var host = await MiddleHost.StartAsync(options, loggers, cancellationToken);
             log.LogInformation("middle {Name} listening on {Link}; admin on {Admin}; {Admission}",
                 options.Name, host.LinkAddress, host.AdminAddress?.ToString() ?? "off", tokens.Count > 0 ? $"{tokens.Count} admission token(s) required" : "open (no --token)");
+            if (options.TlsCertificate is not null)
+            {
+                using var cert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey);
+                log.LogInformation("link TLS on; ends can pin this middle with --middle-fingerprint {Fingerprint}", MiddleTrust.FingerprintOf(cert));
+            }
             try { await Task.Delay(Timeout.Infinite, cancellationToken); } catch (OperationCanceledException) { }
             log.LogInformation("middle {Name} stopping", options.Name);
             return 0;

@@ -108,7 +108,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
                     }
                 }
 
-                var tunnel = new TunnelActor(session, _targets, new TunnelOptions { Timings = _options.Timings, Time = _options.Time }, _loggers.CreateLogger("Lstp.Tunnel"));
+                var tunnel = new TunnelActor(session, _targets, new TunnelOptions { Timings = _options.Timings, Time = _options.Time, MaxChannels = _options.MaxChannels }, _loggers.CreateLogger("Lstp.Tunnel"));
                 tunnel.Start();
                 openedAt = _options.Time.GetTimestamp();
                 Current = tunnel;

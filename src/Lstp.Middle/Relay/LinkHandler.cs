@@ -105,6 +105,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var input = link.Input;
         var gotPreamble = false;
         var admitted = Options.Tokens.Count == 0;
+        var sawAdmission = false;
         while (true)
         {
             var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -123,6 +124,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                     switch (message)
                     {
                         case Admission admission when !admitted:
+                            sawAdmission = true;
                             admitted = IsValidToken(admission.Token);
                             if (!admitted) throw new ProtocolException(ErrorCode.AdmissionDenied, "admission token refused");
                             break;
@@ -136,6 +138,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             break;
                         case Ping ping:
                             await link.Output.SendAsync(new Pong(ping.Value), cancellationToken).ConfigureAwait(false);
+                            break;
+                        case Admission when admitted && Options.Tokens.Count == 0 && link.Info is null && !sawAdmission:
+                            sawAdmission = true; // an end configured with a token may use an open middle
                             break;
                         case Admission when admitted:
                             throw new ProtocolException(ErrorCode.ProtocolViolation, "ADMISSION sent twice");
@@ -244,6 +249,10 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                     var length = FrameCodec.ReadLength(h);
                     if (h[0] == (byte)MessageType.Relay)
                     {
+                        if (length > Options.MaxFramePayload)
+                        {
+                            throw new ProtocolException(ErrorCode.FrameTooLarge, $"RELAY of {length} bytes exceeds this middle's limit of {Options.MaxFramePayload}");
+                        }
                         if (peer is null)
                         {
                             // Pairing may have happened since this batch began; anything else is a violation.

@@ -23,12 +23,13 @@ public sealed class WireWriter
     public WireWriter U64(ulong value) { BinaryPrimitives.WriteUInt64BigEndian(_buffer.GetSpan(8), value); _buffer.Advance(8); return this; }
     public WireWriter I64(long value) { BinaryPrimitives.WriteInt64BigEndian(_buffer.GetSpan(8), value); _buffer.Advance(8); return this; }
 
+    /// <summary>A u16 byte count and UTF-8; a string that is not valid Unicode (a lone surrogate) throws instead of being altered.</summary>
     public WireWriter Str(string value)
     {
-        var count = Encoding.UTF8.GetByteCount(value);
+        var count = Strict.GetByteCount(value);
         if (count > ushort.MaxValue) throw new ArgumentException("string longer than 65535 bytes", nameof(value));
         U16((ushort)count);
-        Encoding.UTF8.GetBytes(value, _buffer.GetSpan(count));
+        Strict.GetBytes(value, _buffer.GetSpan(count));
         _buffer.Advance(count);
         return this;
     }
@@ -37,6 +38,13 @@ public sealed class WireWriter
     {
         if (value.Length > byte.MaxValue) throw new ArgumentException("byte string longer than 255", nameof(value));
         U8((byte)value.Length);
+        return Raw(value);
+    }
+
+    /// <summary>A fixed-size field (node id, pairing key): a value of any other size would shift every field after it.</summary>
+    public WireWriter Fixed(ReadOnlySpan<byte> value, int size)
+    {
+        if (value.Length != size) throw new ArgumentException($"field of {value.Length} bytes where the layout has {size}", nameof(value));
         return Raw(value);
     }
 
@@ -53,4 +61,6 @@ public sealed class WireWriter
         FrameCodec.WriteHeader(frame, Type, frame.Length - ProtocolLimits.HeaderSize);
         return frame;
     }
+
+    private static readonly UTF8Encoding Strict = new(false, true);
 }

@@ -22,8 +22,11 @@ public sealed record CommonUniqueInfo(byte[] PairingKey, uint Slot, string EndNa
 {
     public override MessageType Type => MessageType.CommonUniqueInfo;
 
-    protected override void WritePayload(WireWriter w) =>
-        w.Bytes8(PairingKey).U32(Slot).Str(EndName).Str(User).Raw(InstanceId).U8((byte)Flags);
+    protected override void WritePayload(WireWriter w)
+    {
+        if (PairingKey.Length != ProtocolLimits.PairingKeySize) throw new ArgumentException($"a pairing key is {ProtocolLimits.PairingKeySize} bytes, not {PairingKey.Length}", nameof(PairingKey));
+        w.Bytes8(PairingKey).U32(Slot).Str(EndName).Str(User).Fixed(InstanceId, ProtocolLimits.NodeIdSize).U8((byte)Flags);
+    }
 
     internal static CommonUniqueInfo Read(ref WireReader r)
     {
@@ -78,8 +81,9 @@ public sealed record TopologyExchange(IReadOnlyList<TopologyEntry> Entries) : Me
 
     protected override void WritePayload(WireWriter w)
     {
+        if (Entries.Count > ProtocolLimits.MaxTopologyEntries) throw new ArgumentException($"TOPOLOGY_EXCHANGE lists at most {ProtocolLimits.MaxTopologyEntries} entries, not {Entries.Count}", nameof(Entries));
         w.U8((byte)Entries.Count);
-        foreach (var e in Entries) w.U8((byte)e.Kind).Str(e.Name).Str(e.Address).Raw(e.NodeId);
+        foreach (var e in Entries) w.U8((byte)e.Kind).Str(e.Name).Str(e.Address).Fixed(e.NodeId, ProtocolLimits.NodeIdSize);
     }
 
     internal static TopologyExchange Read(ref WireReader r)
@@ -120,6 +124,7 @@ public sealed record PropertyExchange(IReadOnlyList<KeyValuePair<string, string>
 
     protected override void WritePayload(WireWriter w)
     {
+        if (Properties.Count > ushort.MaxValue) throw new ArgumentException("PROPERTY_EXCHANGE holds at most 65535 pairs", nameof(Properties));
         w.U16((ushort)Properties.Count);
         foreach (var (key, value) in Properties) w.Str(key).Str(value);
     }

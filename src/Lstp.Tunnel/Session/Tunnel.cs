@@ -26,6 +26,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     private uint _nextChannel;
     private long _lastHeard;
     private ulong _pingSequence;
+    private long _lastPing;
     private long _lastReport;
     private StopReason? _why;
     private Task _writerTask = Task.CompletedTask;
@@ -233,7 +234,11 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             Fail(new TunnelClosedException(ErrorCode.KeepaliveTimeout, $"peer '{_session.PeerName}' was silent for {_options.Timings.DeadAfter.TotalSeconds:0} s"));
             return;
         }
-        _writer.SendControl(new Ping(++_pingSequence));
+        if (time.GetElapsedTime(_lastPing) >= _options.Timings.KeepaliveInterval)
+        {
+            _lastPing = time.GetTimestamp();
+            _writer.SendControl(new Ping(++_pingSequence));
+        }
         if (time.GetElapsedTime(_lastReport) >= _options.ReportInterval)
         {
             _lastReport = time.GetTimestamp();
@@ -362,7 +367,9 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         {
             while (!Stopping.IsCancellationRequested)
             {
-                await Task.Delay(_options.Timings.KeepaliveInterval, _options.Time, Stopping).ConfigureAwait(false);
+                // One clock for keepalive and reports: tick at the shorter of the two periods.
+                var period = _options.Timings.KeepaliveInterval < _options.ReportInterval ? _options.Timings.KeepaliveInterval : _options.ReportInterval;
+                await Task.Delay(period, _options.Time, Stopping).ConfigureAwait(false);
                 if (!Tell(new TunnelCommand.Tick())) return;
             }
         }
