@@ -278,6 +278,50 @@ for test in ("iperf1", "iperf8"):
         w(f"| {path} | {fmt(med[path][test])} | {parts} | {machine:.0f}% | {'; '.join(top)} |")
     w("")
 
+# --- profile (perf stat during a separate 1-stream iperf3) ---------------------------------------
+def perf_counts(f):
+    counts = {}
+    for line in f.read_text(errors="replace").splitlines():
+        parts = line.split(",")
+        if len(parts) >= 3 and parts[2]:
+            try:
+                counts[parts[2]] = float(parts[0])
+            except ValueError:
+                pass
+    return counts
+
+
+profile_seconds = float(META.get("profile_seconds", "0") or 0)
+if profile_seconds:
+    w("**Where the CPU goes**: `perf stat` on each relay process for "
+      f"{profile_seconds:g} s of a separate 1-stream iperf3 (not one of the measured runs; counting slows it a little). "
+      "Per MiB moved end to end; \"bytes per receive\" is the bytes moved divided by the process's read/recv/recvmsg calls "
+      "(a relay that reads in big chunks has a big number).")
+    w("")
+    w("| path | process | Gbit/s then | CPU ms per GiB | syscalls per MiB | bytes per receive | sched_yield per MiB | futex per MiB | context switches per MiB |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for path in PATHS:
+        files = sorted(RAW.glob(f"{path}.profile.*.csv"))
+        if not files:
+            continue
+        try:
+            bps = json.loads((RAW / f"{path}.profile.json").read_text())["end"]["sum_received"]["bits_per_second"]
+        except Exception:
+            bps = None
+        for f in files:
+            c = perf_counts(f)
+            comp = f.name[len(path) + len(".profile."):-len(".csv")]
+            if not bps or "raw_syscalls:sys_enter" not in c:
+                w(f"| {path} | {comp} | {fmt(bps and bps / 1e9)} | n/a | | | | | |")
+                continue
+            mib = bps / 8 * profile_seconds / 2**20
+            recvs = sum(c.get(f"syscalls:sys_enter_{k}", 0) for k in ("read", "recvfrom", "recvmsg"))
+            w(f"| {path} | {comp} | {bps / 1e9:.2f} | {c.get('task-clock', 0) / (mib / 1024):.0f} | "
+              f"{c['raw_syscalls:sys_enter'] / mib:.0f} | {mib * 2**20 / recvs if recvs else 0:,.0f} | "
+              f"{c.get('syscalls:sys_enter_sched_yield', 0) / mib:.1f} | {c.get('syscalls:sys_enter_futex', 0) / mib:.1f} | "
+              f"{c.get('context-switches', 0) / mib:.1f} |")
+    w("")
+
 notes = []
 for path in ("lstp-plain", "lstp-tls"):
     c = cpu_median(path, "iperf1")

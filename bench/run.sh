@@ -229,6 +229,25 @@ run_sockperf() { # PATH PORT RUN
   cpu_snapshot "$path" "$base.cpu1"
 }
 
+# Where the CPU goes: perf stat counts syscalls and context switches of each relay process during a
+# separate 1-stream iperf3 (after the measured runs, so counting cannot disturb them). Skipped without perf.
+PROFILE_SECONDS=2
+PERF_EVENTS=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sched_yield,syscalls:sys_enter_futex,context-switches,task-clock
+profile_path() { # PATH PORT
+  local path=$1 port=$2 c pids iperf_pid
+  local -a waits=()
+  timeout 60 iperf3 -c 127.0.0.1 -p "$port" -t $((PROFILE_SECONDS + 2)) -J >"$RAW/$path.profile.json" 2>&1 &
+  iperf_pid=$!
+  sleep 1
+  for c in ${COMPONENTS[$path]}; do
+    [[ ${c%%=*} != iperf3-server ]] || continue
+    pids=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)
+    perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$RAW/$path.profile.${c%%=*}.csv" &
+    waits+=($!)
+  done
+  wait "${waits[@]}" "$iperf_pid" || true
+}
+
 # =============================================================================================
 log "output: $OUT"
 if ((INSTALL)); then
@@ -396,7 +415,7 @@ log "warm-up: a short iperf3 and sockperf through every path (JIT, TCP buffers);
 # A failure is recorded (FAILURES, shown in RESULTS.md) but does not stop the benchmark: the other
 # paths are still worth measuring, and LSTP ends reconnect by themselves.
 for path in "${PATHS[@]}"; do
-  timeout 60 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t 2 -P 2 -J >"$LOGS/warmup-$path-iperf.json" 2>&1 || true
+  timeout 60 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t 1 -P 2 -J >"$LOGS/warmup-$path-iperf.json" 2>&1 || true
   if ! error=$(iperf_error "$LOGS/warmup-$path-iperf.json"); then
     log "  warm-up iperf3 through $path failed: $error"
     echo "$path warm-up iperf3 -P 2: $error" >>"$FAILURES"
@@ -415,6 +434,16 @@ for ((run = 1; run <= RUNS; run++)); do
     run_sockperf "$path" "${SOCK_PORT[$path]}" "$run"
   done
 done
+
+if perf stat -x, -e "$PERF_EVENTS" -- true >/dev/null 2>&1; then
+  log "profile: syscalls and context switches per relay process (perf stat, ${PROFILE_SECONDS} s of iperf3 1 stream per path)"
+  echo "profile_seconds=$PROFILE_SECONDS" >>"$OUT/meta.env"
+  for path in "${PATHS[@]}"; do
+    [[ $path == direct ]] || profile_path "$path" "${IPERF_PORT[$path]}"
+  done
+else
+  log "profile: skipped (perf stat with syscall tracepoints is not available)"
+fi
 
 # The throughput setup stays idle from here; stop it so the memory test has the machine.
 for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done

@@ -1,3 +1,4 @@
+using Lstp.Admin.Dashboard;
 using Lstp.Middle;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -5,15 +6,17 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Lstp.Admin;
 
-/// <summary>The middle's admin routes: health, Prometheus metrics, and the JSON API of tunnels.</summary>
+/// <summary>The middle's admin routes: the dashboard, health, Prometheus metrics, the JSON API and its live event stream.</summary>
 public static class AdminEndpoints
 {
-    public static IEndpointRouteBuilder MapLstpAdmin(this IEndpointRouteBuilder routes, MiddleNode node)
+    public static IEndpointRouteBuilder MapLstpAdmin(this IEndpointRouteBuilder routes, MiddleNode node, StatusFeed feed)
     {
+        routes.MapGet("/", DashboardPage.ServeAsync);
         routes.MapGet("/healthz", () => Results.Text("ok\n"));
         routes.MapGet("/metrics", () => Results.Text(PrometheusText.Render(node), "text/plain; version=0.0.4"));
-        routes.MapGet("/api/tunnels", () => Results.Json(node.Tunnels.Snapshot().Select(TunnelView.From)));
-        routes.MapGet("/api/status", () => Results.Json(StatusView.From(node)));
+        routes.MapGet("/api/tunnels", () => Results.Json(feed.Tunnels()));
+        routes.MapGet("/api/status", () => Results.Json(feed.Build()));
+        routes.MapGet("/api/events", (HttpContext context) => EventStream.ServeAsync(context, feed));
         return routes;
     }
 }

@@ -1,4 +1,8 @@
-using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Lstp.Admin.Access;
+using Lstp.Admin.Dashboard;
+using Lstp.Admin.Hosting;
 using Lstp.Middle;
 using Lstp.Middle.Pairing;
 using Lstp.Middle.Relay;
@@ -13,16 +17,19 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.Admin;
 
 /// <summary>
-/// A running middle: Kestrel listening for links (the LSTP connection handler) and for the admin endpoint,
-/// in one host. The composition root of `lstp middle`, the demo and the scenario tests.
+/// A running middle: Kestrel listening for links (the LSTP connection handler) and for the admin endpoint
+/// (dashboard, health, metrics, JSON API), in one host. The composition root of `lstp middle`, the demo and
+/// the scenario tests.
 /// </summary>
 public sealed class MiddleHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly StatusFeed _feed;
 
-    private MiddleHost(WebApplication app, MiddleNode node, HostPort link, HostPort? admin)
+    private MiddleHost(WebApplication app, StatusFeed feed, MiddleNode node, HostPort link, HostPort? admin)
     {
         _app = app;
+        _feed = feed;
         Node = node;
         LinkAddress = link;
         AdminAddress = admin;
@@ -33,15 +40,31 @@ public sealed class MiddleHost : IAsyncDisposable
     /// <summary>Where ends dial in, with the port Kestrel actually bound.</summary>
     public HostPort LinkAddress { get; }
 
+    /// <summary>The admin endpoint with its bound port; null when it is off.</summary>
     public HostPort? AdminAddress { get; }
 
-    public static async Task<MiddleHost> StartAsync(MiddleOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
+    /// <summary>The errors the dashboard lists; fed from the middle's error counters.</summary>
+    public RecentErrors RecentErrors => _feed.Errors;
+
+    /// <summary>Starts a middle whose admin endpoint, if any, listens on loopback without credentials.</summary>
+    public static Task<MiddleHost> StartAsync(MiddleOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default) =>
+        StartAsync(options, loggerFactory, AdminAccess.LoopbackOnly, cancellationToken);
+
+    /// <summary>
+    /// Starts a middle whose admin endpoint requires <paramref name="access"/>. Refuses (ArgumentException) to
+    /// bind the admin endpoint off loopback without credentials.
+    /// </summary>
+    public static async Task<MiddleHost> StartAsync(MiddleOptions options, ILoggerFactory loggerFactory, AdminAccess access, CancellationToken cancellationToken = default)
     {
+        var adminEndPoint = options.Admin is { } asked ? ListenAddress.Resolve(asked) : null;
+        if (adminEndPoint is not null) access.EnsureAllowedOn(adminEndPoint.Address, $"--admin {options.Admin}");
+        var loggers = new QuietFrameworkLogs(loggerFactory);
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(loggers);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        var registry = new InMemoryPairingRegistry(options, loggerFactory.CreateLogger("Lstp.Middle.Pairing"));
+        var registry = new InMemoryPairingRegistry(options, loggers.CreateLogger("Lstp.Middle.Pairing"));
         var node = new MiddleNode(options, registry);
         builder.Services.AddSingleton(node);
 
@@ -51,15 +74,15 @@ public sealed class MiddleHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(ToEndPoint(options.Listen), listen =>
+            kestrel.Listen(ListenAddress.Resolve(options.Listen), listen =>
             {
                 linkListen = listen;
                 if (linkCertificate is not null) listen.UseHttps(linkCertificate);
                 listen.UseConnectionHandler<LinkHandler>();
             });
-            if (options.Admin is { } admin)
+            if (adminEndPoint is not null)
             {
-                kestrel.Listen(ToEndPoint(admin), listen =>
+                kestrel.Listen(adminEndPoint, listen =>
                 {
                     adminListen = listen;
                     listen.Protocols = HttpProtocols.Http1;
@@ -67,59 +90,54 @@ public sealed class MiddleHost : IAsyncDisposable
             }
         });
         var app = builder.Build();
-        app.MapLstpAdmin(node);
+        var feed = new StatusFeed(node, loggers.CreateLogger("Lstp.Admin"));
+        CredentialCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
+        app.MapLstpAdmin(node, feed);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex)
         {
+            await feed.DisposeAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             await registry.DisposeAsync().ConfigureAwait(false);
             throw new InvalidOperationException($"cannot listen: {ex.Message}", ex);
         }
-        var link = Bound(linkListen!, options.Listen);
+        var link = ListenAddress.Bound(linkListen!, options.Listen);
         node.BoundAddress = link.ToString();
-        var adminBound = adminListen is null ? (HostPort?)null : Bound(adminListen, options.Admin!.Value);
-        return new MiddleHost(app, node, link, adminBound);
+        var adminBound = adminListen is null ? (HostPort?)null : ListenAddress.Bound(adminListen, options.Admin!.Value);
+        return new MiddleHost(app, feed, node, link, adminBound);
     }
 
-    private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadCertificate(MiddleOptions options)
+    private static X509Certificate2? LoadCertificate(MiddleOptions options)
     {
         if (options.TlsCertificate is null && options.TlsKey is null) return null;
         if (options.TlsCertificate is null || options.TlsKey is null) throw new ArgumentException("--tls-cert and --tls-key go together");
         try
         {
-            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey);
+            return X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey);
         }
-        catch (Exception ex) when (ex is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or CryptographicException or UnauthorizedAccessException)
         {
             throw new ArgumentException($"--tls-cert/--tls-key: cannot load {options.TlsCertificate}: {ex.Message}");
         }
     }
 
-    private static HostPort Bound(ListenOptions listen, HostPort asked) =>
-        listen.EndPoint is IPEndPoint ip ? new HostPort(asked.Host, ip.Port) : asked;
-
-    private static IPEndPoint ToEndPoint(HostPort address)
-    {
-        if (IPAddress.TryParse(address.Host, out var ip)) return new IPEndPoint(ip, address.Port);
-        if (address.Host == "localhost") return new IPEndPoint(IPAddress.Loopback, address.Port);
-        var resolved = Dns.GetHostAddresses(address.Host);
-        if (resolved.Length == 0) throw new InvalidOperationException($"cannot resolve listen address {address}");
-        return new IPEndPoint(resolved[0], address.Port);
-    }
-
     public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    private int _disposed;
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         // Links are long-lived: give them a moment to close, then Kestrel aborts what is left.
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
         {
             try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
         await _app.DisposeAsync().ConfigureAwait(false);
+        await _feed.DisposeAsync().ConfigureAwait(false);
         if (Node.Registry is IAsyncDisposable registry) await registry.DisposeAsync().ConfigureAwait(false);
     }
 }

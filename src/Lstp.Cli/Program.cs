@@ -14,6 +14,7 @@ public static class Program
             EndCommand.Create(),
             DemoCommand.Create(),
             StatusCommand.Create(),
+            CheckCommand.Create(),
             LoadgenCommand.Create(),
         };
         var parse = root.Parse(args);

@@ -60,6 +60,9 @@ public sealed record EndOptions
 
     public HostPort? HttpProxy { get; init; }
 
+    /// <summary>USER:PASS that local clients of --socks and --http-proxy must present (none: open to local clients).</summary>
+    public string? ProxyAuth { get; init; }
+
     public bool Plaintext { get; init; }
 
     /// <summary>TLS on the link to the middle, and how to trust it; null means plain TCP (the tunnel is end-to-end encrypted either way).</summary>

@@ -1,4 +1,6 @@
 using Lstp.EndProxy.Connect;
+using Lstp.EndProxy.EntryPoints;
+using Lstp.EndProxy.Policy;
 using Lstp.EndProxy.Forwards;
 using Lstp.EndProxy.Services;
 using Lstp.Transport.Dialing;
@@ -29,8 +31,10 @@ public sealed class EndProxyHost : IAsyncDisposable
     public static EndProxyHost Start(EndOptions options, ILoggerFactory loggers, IDialer? dialer = null, TunnelSecret? secret = null)
     {
         var setup = new EndSetup(secret ?? TunnelSecret.FromPassphrase(options.Secret), options.Name, options.User, options.Plaintext);
-        var catalog = new ServiceCatalog(options.Services);
-        var properties = new EndProperties(catalog.Names, options.Allow, [], [], []);
+        var allow = AllowList.Parse(options.Allow);
+        var catalog = new ServiceCatalog(options.Services, new DestinationPolicy(allow));
+        // The allow-list is announced in PROPERTY_EXCHANGE so the peer can refuse early; we still enforce it.
+        var properties = new EndProperties(catalog.Names, allow.Patterns, [], [], []);
         dialer ??= TcpDialer.Instance;
         if (options.MiddleTls is { } trust) dialer = new TlsDialer(dialer, trust);
         var supervisor = new TunnelSupervisor(options, setup, dialer, catalog, properties, loggers);
@@ -43,6 +47,17 @@ public sealed class EndProxyHost : IAsyncDisposable
                 var entry = new ForwardEntryPoint(forward, supervisor, options.WaitForTunnel, log);
                 host._listeners.Add(new LocalListener(forward.Listen, $"forward {forward.Listen}={forward.Service}", entry.OnClientAsync, log));
             }
+            var credentials = ParseCredentials(options.ProxyAuth);
+            if (options.Socks is { } socks)
+            {
+                var entry = new SocksEntryPoint(supervisor, credentials, options.WaitForTunnel, log);
+                host._listeners.Add(new LocalListener(socks, $"socks {socks}", entry.OnClientAsync, log));
+            }
+            if (options.HttpProxy is { } http)
+            {
+                var entry = new HttpProxyEntryPoint(supervisor, credentials, options.WaitForTunnel, log);
+                host._listeners.Add(new LocalListener(http, $"http-proxy {http}", entry.OnClientAsync, log));
+            }
         }
         catch
         {
@@ -51,6 +66,14 @@ public sealed class EndProxyHost : IAsyncDisposable
         }
         supervisor.Start();
         return host;
+    }
+
+    private static EntryPointCredentials? ParseCredentials(string? userPass)
+    {
+        if (userPass is null) return null;
+        var colon = userPass.IndexOf(':');
+        if (colon <= 0 || colon == userPass.Length - 1) throw new FormatException("--proxy-auth: expected USER:PASS");
+        return new EntryPointCredentials(userPass[..colon], userPass[(colon + 1)..]);
     }
 
     /// <summary>Sends SHUTDOWN, closes channels cleanly, closes the listeners.</summary>

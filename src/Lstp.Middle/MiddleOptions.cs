@@ -16,6 +16,12 @@ public sealed record MiddleOptions
     /// <summary>Where other nodes and ends are told this node is; defaults to the listen address.</summary>
     public string? Advertise { get; init; }
 
+    /// <summary>Cascade: hand every end to this middle instead of pairing here (DESIGN.md "Cascading").</summary>
+    public HostPort? Upstream { get; init; }
+
+    /// <summary>Token this middle presents to its upstream (or to other nodes) in ADMISSION.</summary>
+    public string? UpstreamToken { get; init; }
+
     /// <summary>Admission tokens; empty means an open middle.</summary>
     public IReadOnlyList<string> Tokens { get; init; } = [];
 

@@ -38,6 +38,7 @@ public enum MessageType : byte
     PublishAck = 0x35,
     PlainClient = 0x36,
     DataLink = 0x37,
+    NodeClaim = 0x38,
 }
 
 /// <summary>Names as the design writes them, for logs and errors.</summary>
@@ -73,6 +74,7 @@ public static class MessageNames
         MessageType.PublishAck => "PUBLISH_ACK",
         MessageType.PlainClient => "PLAIN_CLIENT",
         MessageType.DataLink => "DATA_LINK",
+        MessageType.NodeClaim => "NODE_CLAIM",
         _ => $"0x{(byte)type:X2}",
     };
 

@@ -21,6 +21,10 @@ public static class EndCommand
         var service = new Option<string[]>("--service") { Description = "offer a service to the peer: NAME=HOST:PORT (repeatable)" };
         var forward = new Option<string[]>("--forward") { Description = "local listener to a peer's service: [HOST:]PORT=SERVICE (repeatable; host defaults to 127.0.0.1)" };
         var via = new Option<string>("--via") { Description = "dial the middle through a corporate proxy: socks5://[USER:PASS@]HOST:PORT or http://[USER:PASS@]HOST:PORT (default: ALL_PROXY/HTTPS_PROXY, NO_PROXY)" };
+        var allow = new Option<string[]>("--allow") { Description = "destination the peer may reach through SOCKS/CONNECT: CIDR or host pattern with :PORT, :LOW-HIGH or :* (repeatable; deny by default)" };
+        var socks = new Option<string>("--socks") { Description = "local SOCKS5 server into the peer's network, [HOST:]PORT" };
+        var httpProxy = new Option<string>("--http-proxy") { Description = "local HTTP CONNECT proxy into the peer's network, [HOST:]PORT" };
+        var proxyAuth = new Option<string>("--proxy-auth") { Description = "USER:PASS local clients of --socks/--http-proxy must present" };
         var middleTls = new Option<bool>("--middle-tls") { Description = "use TLS on the link to the middle, trusting the system's CAs" };
         var fingerprint = new Option<string>("--middle-fingerprint") { Description = "use TLS to the middle and pin its certificate's SHA-256 (implies --middle-tls)" };
         var middleCa = new Option<string>("--middle-ca") { Description = "use TLS to the middle and trust this PEM CA file (implies --middle-tls)" };
@@ -32,7 +36,7 @@ public static class EndCommand
 
         var command = new Command("end", "Run an end proxy: dial out to a middle, pair with the peer end, carry application connections end to end.")
         {
-            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, forward, plaintext, config, logFormat, logLevel,
+            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, allow, forward, socks, httpProxy, proxyAuth, plaintext, config, logFormat, logLevel,
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
@@ -52,6 +56,10 @@ public static class EndCommand
                 Forwards = [.. settings.List(forward, "Forwards").Select(ForwardSpec.Parse)],
                 Plaintext = settings.Flag(plaintext, "Plaintext"),
                 Via = settings.String(via, "Via"),
+                Allow = settings.List(allow, "Allow"),
+                Socks = settings.String(socks, "Socks") is { } sk ? CommonOptions.Listen(sk, "--socks") : null,
+                HttpProxy = settings.String(httpProxy, "HttpProxy") is { } hp ? CommonOptions.Listen(hp, "--http-proxy") : null,
+                ProxyAuth = settings.String(proxyAuth, "ProxyAuth"),
                 MaxChannels = MiddleCommand.Count(settings.String(maxChannels, "MaxChannels"), "--max-channels", defaults.MaxChannels),
             };
             var pin = settings.String(fingerprint, "MiddleFingerprint");

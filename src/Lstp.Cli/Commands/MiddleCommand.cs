@@ -23,6 +23,8 @@ public static class MiddleCommand
         var setupDeadline = new Option<string>("--setup-deadline") { Description = "seconds a new link has to complete its setup (default 10)" };
         var maxWaiting = new Option<string>("--max-waiting-per-source") { Description = "ends one source address may have waiting (default 64)" };
         var rate = new Option<string>("--max-connections-per-second") { Description = "new links per second per source address (default 50)" };
+        var upstream = new Option<string>("--upstream") { Description = "cascade: hand ends to this middle, HOST:PORT, instead of pairing them here" };
+        var upstreamToken = new Option<string>("--upstream-token") { Description = "admission token to present to the upstream middle" };
         var tlsCert = new Option<string>("--tls-cert") { Description = "PEM certificate for TLS on the link listener (with --tls-key)" };
         var tlsKey = new Option<string>("--tls-key") { Description = "PEM private key for --tls-cert" };
         var maxFrame = new Option<string>("--max-frame-size") { Description = "largest RELAY frame accepted, bytes (default 1048576)" };
@@ -32,7 +34,7 @@ public static class MiddleCommand
 
         var command = new Command("middle", "Run a middle proxy: ends dial out to it, it pairs them and relays bytes it cannot read.")
         {
-            listen, name, admin, token, tokenFile, advertise, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
+            listen, name, admin, token, tokenFile, advertise, upstream, upstreamToken, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
@@ -57,6 +59,8 @@ public static class MiddleCommand
                 WaitExpiry = Seconds(settings.String(waitExpiry, "WaitExpiry"), "--wait-expiry", defaults.WaitExpiry),
                 SetupDeadline = Seconds(settings.String(setupDeadline, "SetupDeadline"), "--setup-deadline", defaults.SetupDeadline),
                 MaxWaitingPerSource = Count(settings.String(maxWaiting, "MaxWaitingPerSource"), "--max-waiting-per-source", defaults.MaxWaitingPerSource),
+                Upstream = settings.String(upstream, "Upstream") is { } up ? CommonOptions.Address(up, "--upstream", default) : null,
+                UpstreamToken = settings.String(upstreamToken, "UpstreamToken"),
                 TlsCertificate = settings.String(tlsCert, "TlsCert"),
                 TlsKey = settings.String(tlsKey, "TlsKey"),
                 MaxFramePayload = Count(settings.String(maxFrame, "MaxFrameSize"), "--max-frame-size", defaults.MaxFramePayload),

@@ -29,6 +29,12 @@ public abstract record RegisterResult
     /// <summary>The peer was waiting: the registry removed it, and this end pairs with it.</summary>
     public sealed record Matched(WaitingEnd Peer) : RegisterResult;
 
+    /// <summary>
+    /// The peer waits at another middle of the cluster, and this node has claimed it: hand this end on to
+    /// <paramref name="Node"/> over an inter-node link that presents <paramref name="Claim"/>.
+    /// </summary>
+    public sealed record Forward(Lstp.Transport.HostPort Node, string Claim) : RegisterResult;
+
     /// <summary>Refused (a limit): the code and reason go to the end in ERROR.</summary>
     public sealed record Refused(ErrorCode Code, string Reason) : RegisterResult;
 }

@@ -6,6 +6,7 @@ using Lstp.Middle.Pairing;
 using Lstp.Protocol;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
+using Lstp.Transport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -22,9 +23,10 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        var link = new LinkSession(connection, connection.RemoteEndPoint?.ToString() ?? "unknown");
+        var link = LinkSession.Accepted(connection);
         node.Metrics.Connected();
         WaitingEnd? waiting = null;
+        string? claim = null;
         var graceful = false;
         try
         {
@@ -37,7 +39,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             {
                 try
                 {
-                    await ReadSetupAsync(link, linked.Token).ConfigureAwait(false);
+                    claim = await ReadSetupAsync(link, linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
@@ -46,19 +48,36 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             }
 
             var entry = new WaitingEnd(link, Options.Time.GetUtcNow());
-            switch (await node.Registry.RegisterAsync(entry, connection.ConnectionClosed).ConfigureAwait(false))
+            if (claim is not null)
             {
-                case RegisterResult.Refused refused:
-                    throw new ProtocolException(refused.Code, refused.Reason);
-                case RegisterResult.Matched matched:
-                    await PairAsync(matched.Peer, link).ConfigureAwait(false);
-                    break;
-                case RegisterResult.Stored:
-                    waiting = entry;
-                    Log.Waiting(log, link.EndName, link.Remote);
-                    await link.Output.SendAsync(new Waiting((uint)Options.WaitExpiry.TotalSeconds), connection.ConnectionClosed).ConfigureAwait(false);
-                    _ = entry.Outcome.Task.ContinueWith(t => OnWaitEndedAsync(link, t.Result), TaskScheduler.Default);
-                    break;
+                // Another node claimed one of our waiting ends for this link's end: pair them here.
+                var claimed = node.Registry.TakeClaimed(claim)
+                    ?? throw new ProtocolException(ErrorCode.PeerGone, "the claimed waiting end is no longer here");
+                await PairAsync(claimed, link).ConfigureAwait(false);
+            }
+            else if (Options.Upstream is { } upstream)
+            {
+                _ = CascadeAsync(link, upstream, null);
+            }
+            else
+            {
+                switch (await node.Registry.RegisterAsync(entry, link.Closed).ConfigureAwait(false))
+                {
+                    case RegisterResult.Refused refused:
+                        throw new ProtocolException(refused.Code, refused.Reason);
+                    case RegisterResult.Matched matched:
+                        await PairAsync(matched.Peer, link).ConfigureAwait(false);
+                        break;
+                    case RegisterResult.Forward forward:
+                        _ = CascadeAsync(link, forward.Node, forward.Claim);
+                        break;
+                    case RegisterResult.Stored:
+                        waiting = entry;
+                        Log.Waiting(log, link.EndName, link.Remote);
+                        await link.Output.SendAsync(new Waiting((uint)Options.WaitExpiry.TotalSeconds), link.Closed).ConfigureAwait(false);
+                        _ = entry.Outcome.Task.ContinueWith(t => OnWaitEndedAsync(link, t.Result), TaskScheduler.Default);
+                        break;
+                }
             }
             await RelayLoopAsync(link).ConfigureAwait(false);
             graceful = true;
@@ -88,7 +107,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 node.Tunnels.Remove(tunnel);
                 Log.Unpaired(log, tunnel.First.EndName, tunnel.Second.EndName);
             }
-            await link.Connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+            await link.Transport.Output.CompleteAsync().ConfigureAwait(false);
         }
     }
 
@@ -100,8 +119,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         link.End(outcome.Reason);
     }
 
-    private async Task ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
+    /// <summary>Reads the preamble and setup frames of an end (or of a middle handing an end on); returns its NODE_CLAIM if any.</summary>
+    private async Task<string?> ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
     {
+        string? claim = null;
+        var role = LinkRole.End;
         var input = link.Input;
         var gotPreamble = false;
         var admitted = Options.Tokens.Count == 0;
@@ -113,11 +135,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             var done = false;
             try
             {
-                if (!gotPreamble && Preamble.TryRead(ref buffer, out var role))
+                if (!gotPreamble && Preamble.TryRead(ref buffer, out role))
                 {
                     gotPreamble = true;
-                    if (role != LinkRole.End) throw new ProtocolException(ErrorCode.ProtocolViolation, $"this middle accepts end links here, not {role} links");
-                    await link.Output.SendAsync(Preamble.Create(LinkRole.End), cancellationToken).ConfigureAwait(false);
+                    if (role is not (LinkRole.End or LinkRole.Node)) throw new ProtocolException(ErrorCode.ProtocolViolation, $"this middle accepts end and node links here, not {role} links");
+                    await link.Output.SendAsync(Preamble.Create(role), cancellationToken).ConfigureAwait(false);
                 }
                 while (gotPreamble && !done && MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message))
                 {
@@ -127,6 +149,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             sawAdmission = true;
                             admitted = IsValidToken(admission.Token);
                             if (!admitted) throw new ProtocolException(ErrorCode.AdmissionDenied, "admission token refused");
+                            break;
+                        case NodeClaim nodeClaim when admitted && role == LinkRole.Node && link.Info is null && claim is null:
+                            claim = nodeClaim.Claim;
                             break;
                         case CommonUniqueInfo info when admitted && link.Info is null:
                             link.Info = info;
@@ -157,7 +182,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 if (done) input.AdvanceTo(buffer.Start);
                 else input.AdvanceTo(buffer.Start, buffer.End);
             }
-            if (done) return;
+            if (done) return claim;
             if (result.IsCompleted) throw new ConnectionAbortedException("the end closed during setup");
         }
     }
@@ -191,9 +216,147 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         node.Metrics.Paired();
         waiting.Outcome.TrySetResult(WaitOutcome.Paired(second));
 
-        await first.Output.SendAsync(Concat(second.Info!.ToFrame(), toFirst.ToFrame()), first.Connection.ConnectionClosed).ConfigureAwait(false);
-        await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Connection.ConnectionClosed).ConfigureAwait(false);
+        await first.Output.SendAsync(Concat(second.Info!.ToFrame(), toFirst.ToFrame()), first.Closed).ConfigureAwait(false);
+        await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Closed).ConfigureAwait(false);
         Log.Paired(log, first.EndName, second.EndName, tunnel.Id);
+    }
+
+    /// <summary>
+    /// Hands <paramref name="down"/>'s end on to another middle: registers it there with this middle appended
+    /// to its TOPOLOGY_EXCHANGE, passes the answers back (WAITING, ERROR, the peer's setup with this middle
+    /// appended again), then relays both ways. Used by a cascade (--upstream) and by a cluster node whose end's
+    /// peer waits at another node (<paramref name="claim"/> names it there).
+    /// </summary>
+    private async Task CascadeAsync(LinkSession down, HostPort target, string? claim)
+    {
+        LinkSession? up = null;
+        try
+        {
+            up = await UpstreamLink.DialAsync(target, down.Closed).ConfigureAwait(false);
+            _ = KeepUpstreamAliveAsync(up);
+            var self = node.Self;
+            var setup = new List<byte>(Preamble.Create(LinkRole.Node));
+            if (Options.UpstreamToken is { } token) setup.AddRange(new Admission(token).ToFrame());
+            if (claim is not null) setup.AddRange(new NodeClaim(claim).ToFrame());
+            setup.AddRange(down.Info!.ToFrame());
+            setup.AddRange(down.Topology!.Append(self).ToFrame());
+            await up.Output.SendAsync(setup.ToArray(), down.Closed).ConfigureAwait(false);
+
+            var (peerInfo, peerTopology) = await ReadUpstreamAnswersAsync(up, down).ConfigureAwait(false);
+            up.Info = peerInfo;
+            up.Topology = peerTopology;
+            var toDown = peerTopology.Append(self);
+            var path = down.Topology.Entries.Concat(toDown.Entries.Reverse()).ToList();
+            var tunnel = new TunnelRecord(Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant(), down, up, path, Options.Time.GetUtcNow());
+            down.Peer = up;
+            up.Peer = down;
+            down.Tunnel = up.Tunnel = tunnel;
+            node.Tunnels.Add(tunnel);
+            node.Metrics.Paired();
+            await down.Output.SendAsync(Concat(peerInfo.ToFrame(), toDown.ToFrame()), down.Closed).ConfigureAwait(false);
+            Log.Cascaded(log, down.EndName, peerInfo.EndName, target.ToString());
+        }
+        catch (Exception ex)
+        {
+            var (code, reason) = ex switch
+            {
+                ProtocolException p => (p.Code, p.Message),
+                Transport.Dialing.DialException d => (ErrorCode.PeerGone, $"cannot reach the next middle {target}: {d.Message}"),
+                _ => (ErrorCode.PeerGone, $"the link to the next middle {target} failed: {ex.Message}"),
+            };
+            node.Metrics.Error(code);
+            Log.Refused(log, down.Remote, code, reason);
+            await TrySendErrorAsync(down, code, reason).ConfigureAwait(false);
+            down.End(reason);
+            up?.Abort(reason);
+            return;
+        }
+
+        var graceful = false;
+        try
+        {
+            await RelayLoopAsync(up).ConfigureAwait(false);
+            graceful = true;
+        }
+        catch (Exception ex) when (ex is ProtocolException or OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (graceful) await down.FinishAsync().ConfigureAwait(false);
+            else down.Abort("the link to the next middle failed");
+            up.Abort("cascade closed");
+        }
+    }
+
+    /// <summary>The next middle drops links idle for its idle timeout: ping it as an end would, every 10 s.</summary>
+    private async Task KeepUpstreamAliveAsync(LinkSession up)
+    {
+        ulong sequence = 0;
+        try
+        {
+            while (!up.Closed.IsCancellationRequested)
+            {
+                await Task.Delay(Tunnel.Link.LinkTimings.Default.KeepaliveInterval, Options.Time, up.Closed).ConfigureAwait(false);
+                await up.Output.SendAsync(new Ping(++sequence), up.Closed).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // The link closed; its relay loop reports why.
+        }
+    }
+
+    /// <summary>Reads the upstream middle's answers to a handed-on setup, passing WAITING and refusals back down.</summary>
+    private async Task<(CommonUniqueInfo, TopologyExchange)> ReadUpstreamAnswersAsync(LinkSession up, LinkSession down)
+    {
+        var input = up.Input;
+        var gotPreamble = false;
+        CommonUniqueInfo? peer = null;
+        while (true)
+        {
+            var result = await input.ReadAsync(down.Closed).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            (CommonUniqueInfo, TopologyExchange)? paired = null;
+            try
+            {
+                if (!gotPreamble && Preamble.TryRead(ref buffer, out _)) gotPreamble = true;
+                while (gotPreamble && paired is null && MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message))
+                {
+                    switch (message)
+                    {
+                        case Waiting waiting:
+                            await down.Output.SendAsync(waiting, down.Closed).ConfigureAwait(false);
+                            break;
+                        case Ping ping:
+                            await up.Output.SendAsync(new Pong(ping.Value), down.Closed).ConfigureAwait(false);
+                            break;
+                        case Pong:
+                            break;
+                        case CommonUniqueInfo info:
+                            peer = info;
+                            break;
+                        case TopologyExchange topology when peer is not null:
+                            paired = (peer, topology);
+                            break;
+                        case Error error:
+                            throw new ProtocolException(error.Code, error.Reason);
+                        case Redirect redirect:
+                            await down.Output.SendAsync(redirect, down.Closed).ConfigureAwait(false);
+                            throw new ProtocolException(ErrorCode.MiddleDraining, redirect.Reason);
+                        default:
+                            throw new ProtocolException(ErrorCode.ProtocolViolation, $"the next middle sent {message} during setup");
+                    }
+                }
+            }
+            finally
+            {
+                if (paired is not null) input.AdvanceTo(buffer.Start);
+                else input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            if (paired is { } done) return done;
+            if (result.IsCompleted) throw new ProtocolException(ErrorCode.PeerGone, "the next middle closed the link during setup");
+        }
     }
 
     /// <summary>
@@ -205,7 +368,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var input = link.Input;
         long relayRemaining = 0;
         using var idle = new CancellationTokenSource(Options.IdleTimeout, Options.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, link.Connection.ConnectionClosed);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, link.Closed);
         var replies = new List<Message>();
         var h = new byte[ProtocolLimits.HeaderSize];
         while (true)
@@ -334,6 +497,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
 
         [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "tunnel between {First} and {Second} closed")]
         public static partial void Unpaired(ILogger logger, string first, string second);
+
+        [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "handed {End} on to {Next}; paired with {Peer}")]
+        public static partial void Cascaded(ILogger logger, string end, string peer, string next);
 
         [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "closed link from {Remote}: {Code} {Reason}")]
         public static partial void Refused(ILogger logger, string remote, ErrorCode code, string reason);

@@ -4,14 +4,34 @@ using Microsoft.AspNetCore.Connections;
 
 namespace Lstp.Middle.Relay;
 
-/// <summary>One end's link to this middle: its setup, its output, and once paired, its peer.</summary>
-public sealed class LinkSession(ConnectionContext connection, string remote)
+/// <summary>
+/// One link at this middle: an end's connection (or a downstream middle's), or this middle's own link to an
+/// upstream middle in a cascade. Its setup, its output, and once paired, its peer.
+/// </summary>
+public sealed class LinkSession
 {
-    public ConnectionContext Connection => connection;
-    public PipeReader Input => connection.Transport.Input;
-    public LinkOutput Output { get; } = new(connection.Transport.Output);
-    public string Remote => remote;
-    public string SourceAddress => remote.Contains(']') ? remote[..(remote.LastIndexOf(']') + 1)] : remote.Split(':')[0];
+    private readonly Action<string> _abort;
+
+    public LinkSession(IDuplexPipe transport, string remote, CancellationToken closed, Action<string> abort)
+    {
+        Transport = transport;
+        Remote = remote;
+        Closed = closed;
+        _abort = abort;
+        Output = new LinkOutput(transport.Output);
+    }
+
+    /// <summary>A link Kestrel accepted.</summary>
+    public static LinkSession Accepted(ConnectionContext connection) =>
+        new(connection.Transport, connection.RemoteEndPoint?.ToString() ?? "unknown", connection.ConnectionClosed,
+            why => connection.Abort(new ConnectionAbortedException(why)));
+
+    public IDuplexPipe Transport { get; }
+    public PipeReader Input => Transport.Input;
+    public LinkOutput Output { get; }
+    public string Remote { get; }
+    public CancellationToken Closed { get; }
+    public string SourceAddress => Remote.Contains(']') ? Remote[..(Remote.LastIndexOf(']') + 1)] : Remote.Split(':')[0];
 
     public CommonUniqueInfo? Info { get; set; }
     public TopologyExchange? Topology { get; set; }
@@ -22,7 +42,7 @@ public sealed class LinkSession(ConnectionContext connection, string remote)
     /// <summary>The dashboard's record of the tunnel this link belongs to, once paired.</summary>
     public TunnelRecord? Tunnel { get; set; }
 
-    /// <summary>Relay payload bytes this end sent through us.</summary>
+    /// <summary>Relay payload bytes this side sent through us.</summary>
     public long BytesIn;
 
     public string EndName => Info?.EndName ?? "(no setup yet)";
@@ -51,6 +71,6 @@ public sealed class LinkSession(ConnectionContext connection, string remote)
         }
     }
 
-    /// <summary>Closes the connection; the read loops on both links notice and end.</summary>
-    public void Abort(string why) => connection.Abort(new ConnectionAbortedException(why));
+    /// <summary>Closes the connection at once; the read loops on both links notice and end.</summary>
+    public void Abort(string why) => _abort(why);
 }

@@ -63,3 +63,10 @@ public sealed record DataLink(ulong ClientId, byte[] Ticket) : Message
     public bool Equals(DataLink? other) => other is not null && ClientId == other.ClientId && Ticket.AsSpan().SequenceEqual(other.Ticket);
     public override int GetHashCode() => (int)ClientId;
 }
+
+/// <summary>NODE_CLAIM: on a middle-to-middle link, names the waiting end this link's end was paired with in the cluster registry. <c>str claim</c></summary>
+public sealed record NodeClaim(string Claim) : Message
+{
+    public override MessageType Type => MessageType.NodeClaim;
+    protected override void WritePayload(WireWriter w) => w.Str(Claim);
+}

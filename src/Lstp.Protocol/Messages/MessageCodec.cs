@@ -45,6 +45,7 @@ public static class MessageCodec
             MessageType.PublishAck => new PublishAck(r.U16(), r.Bytes8()),
             MessageType.PlainClient => new PlainClient(r.U64(), r.U16(), r.Str()),
             MessageType.DataLink => new DataLink(r.U64(), r.Bytes8()),
+            MessageType.NodeClaim => new NodeClaim(r.Str()),
             _ => throw new ProtocolException(ErrorCode.UnknownType, $"unknown frame type 0x{(byte)type:X2}"),
         };
         r.End();

@@ -73,5 +73,6 @@ public static class MessageGen
         from service in Str from port in U16 select (Message)new PublishRequest(service, port),
         from port in U16 from ticket in Short select (Message)new PublishAck(port, ticket),
         from id in U64 from port in U16 from source in Str select (Message)new PlainClient(id, port, source),
-        from id in U64 from ticket in Short select (Message)new DataLink(id, ticket));
+        from id in U64 from ticket in Short select (Message)new DataLink(id, ticket),
+        Str.Select(c => (Message)new NodeClaim(c)));
 }

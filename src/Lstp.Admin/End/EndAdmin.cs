@@ -1,0 +1,79 @@
+using Lstp.Admin.Access;
+using Lstp.Admin.Hosting;
+using Lstp.EndProxy;
+using Lstp.Transport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.Admin.End;
+
+/// <summary>
+/// An end proxy's admin endpoint (`lstp end --admin HOST:PORT`): /healthz, Prometheus /metrics, and /api/end,
+/// the end's own view of its tunnel. The same access rules as the middle's: loopback, or credentials.
+/// </summary>
+public sealed class EndAdmin : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private EndAdmin(WebApplication app, HostPort address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>Where the endpoint listens, with the port actually bound.</summary>
+    public HostPort Address { get; }
+
+    public static Task<EndAdmin> StartAsync(EndProxyHost host, HostPort address, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default) =>
+        StartAsync(host, address, AdminAccess.LoopbackOnly, loggerFactory, cancellationToken);
+
+    /// <summary>Starts the endpoint; refuses (ArgumentException) to bind off loopback without credentials.</summary>
+    public static async Task<EndAdmin> StartAsync(EndProxyHost host, HostPort address, AdminAccess access, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
+    {
+        var endPoint = ListenAddress.Resolve(address);
+        access.EnsureAllowedOn(endPoint.Address, $"--admin {address}");
+        var loggers = new QuietFrameworkLogs(loggerFactory);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<ILoggerFactory>(loggers);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        ListenOptions? bound = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(endPoint, listen =>
+            {
+                bound = listen;
+                listen.Protocols = HttpProtocols.Http1;
+            });
+        });
+        var app = builder.Build();
+        CredentialCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/metrics", () => Results.Text(EndMetricsText.Render(host), "text/plain; version=0.0.4"));
+        app.MapGet("/api/end", () => Results.Json(EndView.From(host)));
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"cannot listen: --admin {address}: {ex.Message}", ex);
+        }
+        return new EndAdmin(app, ListenAddress.Bound(bound!, address));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+        {
+            try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
+        }
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,77 @@
+using Lstp.Admin.Views;
+using Lstp.EndProxy;
+using Lstp.Transport.Dialing;
+
+namespace Lstp.Admin.End;
+
+/// <summary>
+/// An end proxy's own view, as /api/end shows it: its tunnel's phase, peer, path and channels, its local entry
+/// points and the services it offers. Holds no secret and no token; a proxy password in --via is masked.
+/// </summary>
+public sealed record EndView(
+    string Name,
+    string Phase,
+    string? Middle,
+    string? Peer,
+    bool? Encrypted,
+    IReadOnlyList<PathEntryView> Path,
+    int Reconnects,
+    string? LastError,
+    EndTrafficView Traffic,
+    IReadOnlyList<ChannelView> Channels,
+    IReadOnlyList<EntryPointView> EntryPoints,
+    IReadOnlyList<ServiceView> Services,
+    IReadOnlyList<string> PeerServices,
+    IReadOnlyList<string> Allow,
+    IReadOnlyList<string> Middles,
+    string? Via)
+{
+    public static EndView From(EndProxyHost host)
+    {
+        var options = host.Options;
+        var state = host.Supervisor.State;
+        var tunnel = host.Supervisor.Current;
+        var session = tunnel?.Session;
+        return new EndView(
+            options.Name,
+            state.Phase.ToString().ToLowerInvariant(),
+            state.Middle,
+            state.Peer,
+            session?.Encrypted,
+            session is null ? [] : [.. session.Pairing.Path.Select(e => new PathEntryView(e.Kind.ToString().ToLowerInvariant(), e.Name, e.Address))],
+            state.Reconnects,
+            state.LastError,
+            tunnel is null
+                ? new EndTrafficView(0, 0, 0, 0)
+                : new EndTrafficView(tunnel.Counters.ChannelsOpen, tunnel.Counters.ChannelsOpened, tunnel.Counters.BytesSent, tunnel.Counters.BytesReceived),
+            tunnel is null ? [] : [.. tunnel.Channels.OrderBy(c => c.Id).Select(c => new ChannelView(c.Id, c.Description, c.IsOpener ? "out" : "in"))],
+            [.. host.Listeners.Select(EntryPointView.From)],
+            [.. options.Services.Select(s => new ServiceView(s.Name, s.Target.ToString()))],
+            session?.PeerProperties.Services ?? [],
+            options.Allow,
+            [.. options.Middles.Select(m => m.ToString())],
+            options.Via is null ? null : ViaParser.Redact(options.Via));
+    }
+}
+
+/// <summary>The current tunnel's figures (they start again from zero when the tunnel is replaced).</summary>
+public sealed record EndTrafficView(int ChannelsOpen, long ChannelsOpened, long BytesSent, long BytesReceived);
+
+/// <summary>One open channel: its id, what it reaches, and whether this end opened it ("out") or the peer did ("in").</summary>
+public sealed record ChannelView(uint Id, string Target, string Direction);
+
+/// <summary>A local listener: a forward to a peer's service, the SOCKS5 server or the HTTP CONNECT proxy.</summary>
+public sealed record EntryPointView(string Kind, string Address, string? Service)
+{
+    public static EntryPointView From(EndProxy.Forwards.LocalListener listener)
+    {
+        // LocalListener.What reads "forward HOST:PORT=SERVICE", "socks HOST:PORT" or "http-proxy HOST:PORT".
+        var space = listener.What.IndexOf(' ');
+        var kind = space < 0 ? listener.What : listener.What[..space];
+        var eq = listener.What.LastIndexOf('=');
+        return new EntryPointView(kind, listener.Address.ToString(), eq < 0 ? null : listener.What[(eq + 1)..]);
+    }
+}
+
+/// <summary>A service this end offers to its peer, and where it dials.</summary>
+public sealed record ServiceView(string Name, string Target);

@@ -1,0 +1,23 @@
+using System.IO.Pipelines;
+using Lstp.Transport;
+using Lstp.Transport.Dialing;
+
+namespace Lstp.Middle.Relay;
+
+/// <summary>This middle's own link to another middle (a cascade's upstream, or the cluster node holding the peer).</summary>
+public static class UpstreamLink
+{
+    public static async Task<LinkSession> DialAsync(HostPort target, CancellationToken cancellationToken)
+    {
+        var stream = await TcpDialer.Instance.DialAsync(target, cancellationToken).ConfigureAwait(false);
+        var closed = new CancellationTokenSource();
+        var pipe = new StreamPipe(PipeReader.Create(stream), PipeWriter.Create(stream));
+        return new LinkSession(pipe, target.ToString(), closed.Token, _ =>
+        {
+            closed.Cancel();
+            stream.Dispose();
+        });
+    }
+
+    private sealed record StreamPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+}
