@@ -64,8 +64,8 @@ public sealed class MiddleHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<ILoggerFactory>(loggers);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        var registry = new InMemoryPairingRegistry(options, loggers.CreateLogger("Lstp.Middle.Pairing"));
-        var node = new MiddleNode(options, registry);
+        var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(options, loggers.CreateLogger("Lstp.Middle.Pairing"));
+        var node = new MiddleNode(options, registry, loggers);
         builder.Services.AddSingleton(node);
 
         var linkCertificate = LoadCertificate(options);
@@ -101,7 +101,7 @@ public sealed class MiddleHost : IAsyncDisposable
         {
             await feed.DisposeAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
-            await registry.DisposeAsync().ConfigureAwait(false);
+            if (registry is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
             throw new InvalidOperationException($"cannot listen: {ex.Message}", ex);
         }
         var link = ListenAddress.Bound(linkListen!, options.Listen);

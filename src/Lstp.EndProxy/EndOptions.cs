@@ -3,16 +3,30 @@ using Lstp.Tunnel.Link;
 
 namespace Lstp.EndProxy;
 
-/// <summary>A local listener that reaches one of the peer's named services.</summary>
-public sealed record ForwardSpec(HostPort Listen, string Service)
+/// <summary>A local listener that reaches one of the peer's named services, multiplexed or on dedicated tunnel connections.</summary>
+public sealed record ForwardSpec(HostPort Listen, string Service, bool Dedicated = false)
 {
-    /// <summary>Parses <c>[HOST:]PORT=SERVICE</c>; the host defaults to loopback so nothing is exposed by accident.</summary>
+    /// <summary>
+    /// Parses <c>[HOST:]PORT=SERVICE[/dedicated]</c>; the host defaults to loopback so nothing is exposed by
+    /// accident. <c>/dedicated</c> gives each connection its own tunnel connection (bulk transfers that must not
+    /// share a window with others).
+    /// </summary>
     public static ForwardSpec Parse(string text)
     {
         var eq = text.IndexOf('=');
         if (eq <= 0 || eq == text.Length - 1) throw new FormatException($"--forward '{text}': expected [HOST:]PORT=SERVICE");
         if (!HostPort.TryParse(text[..eq], out var listen, out var error, defaultHost: "127.0.0.1")) throw new FormatException($"--forward '{text}': {error}");
-        return new ForwardSpec(listen, text[(eq + 1)..].Trim());
+        var service = text[(eq + 1)..].Trim();
+        var dedicated = false;
+        var slash = service.IndexOf('/');
+        if (slash >= 0)
+        {
+            if (service[(slash + 1)..] != "dedicated") throw new FormatException($"--forward '{text}': the only option after '/' is 'dedicated'");
+            dedicated = true;
+            service = service[..slash];
+        }
+        if (service.Length == 0) throw new FormatException($"--forward '{text}': expected [HOST:]PORT=SERVICE");
+        return new ForwardSpec(listen, service, dedicated);
     }
 }
 
@@ -64,6 +78,9 @@ public sealed record EndOptions
     public string? ProxyAuth { get; init; }
 
     public bool Plaintext { get; init; }
+
+    /// <summary>Services to expose on public ports of the middle (the relay/agent design).</summary>
+    public IReadOnlyList<Publish.PublishSpec> Publish { get; init; } = [];
 
     /// <summary>TLS on the link to the middle, and how to trust it; null means plain TCP (the tunnel is end-to-end encrypted either way).</summary>
     public Lstp.Transport.Dialing.MiddleTrust? MiddleTls { get; init; }

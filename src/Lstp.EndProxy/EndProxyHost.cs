@@ -1,6 +1,7 @@
 using Lstp.EndProxy.Connect;
 using Lstp.EndProxy.EntryPoints;
 using Lstp.EndProxy.Policy;
+using Lstp.EndProxy.Publish;
 using Lstp.EndProxy.Forwards;
 using Lstp.EndProxy.Services;
 using Lstp.Transport.Dialing;
@@ -17,6 +18,10 @@ namespace Lstp.EndProxy;
 public sealed class EndProxyHost : IAsyncDisposable
 {
     private readonly List<LocalListener> _listeners = [];
+    private readonly List<PublishAgent> _agents = [];
+
+    /// <summary>The agents keeping this end's published services open on the middle.</summary>
+    public IReadOnlyList<PublishAgent> Publishers => _agents;
 
     private EndProxyHost(EndOptions options, TunnelSupervisor supervisor)
     {
@@ -64,7 +69,18 @@ public sealed class EndProxyHost : IAsyncDisposable
             foreach (var listener in host._listeners) listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw;
         }
-        supervisor.Start();
+        foreach (var publish in options.Publish)
+        {
+            var service = options.Services.FirstOrDefault(s => s.Name == publish.Service)
+                ?? throw new FormatException($"--publish '{publish.Service}={publish.Port}': this end offers no service '{publish.Service}' (add --service {publish.Service}=HOST:PORT)");
+            var agent = new PublishAgent(publish, service, options, dialer, loggers.CreateLogger("Lstp.EndProxy.Publish"));
+            host._agents.Add(agent);
+            agent.Start();
+        }
+        // An end that only publishes has no peer end: it keeps no tunnel registration waiting at the middle.
+        var onlyPublishes = options.Publish.Count > 0 && options.Forwards.Count == 0 && options.Socks is null && options.HttpProxy is null
+            && options.Services.All(s => options.Publish.Any(p => p.Service == s.Name));
+        if (!onlyPublishes) supervisor.Start();
         return host;
     }
 
@@ -79,6 +95,7 @@ public sealed class EndProxyHost : IAsyncDisposable
     /// <summary>Sends SHUTDOWN, closes channels cleanly, closes the listeners.</summary>
     public async ValueTask DisposeAsync()
     {
+        foreach (var agent in _agents) await agent.DisposeAsync().ConfigureAwait(false);
         await Supervisor.DisposeAsync().ConfigureAwait(false);
         foreach (var listener in _listeners) await listener.DisposeAsync().ConfigureAwait(false);
     }

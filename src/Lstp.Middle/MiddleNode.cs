@@ -7,11 +7,17 @@ using Lstp.Protocol.Messages;
 namespace Lstp.Middle;
 
 /// <summary>One middle's shared state: its options, identity, registry, tunnels and counters.</summary>
-public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry)
+public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
 {
     public MiddleOptions Options => options;
     public IPairingRegistry Registry => registry;
     public TunnelBook Tunnels { get; } = new();
+
+    /// <summary>Ports this middle publishes for ends (the relay/agent design).</summary>
+    public Publishing.Publisher Publisher { get; } = new(options, (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Lstp.Middle.Publishing"));
+
+    /// <summary>Every link open at this node now (ends and node links), e.g. to tell them all to move when draining.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<LinkSession, byte> Links { get; } = new();
     public MiddleMetrics Metrics { get; } = new();
     public SourceRateLimiter RateLimiter { get; } = new(options.MaxConnectionsPerSecondPerSource, options.Time);
     public byte[] NodeId { get; } = RandomNumberGenerator.GetBytes(ProtocolLimits.NodeIdSize);

@@ -16,6 +16,9 @@ public sealed record MiddleOptions
     /// <summary>Where other nodes and ends are told this node is; defaults to the listen address.</summary>
     public string? Advertise { get; init; }
 
+    /// <summary>Public ports ends may ask this middle to open (--publish-range LOW-HIGH); none by default.</summary>
+    public PortRange? PublishRange { get; init; }
+
     /// <summary>Cascade: hand every end to this middle instead of pairing here (DESIGN.md "Cascading").</summary>
     public HostPort? Upstream { get; init; }
 
@@ -49,5 +52,24 @@ public sealed record MiddleOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Makes the pairing registry: null means the embedded in-memory one; a cluster supplies its shared one.</summary>
+    public Func<MiddleOptions, Microsoft.Extensions.Logging.ILoggerFactory, Pairing.IPairingRegistry>? RegistryFactory { get; init; }
+
     public string AdvertisedAddress => Advertise ?? Listen.ToString();
+}
+
+/// <summary>An inclusive range of TCP ports.</summary>
+public readonly record struct PortRange(int Low, int High)
+{
+    public static PortRange Parse(string text)
+    {
+        var parts = text.Split('-', 2);
+        if (parts.Length == 2 && int.TryParse(parts[0], out var low) && int.TryParse(parts[1], out var high) && low is > 0 and <= 65535 && high >= low && high <= 65535)
+        {
+            return new PortRange(low, high);
+        }
+        throw new FormatException($"--publish-range '{text}': expected LOW-HIGH, e.g. 20000-20099");
+    }
+
+    public override string ToString() => $"{Low}-{High}";
 }

@@ -98,3 +98,32 @@ public sealed class ChannelTests(ITestOutputHelper output)
         Assert.True(data.AsSpan().SequenceEqual(got), $"received {got.Length} of {data.Length} bytes");
     }
 }
+
+/// <summary>Dedicated tunnel connections: a forward whose channels each get a tunnel connection of their own.</summary>
+public sealed class DedicatedConnectionTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_dedicated_forward_carries_each_connection_on_its_own_tunnel_connection()
+    {
+        await using var echo = new EchoServer();
+        await using var rig = await TunnelRig.StartAsync(new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information), new Dictionary<string, string> { ["echo"] = echo.Address },
+            client: o => o with { Forwards = [EndProxy.ForwardSpec.Parse("127.0.0.1:0=echo/dedicated")] });
+        await rig.OpenAsync();
+        var port = rig.Client.Listeners.Single().Address.Port;
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            var payload = RandomNumberGenerator.GetBytes(2 * 1024 * 1024);
+            using var client = await Net.ConnectAsync(port);
+            var send = Task.Run(async () => { await client.SendAsync(payload, SocketFlags.None); client.Shutdown(SocketShutdown.Send); });
+            var back = await Net.ReadToEndAsync(client).WaitAsync(TimeSpan.FromSeconds(60));
+            await send;
+            return payload.AsSpan().SequenceEqual(back);
+        }));
+
+        Assert.All(results, Assert.True);
+        // Each connection paired its own tunnel at the middle (slots 1..n beside the main one), and each closed with its channel.
+        Assert.True(rig.Middle.Node.Metrics.Pairings >= 5, $"pairings: {rig.Middle.Node.Metrics.Pairings}");
+        await Eventually.TrueAsync(() => rig.Middle.Node.Tunnels.Count == 1, "the dedicated tunnel connections close with their channel");
+    }
+}

@@ -25,6 +25,7 @@ public static class EndCommand
         var socks = new Option<string>("--socks") { Description = "local SOCKS5 server into the peer's network, [HOST:]PORT" };
         var httpProxy = new Option<string>("--http-proxy") { Description = "local HTTP CONNECT proxy into the peer's network, [HOST:]PORT" };
         var proxyAuth = new Option<string>("--proxy-auth") { Description = "USER:PASS local clients of --socks/--http-proxy must present" };
+        var publish = new Option<string[]>("--publish") { Description = "ask the middle to expose one of this end's services on a public port: SERVICE=PORT (repeatable)" };
         var middleTls = new Option<bool>("--middle-tls") { Description = "use TLS on the link to the middle, trusting the system's CAs" };
         var fingerprint = new Option<string>("--middle-fingerprint") { Description = "use TLS to the middle and pin its certificate's SHA-256 (implies --middle-tls)" };
         var middleCa = new Option<string>("--middle-ca") { Description = "use TLS to the middle and trust this PEM CA file (implies --middle-tls)" };
@@ -36,7 +37,7 @@ public static class EndCommand
 
         var command = new Command("end", "Run an end proxy: dial out to a middle, pair with the peer end, carry application connections end to end.")
         {
-            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, allow, forward, socks, httpProxy, proxyAuth, plaintext, config, logFormat, logLevel,
+            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, publish, allow, forward, socks, httpProxy, proxyAuth, plaintext, config, logFormat, logLevel,
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
@@ -57,6 +58,7 @@ public static class EndCommand
                 Plaintext = settings.Flag(plaintext, "Plaintext"),
                 Via = settings.String(via, "Via"),
                 Allow = settings.List(allow, "Allow"),
+                Publish = [.. settings.List(publish, "Publish").Select(Lstp.EndProxy.Publish.PublishSpec.Parse)],
                 Socks = settings.String(socks, "Socks") is { } sk ? CommonOptions.Listen(sk, "--socks") : null,
                 HttpProxy = settings.String(httpProxy, "HttpProxy") is { } hp ? CommonOptions.Listen(hp, "--http-proxy") : null,
                 ProxyAuth = settings.String(proxyAuth, "ProxyAuth"),

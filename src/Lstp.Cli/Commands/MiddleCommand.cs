@@ -25,6 +25,7 @@ public static class MiddleCommand
         var rate = new Option<string>("--max-connections-per-second") { Description = "new links per second per source address (default 50)" };
         var upstream = new Option<string>("--upstream") { Description = "cascade: hand ends to this middle, HOST:PORT, instead of pairing them here" };
         var upstreamToken = new Option<string>("--upstream-token") { Description = "admission token to present to the upstream middle" };
+        var publishRange = new Option<string>("--publish-range") { Description = "public ports ends may ask this middle to open, LOW-HIGH (none by default)" };
         var tlsCert = new Option<string>("--tls-cert") { Description = "PEM certificate for TLS on the link listener (with --tls-key)" };
         var tlsKey = new Option<string>("--tls-key") { Description = "PEM private key for --tls-cert" };
         var maxFrame = new Option<string>("--max-frame-size") { Description = "largest RELAY frame accepted, bytes (default 1048576)" };
@@ -34,7 +35,7 @@ public static class MiddleCommand
 
         var command = new Command("middle", "Run a middle proxy: ends dial out to it, it pairs them and relays bytes it cannot read.")
         {
-            listen, name, admin, token, tokenFile, advertise, upstream, upstreamToken, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
+            listen, name, admin, token, tokenFile, advertise, upstream, upstreamToken, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
@@ -61,6 +62,7 @@ public static class MiddleCommand
                 MaxWaitingPerSource = Count(settings.String(maxWaiting, "MaxWaitingPerSource"), "--max-waiting-per-source", defaults.MaxWaitingPerSource),
                 Upstream = settings.String(upstream, "Upstream") is { } up ? CommonOptions.Address(up, "--upstream", default) : null,
                 UpstreamToken = settings.String(upstreamToken, "UpstreamToken"),
+                PublishRange = settings.String(publishRange, "PublishRange") is { } pr ? PortRange.Parse(pr) : null,
                 TlsCertificate = settings.String(tlsCert, "TlsCert"),
                 TlsKey = settings.String(tlsKey, "TlsKey"),
                 MaxFramePayload = Count(settings.String(maxFrame, "MaxFrameSize"), "--max-frame-size", defaults.MaxFramePayload),

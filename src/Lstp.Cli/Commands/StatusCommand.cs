@@ -50,20 +50,22 @@ public static class StatusCommand
                     console.Write(StatusTables.Render(await client.GetStatusAsync(cancellationToken)));
                     return 0;
                 }
+                if (Console.IsOutputRedirected)
+                {
+                    // Into a file or a pipe: one snapshot after another, nothing redrawn in place.
+                    do
+                    {
+                        console.Write(await ViewAsync(client, cancellationToken));
+                        console.WriteLine();
+                    }
+                    while (await Pause(every, cancellationToken));
+                    return 0;
+                }
                 await console.Live(new Text("connecting…")).StartAsync(async live =>
                 {
                     do
                     {
-                        IRenderable view;
-                        try
-                        {
-                            view = StatusTables.Render(await client.GetStatusAsync(cancellationToken));
-                        }
-                        catch (AdminUnreachableException ex)
-                        {
-                            view = new Markup($"[red]{Markup.Escape(ex.Message)}[/] (retrying)");
-                        }
-                        live.UpdateTarget(view);
+                        live.UpdateTarget(await ViewAsync(client, cancellationToken));
                         live.Refresh();
                     }
                     while (await Pause(every, cancellationToken));
@@ -83,6 +85,19 @@ public static class StatusCommand
         return command;
     }
 
+    /// <summary>The status tables, or while watching, why there are none this time (the next refresh tries again).</summary>
+    private static async Task<IRenderable> ViewAsync(AdminClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return StatusTables.Render(await client.GetStatusAsync(cancellationToken));
+        }
+        catch (AdminUnreachableException ex)
+        {
+            return new Markup($"[red]{Markup.Escape(ex.Message)}[/] (retrying)");
+        }
+    }
+
     private static async Task<bool> Pause(TimeSpan interval, CancellationToken cancellationToken)
     {
         try
@@ -98,9 +113,16 @@ public static class StatusCommand
 
     private static IAnsiConsole CreateConsole()
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-        // Piped into a file or grep there is no terminal width to honour; 80 columns would wrap every row.
-        if (Console.IsOutputRedirected) console.Profile.Width = 200;
+        // Piped into a file or grep: plain text (no escape codes), and no terminal width to honour, where 80
+        // columns would wrap every row.
+        var piped = Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(Console.Out),
+            Ansi = piped ? AnsiSupport.No : AnsiSupport.Detect,
+            ColorSystem = piped ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+        });
+        if (piped) console.Profile.Width = 200;
         return console;
     }
 }

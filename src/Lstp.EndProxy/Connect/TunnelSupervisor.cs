@@ -28,6 +28,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     private TaskCompletionSource<TunnelActor> _open = NewOpen();
     private Task? _loop;
     private int _seed;
+    private HostPort? _middle;
     private int _reconnects;
 
     public TunnelSupervisor(EndOptions options, EndSetup setup, IDialer dialer, ITargetDialer targets, EndProperties properties, ILoggerFactory loggers)
@@ -88,27 +89,12 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
             try
             {
                 SetState(TunnelPhase.Connecting, middle.ToString(), null, State.LastError);
-                var (relay, pairing) = await MiddleLink.RegisterAsync(
-                    _dialer, middle, _setup.Info(), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time,
-                    _ => SetState(TunnelPhase.Waiting, middle.ToString(), null, State.LastError), token).ConfigureAwait(false);
+                var session = await ConnectAsync(middle, 0, _ => SetState(TunnelPhase.Waiting, middle.ToString(), null, State.LastError),
+                    peer => SetState(TunnelPhase.Securing, middle.ToString(), peer, State.LastError), token).ConfigureAwait(false);
+                var pairing = session.Pairing;
+                _middle = middle;
 
-                SetState(TunnelPhase.Securing, middle.ToString(), pairing.Peer.EndName, State.LastError);
-                SecuredSession session;
-                using (var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(token))
-                {
-                    handshakeTimeout.CancelAfter(_options.Timings.DeadAfter);
-                    try
-                    {
-                        session = await EndToEndHandshake.RunAsync(relay, pairing, _setup.Secret, _properties, handshakeTimeout.Token).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        await relay.DisposeAsync().ConfigureAwait(false);
-                        throw;
-                    }
-                }
-
-                var tunnel = new TunnelActor(session, _targets, new TunnelOptions { Timings = _options.Timings, Time = _options.Time, MaxChannels = _options.MaxChannels }, _loggers.CreateLogger("Lstp.Tunnel"));
+                var tunnel = new TunnelActor(session, _targets, TunnelOptions(singleChannel: false), _loggers.CreateLogger("Lstp.Tunnel"));
                 tunnel.Start();
                 openedAt = _options.Time.GetTimestamp();
                 Current = tunnel;
@@ -147,6 +133,72 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
             }
         }
         SetState(TunnelPhase.Stopped, null, null, State.LastError);
+    }
+
+    private TunnelOptions TunnelOptions(bool singleChannel) => new()
+    {
+        Timings = _options.Timings,
+        Time = _options.Time,
+        MaxChannels = singleChannel ? 1 : _options.MaxChannels,
+        SingleChannel = singleChannel,
+        JoinDedicated = singleChannel ? null : JoinDedicatedAsync,
+    };
+
+    /// <summary>Registers at <paramref name="middle"/> under <paramref name="slot"/>, waits to be paired, and secures the session end to end.</summary>
+    private async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token)
+    {
+        var (relay, pairing) = await MiddleLink.RegisterAsync(
+            _dialer, middle, _setup.Info(slot), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time, onWaiting, token).ConfigureAwait(false);
+        onPaired?.Invoke(pairing.Peer.EndName);
+        using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        handshakeTimeout.CancelAfter(_options.Timings.DeadAfter);
+        try
+        {
+            return await EndToEndHandshake.RunAsync(relay, pairing, _setup.Secret, _properties, handshakeTimeout.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            await relay.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a dedicated tunnel connection for one local client: asks the peer over the main tunnel to join a
+    /// new slot, pairs there, and opens the client's channel on it alone. False when the peer refused.
+    /// </summary>
+    public async Task<bool> OpenDedicatedAsync(System.Net.Sockets.Socket client, string service, CancellationToken cancellationToken)
+    {
+        var main = await WaitForTunnelAsync(_options.WaitForTunnel, cancellationToken).ConfigureAwait(false);
+        if (main is null || _middle is not { } middle) return false;
+        var slot = (uint)Random.Shared.Next(1, int.MaxValue);
+        var reply = new TaskCompletionSource<Tunnel.Channels.ChannelOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!main.Tell(new TunnelCommand.RequestDedicated(slot, reply))) return false;
+        var outcome = await reply.Task.WaitAsync(_options.Timings.DeadAfter, cancellationToken).ConfigureAwait(false);
+        if (!outcome.Opened)
+        {
+            Log.DedicatedRefused(_log, service, outcome.Reason);
+            return false;
+        }
+        var session = await ConnectAsync(middle, slot, null, null, cancellationToken).ConfigureAwait(false);
+        var dedicated = new TunnelActor(session, _targets, TunnelOptions(singleChannel: true), _loggers.CreateLogger("Lstp.Tunnel"));
+        dedicated.Start();
+        return dedicated.Tell(new TunnelCommand.OpenChannel(client, Lstp.Protocol.Messages.TargetKind.Service, service, 0));
+    }
+
+    /// <summary>The peer asked for a dedicated tunnel connection: pair under its slot and accept the one channel it opens there.</summary>
+    private async Task JoinDedicatedAsync(uint slot)
+    {
+        if (_middle is not { } middle) return;
+        try
+        {
+            var session = await ConnectAsync(middle, slot, null, null, _stop.Token).ConfigureAwait(false);
+            new TunnelActor(session, _targets, TunnelOptions(singleChannel: true), _loggers.CreateLogger("Lstp.Tunnel")).Start();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.DedicatedRefused(_log, $"slot {slot}", Describe(ex));
+        }
     }
 
     private int IndexOf(HostPort middle)
@@ -199,6 +251,9 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     {
         [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "tunnel to {Peer} open via {Path} ({Security})")]
         public static partial void Open(ILogger logger, string peer, string path, string security);
+
+        [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "dedicated tunnel connection for {What} failed: {Reason}")]
+        public static partial void DedicatedRefused(ILogger logger, string what, string reason);
 
         [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "tunnel down: {Cause}; reconnecting in {Seconds:0.0} s")]
         public static partial void Reconnecting(ILogger logger, string cause, double seconds);

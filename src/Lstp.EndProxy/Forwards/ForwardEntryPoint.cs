@@ -13,6 +13,11 @@ public sealed partial class ForwardEntryPoint(ForwardSpec spec, TunnelSupervisor
 
     public async Task OnClientAsync(Socket client, CancellationToken cancellationToken)
     {
+        if (spec.Dedicated)
+        {
+            if (!await supervisor.OpenDedicatedAsync(client, spec.Service, cancellationToken).ConfigureAwait(false)) client.Dispose();
+            return;
+        }
         var tunnel = await supervisor.WaitForTunnelAsync(waitForTunnel, cancellationToken).ConfigureAwait(false);
         if (tunnel is null || !tunnel.Tell(new TunnelCommand.OpenChannel(client, TargetKind.Service, spec.Service, 0)))
         {

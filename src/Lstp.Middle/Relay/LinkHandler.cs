@@ -25,8 +25,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     {
         var link = LinkSession.Accepted(connection);
         node.Metrics.Connected();
+        node.Links.TryAdd(link, 0);
         WaitingEnd? waiting = null;
-        string? claim = null;
+        LinkSetup setup;
         var graceful = false;
         try
         {
@@ -39,7 +40,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             {
                 try
                 {
-                    claim = await ReadSetupAsync(link, linked.Token).ConfigureAwait(false);
+                    setup = await ReadSetupAsync(link, linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
@@ -47,6 +48,19 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 }
             }
 
+            if (setup.Publish is { } publish)
+            {
+                await node.Publisher.RunControlAsync(link, publish).ConfigureAwait(false);
+                graceful = true;
+                return;
+            }
+            if (setup.Data is { } data)
+            {
+                await node.Publisher.SpliceAsync(link, data).ConfigureAwait(false);
+                graceful = true;
+                return;
+            }
+            var claim = setup.Claim;
             var entry = new WaitingEnd(link, Options.Time.GetUtcNow());
             if (claim is not null)
             {
@@ -94,6 +108,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         }
         finally
         {
+            node.Links.TryRemove(link, out _);
             if (waiting is not null) node.Registry.Unregister(waiting);
             if (link.Peer is { } peer)
             {
@@ -120,9 +135,10 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     }
 
     /// <summary>Reads the preamble and setup frames of an end (or of a middle handing an end on); returns its NODE_CLAIM if any.</summary>
-    private async Task<string?> ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
+    private async Task<LinkSetup> ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
     {
         string? claim = null;
+        LinkSetup? special = null;
         var role = LinkRole.End;
         var input = link.Input;
         var gotPreamble = false;
@@ -138,7 +154,6 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 if (!gotPreamble && Preamble.TryRead(ref buffer, out role))
                 {
                     gotPreamble = true;
-                    if (role is not (LinkRole.End or LinkRole.Node)) throw new ProtocolException(ErrorCode.ProtocolViolation, $"this middle accepts end and node links here, not {role} links");
                     await link.Output.SendAsync(Preamble.Create(role), cancellationToken).ConfigureAwait(false);
                 }
                 while (gotPreamble && !done && MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message))
@@ -149,6 +164,14 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             sawAdmission = true;
                             admitted = IsValidToken(admission.Token);
                             if (!admitted) throw new ProtocolException(ErrorCode.AdmissionDenied, "admission token refused");
+                            break;
+                        case PublishRequest publish when admitted && role == LinkRole.End && link.Info is null:
+                            special = new LinkSetup(null, publish, null);
+                            done = true;
+                            break;
+                        case DataLink data when role == LinkRole.Data && link.Info is null:
+                            special = new LinkSetup(null, null, data);
+                            done = true;
                             break;
                         case NodeClaim nodeClaim when admitted && role == LinkRole.Node && link.Info is null && claim is null:
                             claim = nodeClaim.Claim;
@@ -182,10 +205,13 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 if (done) input.AdvanceTo(buffer.Start);
                 else input.AdvanceTo(buffer.Start, buffer.End);
             }
-            if (done) return claim;
+            if (done) return special ?? new LinkSetup(claim, null, null);
             if (result.IsCompleted) throw new ConnectionAbortedException("the end closed during setup");
         }
     }
+
+    /// <summary>What a link's setup asked for: a tunnel (possibly claimed by another node), a published port's control link, or a data link.</summary>
+    private sealed record LinkSetup(string? Claim, PublishRequest? Publish, DataLink? Data);
 
     private bool IsValidToken(string presented)
     {

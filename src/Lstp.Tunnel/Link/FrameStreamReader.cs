@@ -100,6 +100,16 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
         return n;
     }
 
+    /// <summary>Reads raw bytes after the framed part of a stream: buffered ones first; 0 at end of stream.</summary>
+    public async ValueTask<int> ReadRawAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (Buffered == 0) return await stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+        var n = Math.Min(destination.Length, Buffered);
+        _buffer.AsMemory(_start, n).CopyTo(destination);
+        _start += n;
+        return n;
+    }
+
     private async ValueTask EnsureAsync(int count, CancellationToken cancellationToken)
     {
         while (Buffered < count)

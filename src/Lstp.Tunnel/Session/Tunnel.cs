@@ -23,6 +23,8 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     private readonly TunnelWriter _writer = new();
     private readonly ConcurrentDictionary<uint, ServiceChannel> _channels = new();
     private readonly HashSet<uint> _accepted = [];
+    private readonly Dictionary<uint, TaskCompletionSource<ChannelOutcome>> _dedicatedRequests = [];
+    private bool _hadChannel;
     private uint _nextChannel;
     private long _lastHeard;
     private ulong _pingSequence;
@@ -85,6 +87,16 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             case TunnelCommand.ChannelStopped stopped:
                 _channels.TryRemove(stopped.Channel, out _);
                 _accepted.Remove(stopped.Channel);
+                if (_options.SingleChannel && _hadChannel && _channels.IsEmpty)
+                {
+                    Tell(new TunnelCommand.Shutdown("its one channel closed"));
+                }
+                break;
+            case TunnelCommand.RequestDedicated request:
+                var requestId = _nextChannel;
+                _nextChannel += 2;
+                _dedicatedRequests[requestId] = request.Reply;
+                _writer.SendControl(new ConnectionRequest(requestId, ConnectionKind.Dedicated, request.Slot));
                 break;
             case TunnelCommand.Tick:
                 await OnTickAsync().ConfigureAwait(false);
@@ -118,6 +130,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         var request = new ServiceBeginRequest(id, open.Kind, open.Target, open.Port);
         var channel = new ServiceChannel(id, open.Client, _writer, Counters, _options.Flow, request.Describe(), opener: true, open.OnOutcome, _log);
         _channels[id] = channel;
+        _hadChannel = true;
         StartChild(channel, reason => new TunnelCommand.ChannelStopped(id, reason));
         channel.Start();
         // Pipelined: the begin request follows at once, so opening costs one round trip through the middle.
@@ -133,9 +146,11 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             case ConnectionRequest request:
                 AcceptConnection(request);
                 break;
-            case ConnectionAck:
+            case ConnectionAck ack:
+                if (_dedicatedRequests.Remove(ack.Channel, out var accepted)) accepted.TrySetResult(ChannelOutcome.Success);
                 break;
             case ConnectionNack nack:
+                if (_dedicatedRequests.Remove(nack.Channel, out var refused)) refused.TrySetResult(new ChannelOutcome(false, nack.Code, nack.Reason));
                 Channel(nack.Channel)?.Tell(new ChannelCommand.BeginRefused(nack.Code, nack.Reason));
                 break;
             case ServiceBeginRequest begin:
@@ -178,9 +193,16 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             Fail(new ProtocolException(ErrorCode.ProtocolViolation, $"CONNECTION_REQUEST for channel {request.Channel}, which the peer may not open"));
             return;
         }
-        if (request.Kind != ConnectionKind.Multiplexed)
+        if (request.Kind == ConnectionKind.Dedicated)
         {
-            _writer.SendControl(new ConnectionNack(request.Channel, ErrorCode.ProtocolViolation, "dedicated tunnel connections are not offered by this end"));
+            if (_options.JoinDedicated is not { } join || request.Slot == 0)
+            {
+                _writer.SendControl(new ConnectionNack(request.Channel, ErrorCode.ProtocolViolation, "dedicated tunnel connections are not offered by this end"));
+                return;
+            }
+            // The new tunnel connection pairs at the middle under the slot; the channel itself opens on it.
+            _writer.SendControl(new ConnectionAck(request.Channel));
+            _ = Task.Run(() => join(request.Slot));
             return;
         }
         if (_channels.Count + _accepted.Count >= _options.MaxChannels)
@@ -220,6 +242,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         }
         var channel = new ServiceChannel(dialled.Channel, socket, _writer, Counters, _options.Flow, dialled.Request.Describe(), opener: false, null, _log);
         _channels[dialled.Channel] = channel;
+        _hadChannel = true;
         StartChild(channel, reason => new TunnelCommand.ChannelStopped(dialled.Channel, reason));
         channel.Start();
         _writer.SendControl(new ServiceBeginAck(dialled.Channel));
@@ -380,6 +403,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
 
     protected override async ValueTask OnStopAsync(StopReason reason)
     {
+        foreach (var pending in _dedicatedRequests.Values) pending.TrySetResult(new ChannelOutcome(false, ErrorCode.PeerGone, "the tunnel closed"));
         _writer.Complete();
         // Let queued frames (SHUTDOWN, ERROR, the last data) leave before the link closes, within reason.
         await Task.WhenAny(_writerTask, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);

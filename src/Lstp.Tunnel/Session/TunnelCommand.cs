@@ -12,6 +12,9 @@ public abstract record TunnelCommand
     /// <summary>A local application connected to an entry point: open a channel to <paramref name="Target"/> for it.</summary>
     public sealed record OpenChannel(Socket Client, TargetKind Kind, string Target, ushort Port, Func<ChannelOutcome, ValueTask>? OnOutcome = null) : TunnelCommand;
 
+    /// <summary>Ask the peer to join a new tunnel connection, paired under <paramref name="Slot"/>, for one channel of its own.</summary>
+    public sealed record RequestDedicated(uint Slot, TaskCompletionSource<ChannelOutcome> Reply) : TunnelCommand;
+
     /// <summary>Close the tunnel gracefully: SHUTDOWN to the peer, channels closed cleanly.</summary>
     public sealed record Shutdown(string Reason) : TunnelCommand;
 

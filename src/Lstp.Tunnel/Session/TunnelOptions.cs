@@ -18,5 +18,14 @@ public sealed record TunnelOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Called when the peer asks for a dedicated tunnel connection (CONNECTION_REQUEST of kind Dedicated): join
+    /// it under the given slot. Null refuses such requests.
+    /// </summary>
+    public Func<uint, Task>? JoinDedicated { get; init; }
+
+    /// <summary>A dedicated tunnel connection carries one channel: it shuts down when that channel ends.</summary>
+    public bool SingleChannel { get; init; }
+
     public static readonly TunnelOptions Default = new();
 }

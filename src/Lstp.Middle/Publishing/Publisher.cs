@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Lstp.Middle.Relay;
+using Lstp.Protocol;
+using Lstp.Protocol.Framing;
+using Lstp.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.Middle.Publishing;
+
+/// <summary>
+/// The relay/agent design at the middle: an end's control link asks for a public port (PUBLISH_REQUEST); plain
+/// clients on that port are announced to it (PLAIN_CLIENT); the end opens one data link per client
+/// (DATA_LINK) and the middle splices the two byte for byte. Ports exist only while their control link does.
+/// </summary>
+public sealed partial class Publisher(MiddleOptions options, ILogger log)
+{
+    /// <summary>How long a plain client is held for the end's data link before it is closed.</summary>
+    public static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly ConcurrentDictionary<ushort, PublishedPort> _ports = new();
+
+    public IReadOnlyCollection<PublishedPort> Ports => [.. _ports.Values];
+
+    public async Task RunControlAsync(LinkSession control, PublishRequest request)
+    {
+        if (options.PublishRange is not { } range)
+        {
+            throw new ProtocolException(ErrorCode.PublishRefused, "this middle publishes no ports (see --publish-range)");
+        }
+        if (request.Port < range.Low || request.Port > range.High)
+        {
+            throw new ProtocolException(ErrorCode.PublishRefused, $"port {request.Port} is outside this middle's publish range {range.Low}-{range.High}");
+        }
+        PublishedPort port;
+        try
+        {
+            port = new PublishedPort(ListenAddress(), request.Port, request.Service, control, ClaimTimeout);
+        }
+        catch (SocketException ex)
+        {
+            throw new ProtocolException(ErrorCode.PublishRefused, $"port {request.Port} cannot be opened: {ex.SocketErrorCode}");
+        }
+        if (!_ports.TryAdd(request.Port, port))
+        {
+            await port.DisposeAsync().ConfigureAwait(false);
+            throw new ProtocolException(ErrorCode.PublishRefused, $"port {request.Port} is already published");
+        }
+        try
+        {
+            await control.Output.SendAsync(new PublishAck(request.Port, port.Ticket), control.Closed).ConfigureAwait(false);
+            Log.Published(log, request.Service, request.Port, control.Remote);
+            await ReadControlAsync(control).ConfigureAwait(false);
+        }
+        finally
+        {
+            _ports.TryRemove(request.Port, out _);
+            await port.DisposeAsync().ConfigureAwait(false);
+            Log.Unpublished(log, request.Service, request.Port);
+        }
+    }
+
+    /// <summary>The control link carries only keepalives after PUBLISH_ACK; it ends when the end goes away.</summary>
+    private async Task ReadControlAsync(LinkSession control)
+    {
+        var input = control.Input;
+        while (true)
+        {
+            ReadResult result;
+            using (var idle = CancellationTokenSource.CreateLinkedTokenSource(control.Closed))
+            {
+                idle.CancelAfter(options.IdleTimeout);
+                try
+                {
+                    result = await input.ReadAsync(idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!control.Closed.IsCancellationRequested)
+                {
+                    throw new ProtocolException(ErrorCode.KeepaliveTimeout, $"no traffic for {options.IdleTimeout.TotalSeconds:0} s");
+                }
+            }
+            var buffer = result.Buffer;
+            var replies = new List<Message>();
+            try
+            {
+                while (MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message))
+                {
+                    switch (message)
+                    {
+                        case Ping ping: replies.Add(new Pong(ping.Value)); break;
+                        case Pong: break;
+                        default: throw new ProtocolException(ErrorCode.ProtocolViolation, $"{message} is not allowed on a publish control link");
+                    }
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            foreach (var reply in replies) await control.Output.SendAsync(reply, control.Closed).ConfigureAwait(false);
+            if (result.IsCompleted || result.IsCanceled) return;
+        }
+    }
+
+    /// <summary>A data link for one plain client: check its ticket, then copy bytes both ways until both sides close.</summary>
+    public async Task SpliceAsync(LinkSession data, DataLink request)
+    {
+        var port = _ports.Values.FirstOrDefault(p => CryptographicOperations.FixedTimeEquals(p.Ticket, request.Ticket))
+            ?? throw new ProtocolException(ErrorCode.AdmissionDenied, "DATA_LINK with an unknown ticket");
+        using var client = port.Claim(request.ClientId)
+            ?? throw new ProtocolException(ErrorCode.PeerGone, $"plain client {request.ClientId} is no longer waiting");
+        // After DATA_LINK both directions are RELAY frames; an empty RELAY frame ends a direction. The end of a
+        // stream is said in-band because closing a Kestrel connection's output closes the whole connection.
+        var toClient = Task.Run(async () =>
+        {
+            var input = data.Input;
+            long remaining = 0;
+            try
+            {
+                while (true)
+                {
+                    var result = await input.ReadAsync().ConfigureAwait(false);
+                    var buffer = result.Buffer;
+                    var ended = false;
+                    while (!ended)
+                    {
+                        if (remaining > 0)
+                        {
+                            if (buffer.IsEmpty) break;
+                            var take = buffer.Slice(0, Math.Min(remaining, buffer.Length));
+                            foreach (var segment in take) await client.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
+                            remaining -= take.Length;
+                            buffer = buffer.Slice(take.End);
+                            continue;
+                        }
+                        if (buffer.Length < ProtocolLimits.HeaderSize) break;
+                        var header = buffer.Slice(0, ProtocolLimits.HeaderSize).ToArray();
+                        if (header[0] != (byte)MessageType.Relay) throw new ProtocolException(ErrorCode.ProtocolViolation, "a data link carries only RELAY frames");
+                        remaining = FrameCodec.ReadLength(header);
+                        buffer = buffer.Slice(ProtocolLimits.HeaderSize);
+                        ended = remaining == 0;
+                    }
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    if (ended)
+                    {
+                        client.Shutdown(SocketShutdown.Send);
+                        return;
+                    }
+                    if (result.IsCompleted) throw new EndOfStreamException("the data link closed without ending its stream");
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.SpliceFailed(log, request.ClientId, "to the client", ex.Message);
+                client.LingerState = new LingerOption(true, 0);
+                client.Close();
+            }
+        });
+        var fromClient = Task.Run(async () =>
+        {
+            var buffer = new byte[ProtocolLimits.HeaderSize + 64 * 1024];
+            try
+            {
+                // What the client sent while it waited is in its socket buffer: it is forwarded first.
+                while (true)
+                {
+                    var n = await client.ReceiveAsync(buffer.AsMemory(ProtocolLimits.HeaderSize), SocketFlags.None).ConfigureAwait(false);
+                    FrameCodec.WriteHeader(buffer, MessageType.Relay, n);
+                    await data.Output.SendAsync(buffer.AsMemory(0, ProtocolLimits.HeaderSize + n), data.Closed).ConfigureAwait(false);
+                    if (n == 0) break;
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.SpliceFailed(log, request.ClientId, "from the client", ex.Message);
+                data.Abort($"plain client failed: {ex.Message}");
+            }
+        });
+        await Task.WhenAll(toClient, fromClient).ConfigureAwait(false);
+    }
+
+    private IPAddress ListenAddress() =>
+        IPAddress.TryParse(options.Listen.Host, out var ip) ? ip : IPAddress.Any;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 130, Level = LogLevel.Information, Message = "published service {Service} on port {Port} for the end at {Remote}")]
+        public static partial void Published(ILogger logger, string service, int port, string remote);
+
+        [LoggerMessage(EventId = 132, Level = LogLevel.Information, Message = "plain client {Client}: copying {Direction} failed: {Reason}")]
+        public static partial void SpliceFailed(ILogger logger, ulong client, string direction, string reason);
+
+        [LoggerMessage(EventId = 131, Level = LogLevel.Information, Message = "closed published port {Port} ({Service})")]
+        public static partial void Unpublished(ILogger logger, string service, int port);
+    }
+}
