@@ -196,7 +196,8 @@ w(f"- **Machine:** {META.get('nproc')} CPUs ({META.get('cpu')}), {META.get('memo
   f"shared with other workloads (load average {META.get('loadavg_start')} at start, {META.get('loadavg_end')} at end; "
   f"{META.get('background_busy_pct', '?')}% of all CPUs were busy with other work just before the tests)")
 w(f"- **Code:** git commit `{META.get('commit')}`" + (f" plus {dirty} uncommitted change(s) under src/" if dirty else "")
-  + f"; .NET SDK {META.get('dotnet')}, Release build")
+  + f"; .NET SDK {META.get('dotnet')}, Release build "
+  + ("made by this run" if META.get("built_now") == "1" else f"of {META.get('binary_built', '?')} (`--no-build`: may not match the tree)"))
 w(f"- **Tools:** {META.get('iperf3')}; sockperf {META.get('sockperf')}; socat {META.get('socat')}; {META.get('openssh')}")
 w(f"- **Reproduce:** `sudo bench/run.sh{(' ' + META['args']) if META.get('args') else ''}` "
   f"(runs={RUNS}, {META.get('duration')} s per test, {tunnels} idle tunnels); raw numbers in `bench/out/{OUT.name}/`; "
@@ -227,7 +228,8 @@ for label, a, b, metric, target, higher in rows:
     w(f"| {label} | {fmt(r)}× | {tgt} | {'' if target is None else verdict(r, target, higher)} |")
 w("")
 w("The socat targets are read against LSTP `--plaintext` (neither encrypts); the OpenSSH ones against LSTP's "
-  "default TLS (both encrypt). LSTP TLS vs socat is shown for information.")
+  "default TLS (both encrypt; OpenSSH decrypts and re-encrypts in sshd, LSTP's middle relays ciphertext). "
+  "LSTP TLS vs socat is shown for information.")
 w("")
 w("## Middle memory per idle paired tunnel")
 w("")
@@ -359,6 +361,16 @@ for end in sorted((OUT / "logs").glob("lstp-*-*.log")):
         notes.append(f"- `{end.stem}` logged {len(down)} tunnel drop(s) and {len(aborted)} aborted channel(s)"
                      + (f"; channel abort reasons: {'; '.join(f'“{r}”' for r in reasons[:4])}" if reasons else "")
                      + (f"; first drop: “{re.sub(r'^.*?tunnel down: ', '', down[0])}”" if down else "") + ".")
+aborts_only = not failures and not any("tunnel drop" in n and not n.split("logged ")[1].startswith("0 ") for n in notes)
+if aborts_only and any("aborted channel" in n for n in notes):
+    notes.append("- Aborted channels are expected at the end of each test (check the timestamps in logs/): iperf3 and "
+                 "sockperf close their connections with a reset when they finish, which LSTP logs as an aborted channel. "
+                 "No test failed in this run.")
+busy = META.get("background_busy_pct", "")
+if busy.isdigit() and int(busy) > 25:
+    notes.append(f"- The machine was already {busy}% busy with other work before the tests started (load average "
+                 f"{META.get('loadavg_start')}): absolute numbers are lower and noisier than on an idle machine; "
+                 "the ratios, measured interleaved under the same load, are the figures to compare.")
 notes.append(f"- With {NPROC} cores for the client, the relays and the server together, every relayed path is CPU-bound: "
              "throughput here measures CPU cost per byte more than any network limit.")
 L.extend(notes)

@@ -10,7 +10,8 @@
 #   lstp-tls    the same with the default end-to-end TLS 1.3
 #   ssh         client -> ssh -L -> sshd (the "middle") -> ssh -R -> server  (aes128-gcm, no compression)
 # Tests: iperf3 1 stream and 8 streams (Gbit/s), sockperf TCP ping-pong 64 B (round trip p50/p99, us),
-# and the RSS a middle gains per idle paired tunnel (lstp loadgen idle).
+# and the RSS a middle gains per idle paired tunnel (lstp loadgen idle); then, with perf, syscalls and
+# context switches per relay process (a separate short iperf3, after the measured runs).
 # Median of --runs runs (default 3; --quick: 1 run of 3 s). Raw numbers go to bench/out/<stamp>/,
 # the summary to bench/RESULTS.md. Needs root (installs packages, runs sshd). Loopback only.
 set -euo pipefail
@@ -27,7 +28,7 @@ QUICK=0
 BUILD=1
 INSTALL=1
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 while (($#)); do
   case $1 in
     --quick) QUICK=1; RUNS=1; DURATION=3 ;;
@@ -131,14 +132,27 @@ wait_line() {
   die "$what: no '$pattern' in $file after $seconds s"
 }
 
-# N free loopback ports, distinct (all bound at once, then released).
+# N free loopback ports, distinct, below the ephemeral range (so no outgoing connection, ours or anyone's,
+# takes one between choosing it and listening on it): each is checked by binding it.
 free_ports() {
   python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+candidates = list(range(20000, low if low > 21000 else 32768))
+random.shuffle(candidates)
+chosen = []
+for port in candidates:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        chosen.append(port)
+    except OSError:
+        pass
+    finally:
+        s.close()
+    if len(chosen) == int(sys.argv[1]):
+        break
+print(" ".join(map(str, chosen)))
 PY
 }
 
@@ -200,10 +214,23 @@ e = d.get("error")
 print(e or "")
 sys.exit(1 if e or "sum_received" not in d.get("end", {}) else 0)' "$1"
 }
+# Before each iperf3 test: wait until the previous test's connections to the iperf3 server are gone
+# (through a relay, the server can still be closing the last test when the client has finished; iperf3
+# then refuses with "the server is busy"). A close that takes more than 10 s is recorded as a failure.
+iperf_idle() { # WHAT
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [[ -z $(ss -Htn state established "( sport = :$P_IPERF )") ]] && return 0
+    sleep 0.05
+  done
+  log "  $1: connections to the iperf3 server still open 10 s after the previous test"
+  echo "$1: connections of the previous test to the iperf3 server were still open after 10 s" >>"$FAILURES"
+}
 run_iperf() { # PATH PORT STREAMS RUN
   local path=$1 port=$2 streams=$3 run=$4 name base t0 error
   name=iperf$streams
   base=$RAW/$path.$name.run$run
+  iperf_idle "$path $name run $run"
   cpu_snapshot "$path" "$base.cpu0"
   t0=$(date +%s.%N)
   # iperf3 -J may exit 0 after a failed test: its JSON's "error" is what tells.
@@ -236,6 +263,7 @@ PERF_EVENTS=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_re
 profile_path() { # PATH PORT
   local path=$1 port=$2 c pids iperf_pid
   local -a waits=()
+  iperf_idle "$path profile"
   timeout 60 iperf3 -c 127.0.0.1 -p "$port" -t $((PROFILE_SECONDS + 2)) -J >"$RAW/$path.profile.json" 2>&1 &
   iperf_pid=$!
   sleep 1
@@ -266,6 +294,8 @@ if ((BUILD)); then
       built=1
       break
     fi
+    ((attempt < 4)) || break
+    # Others edit src/ concurrently: a file lock or a half-finished edit usually clears within a minute.
     log "  build attempt $attempt failed ($(grep -m1 -E 'error' "$LOGS/build.log" | cut -c1-160)); retrying in 30 s"
     sleep 30
   done
@@ -284,6 +314,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
   echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "dirty=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)"
   echo "dotnet=$(dotnet --version 2>/dev/null || echo unknown)"
+  echo "binary_built=$(date -u -r "$ROOT/out/lstp/lstp.dll" '+%Y-%m-%d %H:%M UTC')"
+  echo "built_now=$BUILD"
   echo "iperf3=$(iperf3 --version | head -1)"
   echo "sockperf=$(sockperf --version 2>&1 | awk '/version/ {print $NF; exit}')"
   echo "socat=$(socat -V 2>/dev/null | awk '/socat version/ {print $3; exit}')"
@@ -304,6 +336,7 @@ read -r P_IPERF P_SOCK \
   P_MIDDLE P_ADMIN P_PLAIN_I P_PLAIN_S P_TLS_I P_TLS_S \
   P_SSHD P_SSH_RI P_SSH_RS P_SSH_LI P_SSH_LS \
   P_RSS_MIDDLE P_RSS_ADMIN < <(free_ports 21)
+[[ -n $P_RSS_ADMIN ]] || die "could not find 21 free loopback ports"
 
 log "servers: iperf3 on $P_IPERF, sockperf on $P_SOCK"
 spawn iperf3-server iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
@@ -415,6 +448,7 @@ log "warm-up: a short iperf3 and sockperf through every path (JIT, TCP buffers);
 # A failure is recorded (FAILURES, shown in RESULTS.md) but does not stop the benchmark: the other
 # paths are still worth measuring, and LSTP ends reconnect by themselves.
 for path in "${PATHS[@]}"; do
+  iperf_idle "$path warm-up"
   timeout 60 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t 1 -P 2 -J >"$LOGS/warmup-$path-iperf.json" 2>&1 || true
   if ! error=$(iperf_error "$LOGS/warmup-$path-iperf.json"); then
     log "  warm-up iperf3 through $path failed: $error"
@@ -462,7 +496,7 @@ LOADGEN_ARGS=(loadgen idle --middle "127.0.0.1:$P_RSS_MIDDLE" --tunnels "$TUNNEL
 "$LSTP" "${LOADGEN_ARGS[@]}" <"$WORK/loadgen.in" >"$LOGS/loadgen.out" 2>"$LOGS/loadgen.err" &
 PIDS+=($!)
 PID_loadgen=$!
-exec 9>"$WORK/loadgen.in" # keeps the loadgen's stdin open; a line on it resumes it after --pause-at
+exec 9<>"$WORK/loadgen.in" # (read-write: never blocks) keeps the loadgen's stdin open; a line on it resumes it after --pause-at
 T_LOADGEN=$SECONDS
 RSS_PAUSE=""
 if ((PAUSE_AT > 0)); then

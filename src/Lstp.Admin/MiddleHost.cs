@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Lstp.Admin.Access;
 using Lstp.Admin.Dashboard;
 using Lstp.Admin.Hosting;
+using Lstp.Admin.Views;
 using Lstp.Middle;
 using Lstp.Middle.Pairing;
 using Lstp.Middle.Relay;
@@ -43,9 +44,6 @@ public sealed class MiddleHost : IAsyncDisposable
     /// <summary>The admin endpoint with its bound port; null when it is off.</summary>
     public HostPort? AdminAddress { get; }
 
-    /// <summary>The errors the dashboard lists; fed from the middle's error counters.</summary>
-    public RecentErrors RecentErrors => _feed.Errors;
-
     /// <summary>Starts a middle whose admin endpoint, if any, listens on loopback without credentials.</summary>
     public static Task<MiddleHost> StartAsync(MiddleOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default) =>
         StartAsync(options, loggerFactory, AdminAccess.LoopbackOnly, cancellationToken);
@@ -67,6 +65,7 @@ public sealed class MiddleHost : IAsyncDisposable
         var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(options, loggers.CreateLogger("Lstp.Middle.Pairing"));
         var node = new MiddleNode(options, registry, loggers);
         builder.Services.AddSingleton(node);
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, RelayMemoryPoolFactory>();
 
         var linkCertificate = LoadCertificate(options);
         ListenOptions? linkListen = null;
@@ -123,6 +122,9 @@ public sealed class MiddleHost : IAsyncDisposable
             throw new ArgumentException($"--tls-cert/--tls-key: cannot load {options.TlsCertificate}: {ex.Message}");
         }
     }
+
+    /// <summary>Lists the cluster's members on the dashboard and in /api/status (read once per tick); without it the node shows alone.</summary>
+    public void ShowCluster(Func<IReadOnlyList<ClusterMemberInfo>> members) => _feed.Members = members;
 
     public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
 
