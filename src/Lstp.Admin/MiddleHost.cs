@@ -90,6 +90,7 @@ public sealed class MiddleHost : IAsyncDisposable
         });
         var app = builder.Build();
         var feed = new StatusFeed(node, loggers.CreateLogger("Lstp.Admin"));
+        node.Metrics.ErrorSent += feed.OnErrorSent;
         CredentialCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
         app.MapLstpAdmin(node, feed);
         try

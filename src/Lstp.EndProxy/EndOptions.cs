@@ -70,6 +70,9 @@ public sealed record EndOptions
 
     public IReadOnlyList<ForwardSpec> Forwards { get; init; } = [];
 
+    /// <summary>Application helpers on this end's forwards (<c>--helper SERVICE=ftp</c>): protocols that announce dynamic ports.</summary>
+    public IReadOnlyList<Helpers.HelperSpec> Helpers { get; init; } = [];
+
     public HostPort? Socks { get; init; }
 
     public HostPort? HttpProxy { get; init; }

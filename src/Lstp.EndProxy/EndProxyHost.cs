@@ -1,5 +1,6 @@
 using Lstp.EndProxy.Connect;
 using Lstp.EndProxy.EntryPoints;
+using Lstp.EndProxy.Helpers;
 using Lstp.EndProxy.Policy;
 using Lstp.EndProxy.Publish;
 using Lstp.EndProxy.Forwards;
@@ -38,18 +39,26 @@ public sealed class EndProxyHost : IAsyncDisposable
         var setup = new EndSetup(secret ?? TunnelSecret.FromPassphrase(options.Secret), options.Name, options.User, options.Plaintext);
         var allow = AllowList.Parse(options.Allow);
         var catalog = new ServiceCatalog(options.Services, new DestinationPolicy(allow));
+        // --- application helpers (Helpers/): announced in PROPERTY_EXCHANGE; this end's services serve the
+        // peer's helpers (control channels tapped, announced data ports granted) through HelperTargets.
+        var helpers = ApplicationHelpers.Create(options, loggers);
+        TunnelSupervisor? opened = null;
+        var targets = helpers.Serve(catalog,
+            async ct => (await opened!.WaitForTunnelAsync(HelperLimits.PeerLookup, ct).ConfigureAwait(false))?.Session.PeerProperties, options.Time);
+        // --- end of application helpers
         // The allow-list is announced in PROPERTY_EXCHANGE so the peer can refuse early; we still enforce it.
-        var properties = new EndProperties(catalog.Names, allow.Patterns, [], [], []);
+        var properties = new EndProperties(catalog.Names, allow.Patterns, [], helpers.Announcements, []);
         dialer ??= TcpDialer.Instance;
         if (options.MiddleTls is { } trust) dialer = new TlsDialer(dialer, trust);
-        var supervisor = new TunnelSupervisor(options, setup, dialer, catalog, properties, loggers);
+        var supervisor = new TunnelSupervisor(options, setup, dialer, targets, properties, loggers);
+        opened = supervisor; // application helpers: HelperTargets reads the peer's announcements from it
         var host = new EndProxyHost(options, supervisor);
         var log = loggers.CreateLogger("Lstp.EndProxy");
         try
         {
             foreach (var forward in options.Forwards)
             {
-                var entry = new ForwardEntryPoint(forward, supervisor, options.WaitForTunnel, log);
+                var entry = new ForwardEntryPoint(forward, supervisor, options.WaitForTunnel, log, helpers.ForForward(forward, supervisor, options.WaitForTunnel));
                 host._listeners.Add(new LocalListener(forward.Listen, $"forward {forward.Listen}={forward.Service}", entry.OnClientAsync, log));
             }
             var credentials = ParseCredentials(options.ProxyAuth);

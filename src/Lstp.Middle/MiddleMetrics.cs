@@ -20,4 +20,13 @@ public sealed class MiddleMetrics
     public void Paired() => Interlocked.Increment(ref _pairings);
     public void Relayed(long bytes) => Interlocked.Add(ref _bytesRelayed, bytes);
     public void Error(ErrorCode code) => _errors.AddOrUpdate(code, 1, (_, n) => n + 1);
+
+    /// <summary>Raised for every ERROR the middle sends, with its reason and the link it went to (the dashboard's recent errors).</summary>
+    public event Action<ErrorCode, string, string>? ErrorSent;
+
+    public void Error(ErrorCode code, string reason, string remote)
+    {
+        Error(code);
+        ErrorSent?.Invoke(code, reason, remote);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -42,16 +43,24 @@ public sealed class BlackholeTests(LabFixture lab, ITestOutputHelper output)
             await Run.LabAsync("blackhole", "corpb", "on");
             s.Say("corp B blackholed (nft drop between its proxy and the internet), mid-transfer");
 
-            var downB = await endB.WaitForLineAsync(LabScenario.TunnelDown(), DetectionBound + TimeSpan.FromSeconds(30), "end B noticing the dead path", blackholeAt);
-            var downA = await endA.WaitForLineAsync(LabScenario.TunnelDown(), DetectionBound + TimeSpan.FromSeconds(30), "end A noticing its silent peer", blackholeAt);
-            var detectB = downB.At - blackholeAt;
-            var detectA = downA.At - blackholeAt;
-            s.Say($"end B detected the blackhole after {detectB.TotalSeconds:0.0} s: {downB.Text}");
-            s.Say($"end A detected the blackhole after {detectA.TotalSeconds:0.0} s: {downA.Text}");
+            var lostB = await endB.WaitForLineAsync(LabScenario.TunnelLost(), DetectionBound + TimeSpan.FromSeconds(30), "end B noticing the dead path", blackholeAt);
+            var lostA = await endA.WaitForLineAsync(LabScenario.TunnelLost(), DetectionBound + TimeSpan.FromSeconds(30), "end A noticing its silent peer", blackholeAt);
+            var detectB = lostB.At - blackholeAt;
+            var detectA = lostA.At - blackholeAt;
+            s.Say($"end B detected the blackhole after {detectB.TotalSeconds:0.0} s: {lostB.Text}");
+            s.Say($"end A detected the blackhole after {detectA.TotalSeconds:0.0} s: {lostA.Text}");
             LabScenario.Record("blackhole-times.txt", string.Create(CultureInfo.InvariantCulture,
                 $"{blackholeAt:yyyy-MM-ddTHH:mm:ssZ} blackhole corpb: end B detected after {detectB.TotalSeconds:0.0} s, end A after {detectA.TotalSeconds:0.0} s"));
             Assert.True(detectB <= DetectionBound, $"end B took {detectB.TotalSeconds:0.0} s to notice the blackhole");
             Assert.True(detectA <= DetectionBound, $"end A took {detectA.TotalSeconds:0.0} s to notice the blackhole");
+
+            // Noticing is not enough: each end must let go of the dead tunnel and start over (the supervisor's "tunnel down").
+            var downB = await endB.WaitForLineAsync(LabScenario.TunnelDown(), Remaining(lostB.At + TimeSpan.FromSeconds(15)),
+                "end B to let go of its dead tunnel and reconnect, within 15 s of noticing", blackholeAt);
+            var downA = await endA.WaitForLineAsync(LabScenario.TunnelDown(), Remaining(lostA.At + TimeSpan.FromSeconds(15)),
+                "end A to let go of its dead tunnel and reconnect, within 15 s of noticing", blackholeAt);
+            s.Say($"end B reconnecting {(downB.At - blackholeAt).TotalSeconds:0.0} s after the blackhole: {downB.Text}");
+            s.Say($"end A reconnecting {(downA.At - blackholeAt).TotalSeconds:0.0} s after the blackhole: {downA.Text}");
 
             // The application's connection on the dead path is closed, not left hanging (its own timeout is 300 s).
             Assert.True(await inFlight.WaitForExitAsync(Remaining(blackholeAt + DetectionBound + TimeSpan.FromSeconds(15))),
@@ -93,6 +102,50 @@ public sealed class BlackholeTests(LabFixture lab, ITestOutputHelper output)
                 Assert.True(during.GetValueOrDefault(label) < bound, $"{label} grew to {during[label] / MiB} MiB while dark (baseline {baseline / MiB} MiB)");
                 Assert.True(after.ContainsKey(label), $"{label} is gone");
                 Assert.True(after[label] < bound, $"{label} grew to {after[label] / MiB} MiB (baseline {baseline / MiB} MiB)");
+            }
+        });
+
+    /// <summary>
+    /// The same break, lifted at a chosen moment: end B's last failed dial was to m1, so its next one goes to m2, while
+    /// end A (whose own path never broke) registered again on m1. "Both ends of a broken tunnel register again and pair
+    /// again wherever they meet" (issue 4): they must still find each other.
+    /// </summary>
+    [Fact]
+    public Task After_a_blackhole_the_ends_meet_again_even_when_they_come_back_on_different_middles() =>
+        LabScenario.RunAsync(lab, output, nameof(After_a_blackhole_the_ends_meet_again_even_when_they_come_back_on_different_middles), async s =>
+        {
+            var (m1, m2) = await s.StartMiddlesAsync();
+            await s.StartEchoServiceAsync();
+            var endA = s.StartServerEnd();
+            var endB = s.StartClientEnd();
+            Assert.Equal("m1", await s.WaitForTunnelAsync(endA, TimeSpan.FromSeconds(60)));
+            await s.WaitForTunnelAsync(endB, TimeSpan.FromSeconds(60));
+
+            var blackholeAt = DateTimeOffset.UtcNow;
+            await Run.LabAsync("blackhole", "corpb", "on");
+            s.Say("corp B blackholed");
+            var downA = await endA.WaitForLineAsync(LabScenario.TunnelDown(), TimeSpan.FromSeconds(90), "end A letting go of the dead tunnel", blackholeAt);
+            s.Say($"end A: {downA.Text}");
+            await m1.WaitForLineAsync(new(@"end end-a from .* waits for its peer"), TimeSpan.FromSeconds(60), "end A waiting on m1 again", downA.At);
+            s.Say("end A waits on m1 again");
+            // End B's dial to m1 fails (the path is still dark): its next attempt goes to m2.
+            var failedOnM1 = await endB.WaitForLineAsync(new($@"tunnel down: .*{Regex.Escape(s.Middle1Address)}"), TimeSpan.FromSeconds(120),
+                "end B failing to reach m1 while dark", blackholeAt);
+            var offAt = DateTimeOffset.UtcNow;
+            await Run.LabAsync("blackhole", "corpb", "off");
+            s.Say($"corp B reconnected right after end B's failed dial to m1: {failedOnM1.Text}");
+
+            var probe = s.StartProbe();
+            try
+            {
+                var flowing = await LabScenario.WaitForProbeOkAsync(probe, offAt, RecoveryBound, "after the blackhole was lifted");
+                s.Say($"data flows again {(flowing - offAt).TotalSeconds:0.0} s after the blackhole was lifted");
+            }
+            catch (LabException)
+            {
+                s.Say("where the ends wait: " + string.Join(" | ", m1.LinesMatching(new("waits for its peer"), blackholeAt).Select(l => "m1: " + l.Text)
+                    .Concat(m2.LinesMatching(new("waits for its peer"), blackholeAt).Select(l => "m2: " + l.Text))));
+                throw;
             }
         });
 

@@ -20,6 +20,7 @@ public sealed class LabCollection : ICollectionFixture<LabFixture>
 public sealed class LabFixture : IAsyncLifetime
 {
     private int _nextBlock;
+    private bool _touchedLab;
 
     /// <summary>The lstp executable the tests run.</summary>
     public string LstpBinary { get; private set; } = "";
@@ -47,14 +48,16 @@ public sealed class LabFixture : IAsyncLifetime
         LstpBinary = await ResolveBinaryAsync();
         Directory.CreateDirectory(LabPaths.OutDirectory);
 
+        _touchedLab = true;
         await Run.LabAsync("down"); // a run that was killed may have left the lab up
         await Run.LabAsync("up");
     }
 
     public async Task DisposeAsync()
     {
-        // lab.sh down ends every process in the lab's namespaces (ours included) and deletes them.
-        await Run.LabAsync("down");
+        // lab.sh down ends every process in the lab's namespaces (ours included) and deletes them. Nothing to undo
+        // when the checks above failed before the lab was touched (not root, tools missing, no binary).
+        if (_touchedLab) await Run.LabAsync("down");
     }
 
     private async Task<string> ResolveBinaryAsync()

@@ -147,8 +147,13 @@ public sealed partial class LabScenario : IAsyncDisposable
     [GeneratedRegex(@"tunnel to (?<peer>\S+) open via (?<path>.+?) \((?<security>[^)]+)\)")]
     public static partial Regex TunnelOpen();
 
+    /// <summary>The supervisor giving up on a tunnel (or a dial) and scheduling the next attempt.</summary>
     [GeneratedRegex(@"tunnel down: ")]
     public static partial Regex TunnelDown();
+
+    /// <summary>Any sign that an end noticed its tunnel is gone: the tunnel failing or closing, or the supervisor reconnecting.</summary>
+    [GeneratedRegex(@"tunnel to \S+ (failed with|closed:)|tunnel down: ")]
+    public static partial Regex TunnelLost();
 
     /// <summary>Waits until <paramref name="end"/> logs an open tunnel (after <paramref name="after"/>); returns the middle it runs through.</summary>
     public async Task<string> WaitForTunnelAsync(LabProcess end, TimeSpan timeout, DateTimeOffset? after = null)

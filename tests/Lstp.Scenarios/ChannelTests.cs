@@ -127,3 +127,26 @@ public sealed class DedicatedConnectionTests(ITestOutputHelper output)
         await Eventually.TrueAsync(() => rig.Middle.Node.Tunnels.Count == 1, "the dedicated tunnel connections close with their channel");
     }
 }
+
+/// <summary>Regressions in the middle's relay loop.</summary>
+public sealed class RelayRegressionTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_relay_frame_split_across_reads_is_flushed_at_once_not_at_the_next_keepalive()
+    {
+        // The middle once forwarded the tail of a RELAY frame that began in an earlier read without flushing
+        // it, so request/response traffic on one channel stalled until the next PING (up to 10 s).
+        await using var echo = new EchoServer();
+        await using var rig = await TunnelRig.StartAsync(new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Warning), new Dictionary<string, string> { ["echo"] = echo.Address });
+        await rig.OpenAsync();
+        using var client = await Net.ConnectAsync(rig.ForwardPort("echo"));
+        var payload = RandomNumberGenerator.GetBytes(64 * 1024);
+        for (var i = 0; i < 500; i++)
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await client.SendAsync(payload, SocketFlags.None, deadline.Token);
+            var back = await Net.ReadExactlyAsync(client, payload.Length, deadline.Token);
+            Assert.True(payload.AsSpan().SequenceEqual(back), $"round trip {i} came back altered");
+        }
+    }
+}

@@ -52,7 +52,7 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
         await using var path = new ChaosProxy(middle.LinkAddress.Port);
-        var fast = new LinkTimings { KeepaliveInterval = TimeSpan.FromMilliseconds(200), DeadAfter = TimeSpan.FromSeconds(1) };
+        var fast = new LinkTimings { KeepaliveInterval = TimeSpan.FromMilliseconds(500), DeadAfter = TimeSpan.FromSeconds(3) };
         await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
             server: o => o with { Timings = fast },
             client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast },
@@ -60,7 +60,7 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         var (clientTunnel, _) = await rig.OpenAsync();
 
         path.Freeze(); // a blackhole: no FIN, no RST, just silence
-        var reason = await Probe<object>.ExpectTerminatedAsync(clientTunnel, TimeSpan.FromSeconds(10));
+        var reason = await Probe<object>.ExpectTerminatedAsync(clientTunnel, TimeSpan.FromSeconds(20));
         output.WriteLine($"tunnel ended: {reason}");
         // Either this end's keepalive gave up on the silent link, or the server end's did first and the middle
         // reset this end's side: both are the blackhole being detected without any FIN or RST from the path.

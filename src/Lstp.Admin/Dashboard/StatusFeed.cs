@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Lstp.Admin.Views;
 using Lstp.Middle;
+using Lstp.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Lstp.Admin.Dashboard;
@@ -36,6 +37,9 @@ public sealed partial class StatusFeed : IAsyncDisposable
     public TrafficRates Rates { get; } = new();
     public RecentErrors Errors { get; } = new();
 
+    /// <summary>Records an error as the middle sends it, with its reason and the end's address.</summary>
+    public void OnErrorSent(ErrorCode code, string reason, string from) => Errors.Record(code, 1, reason, from, _node.Options.Time.GetUtcNow());
+
     /// <summary>The status now: live byte counters, the last sampled rates and errors.</summary>
     public StatusView Build()
     {
@@ -50,7 +54,29 @@ public sealed partial class StatusFeed : IAsyncDisposable
             tunnels.Sum(t => t.Channels), tunnels.Sum(t => t.RateFirstToSecond + t.RateSecondToFirst));
         return new StatusView(
             _node.Options.Name, _node.Self.Address, _node.StartedAt, _node.Options.Time.GetUtcNow(), totals,
-            tunnels, waiting, Errors.Snapshot(), new ClusterView("standalone", [self]));
+            tunnels, waiting, Errors.Snapshot(), Cluster(self));
+    }
+
+    /// <summary>The cluster's members as its membership lists them; null for a standalone middle.</summary>
+    public Func<IReadOnlyList<ClusterMemberInfo>>? Members { get; set; }
+
+    private ClusterView Cluster(MemberView self)
+    {
+        if (Members is not { } members) return new ClusterView("standalone", [self]);
+        IReadOnlyList<ClusterMemberInfo> listed;
+        try
+        {
+            listed = members();
+        }
+        catch (Exception ex)
+        {
+            return new ClusterView($"cluster (membership unavailable: {ex.Message})", [self]);
+        }
+        var others = listed
+            .Where(m => m.Name != self.Name && m.Address != self.Address)
+            .OrderBy(m => m.Name, StringComparer.Ordinal)
+            .Select(m => new MemberView(m.Name, m.Address, m.Id, Self: false, Health: "up", null, null, null));
+        return new ClusterView("cluster", [self, .. others]);
     }
 
     public IReadOnlyList<TunnelView> Tunnels() => [.. _node.Tunnels.Snapshot().Select(t => TunnelView.From(t, Rates))];
@@ -102,7 +128,6 @@ public sealed partial class StatusFeed : IAsyncDisposable
     private Published Publish()
     {
         Rates.Sample(_node.Tunnels.Snapshot().Select(t => (t.Id, Interlocked.Read(ref t.First.BytesIn), Interlocked.Read(ref t.Second.BytesIn))), _node.Options.Time);
-        Errors.SampleCounts(_node.Metrics.Errors, _node.Options.Time.GetUtcNow());
         var json = JsonSerializer.Serialize(Build(), JsonSerializerOptions.Web);
         return new Published(Interlocked.Increment(ref _version), Encoding.UTF8.GetBytes($"data: {json}\n\n"));
     }

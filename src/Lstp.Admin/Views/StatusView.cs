@@ -24,5 +24,11 @@ public sealed record ErrorView(DateTimeOffset At, string Code, int Number, int C
 /// <summary>The nodes this middle pairs with: itself alone, or the members of its cluster.</summary>
 public sealed record ClusterView(string Mode, IReadOnlyList<MemberView> Members);
 
-/// <summary>One middle node and its health as this node sees it.</summary>
-public sealed record MemberView(string Name, string Address, string NodeId, bool Self, string Health, DateTimeOffset Since, int Tunnels, int Waiting);
+/// <summary>
+/// One middle node and its health as this node sees it. Its start time and counts are known for this node only;
+/// another member is listed while its heartbeat is current (the cluster reaps silent nodes).
+/// </summary>
+public sealed record MemberView(string Name, string Address, string? NodeId, bool Self, string Health, DateTimeOffset? Since, int? Tunnels, int? Waiting);
+
+/// <summary>A cluster member as the cluster's membership lists it, for <see cref="MemberView"/>.</summary>
+public sealed record ClusterMemberInfo(string Name, string Address, string? Id);

@@ -6,6 +6,8 @@ using Lstp.Admin.Access;
 using Lstp.Cli.Configuration;
 using Lstp.EndProxy;
 using Lstp.EndProxy.Policy;
+using Lstp.EndProxy.Publish;
+using Lstp.Middle;
 using Lstp.Transport;
 using Lstp.Transport.Dialing;
 
@@ -323,6 +325,26 @@ internal static class CommonRules
         else if (mustHoldText && File.ReadAllText(path).Trim().Length == 0) s.Problem(s.Location(key), $"'{path}' is empty; it must hold the {what}");
     }
 
+    /// <summary>Runs one of the commands' own parsers; its message, minus the flag it names, is the problem.</summary>
+    public static bool TryParse<T>(Section s, string location, string text, Func<string, T> parse, out T value)
+    {
+        try
+        {
+            value = parse(text);
+            return true;
+        }
+        catch (FormatException ex)
+        {
+            // "--forward '80': expected ..." reads as "'80': expected ..." under the JSON path.
+            var message = ex.Message.StartsWith("--", StringComparison.Ordinal) && ex.Message.IndexOf(' ', StringComparison.Ordinal) is var space and > 0
+                ? ex.Message[(space + 1)..]
+                : ex.Message;
+            s.Problem(location, message);
+            value = default!;
+            return false;
+        }
+    }
+
     public static readonly string[] AdminKeys = ["Admin", "AdminToken", "AdminTokenFile", "AdminUser", "AdminPassword", "AdminPasswordFile"];
 
     /// <summary>The admin endpoint: an address (or off), and credentials whenever that address is not loopback.</summary>
@@ -352,7 +374,7 @@ internal static class MiddleRules
     public static readonly string[] Keys =
     [
         "Listen", "Name", "Advertise", "Tokens", "TokenFile", "WaitExpiry", "SetupDeadline", "MaxWaitingPerSource",
-        "MaxConnectionsPerSecond", "MaxFrameSize", "TlsCert", "TlsKey", .. CommonRules.AdminKeys,
+        "MaxConnectionsPerSecond", "MaxFrameSize", "TlsCert", "TlsKey", "Upstream", "UpstreamToken", "PublishRange", .. CommonRules.AdminKeys,
     ];
 
     public static void Check(Section s)
@@ -373,6 +395,10 @@ internal static class MiddleRules
         if (s.Has("TlsCert") != s.Has("TlsKey")) s.Problem(s.Location(s.Has("TlsCert") ? "TlsCert" : "TlsKey"), $"{s.Path}.TlsCert and {s.Path}.TlsKey go together");
         CommonRules.ReadableFile(s, "TlsCert", "PEM certificate", mustHoldText: true);
         CommonRules.ReadableFile(s, "TlsKey", "PEM private key", mustHoldText: true);
+        CommonRules.Address(s, "Upstream", allowPortZero: false);
+        if (s.Scalar("UpstreamToken") is { } upstreamToken && string.IsNullOrWhiteSpace(upstreamToken)) s.Problem(s.Location("UpstreamToken"), "the upstream admission token is empty");
+        if (s.Has("UpstreamToken") && !s.Has("Upstream")) s.Problem(s.Location("UpstreamToken"), $"has no effect without {s.Path}.Upstream");
+        if (s.Scalar("PublishRange") is { } range) CommonRules.TryParse(s, s.Location("PublishRange"), range, PortRange.Parse, out _);
         CommonRules.Admin(s);
     }
 }
@@ -383,7 +409,7 @@ internal static class EndRules
     public static readonly string[] Keys =
     [
         "Middles", "Secret", "SecretFile", "Name", "Token", "TokenFile", "Via", "Services", "Allow", "Forwards", "Socks",
-        "HttpProxy", "ProxyAuth", "Plaintext", "MiddleTls", "MiddleFingerprint", "MiddleCa", "MaxChannels", .. CommonRules.AdminKeys,
+        "HttpProxy", "ProxyAuth", "Publish", "Plaintext", "MiddleTls", "MiddleFingerprint", "MiddleCa", "MaxChannels", .. CommonRules.AdminKeys,
     ];
 
     public static void Check(Section s)
@@ -407,18 +433,25 @@ internal static class EndRules
         var services = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (location, text) in s.List("Services"))
         {
-            if (Parse(s, location, text, ServiceSpec.Parse) is not { } service) continue;
+            if (!CommonRules.TryParse(s, location, text, ServiceSpec.Parse, out var service)) continue;
             if (services.TryGetValue(service.Name, out var first)) s.Problem(location, $"service '{service.Name}' is offered twice (first at {first})");
             else services[service.Name] = location;
         }
+        foreach (var (location, text) in s.List("Publish"))
+        {
+            if (CommonRules.TryParse(s, location, text, PublishSpec.Parse, out var publish) && !services.ContainsKey(publish.Service))
+            {
+                s.Problem(location, $"'{publish.Service}' is not among this end's services ({s.Path}.Services), so there is nothing to publish");
+            }
+        }
         foreach (var (location, text) in s.List("Allow"))
         {
-            Parse(s, location, text, pattern => AllowList.Parse([pattern]));
+            CommonRules.TryParse(s, location, text, pattern => AllowList.Parse([pattern]), out _);
         }
         var listens = new Dictionary<HostPort, string>();
         foreach (var (location, text) in s.List("Forwards"))
         {
-            if (Parse(s, location, text, ForwardSpec.Parse) is not { } forward || forward.Listen.Port == 0) continue;
+            if (!CommonRules.TryParse(s, location, text, ForwardSpec.Parse, out var forward) || forward.Listen.Port == 0) continue;
             if (listens.TryGetValue(forward.Listen, out var first)) s.Problem(location, $"{forward.Listen} is already the listener of {first}");
             else listens[forward.Listen] = location;
         }
@@ -438,23 +471,5 @@ internal static class EndRules
         CommonRules.ReadableFile(s, "MiddleCa", "PEM CA certificate", mustHoldText: true);
         CommonRules.PositiveCount(s, "MaxChannels");
         CommonRules.Admin(s);
-    }
-
-    /// <summary>Runs one of the commands' own parsers; its message, minus the flag it names, is the problem.</summary>
-    private static T? Parse<T>(Section s, string location, string text, Func<string, T> parse) where T : class
-    {
-        try
-        {
-            return parse(text);
-        }
-        catch (FormatException ex)
-        {
-            // "--forward '80': expected ..." reads as "'80': expected ..." under the JSON path.
-            var message = ex.Message.StartsWith("--", StringComparison.Ordinal) && ex.Message.IndexOf(' ', StringComparison.Ordinal) is var space and > 0
-                ? ex.Message[(space + 1)..]
-                : ex.Message;
-            s.Problem(location, message);
-            return null;
-        }
     }
 }

@@ -51,7 +51,7 @@ public static class DemoCommand
             var webPort = client.Listeners[1].Address.Port;
 
             Console.WriteLine("LSTP demo: two end proxies paired through a middle, all on loopback.");
-            Console.WriteLine($"  middle      {middle.LinkAddress}   dashboard/API: http://{middle.AdminAddress}/api/tunnels   metrics: http://{middle.AdminAddress}/metrics");
+            Console.WriteLine($"  middle      {middle.LinkAddress}   dashboard: http://{middle.AdminAddress}/   (also lstp status --admin {middle.AdminAddress}, /api/tunnels, /metrics)");
             Console.WriteLine($"  server end  offers echo=127.0.0.1:{services.EchoPort} and web=127.0.0.1:{services.HttpPort}");
             Console.WriteLine($"  client end  forwards 127.0.0.1:{echoPort} -> echo and 127.0.0.1:{webPort} -> web   (try: curl http://127.0.0.1:{webPort}/)");
             Console.WriteLine(seconds is null ? "Press Ctrl-C to stop." : $"Running for {seconds.Value.TotalSeconds:0} s.");

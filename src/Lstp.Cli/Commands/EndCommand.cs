@@ -1,3 +1,4 @@
+using Lstp.Admin.End;
 using System.CommandLine;
 using Lstp.Cli.Configuration;
 using Lstp.EndProxy;
@@ -30,6 +31,8 @@ public static class EndCommand
         var fingerprint = new Option<string>("--middle-fingerprint") { Description = "use TLS to the middle and pin its certificate's SHA-256 (implies --middle-tls)" };
         var middleCa = new Option<string>("--middle-ca") { Description = "use TLS to the middle and trust this PEM CA file (implies --middle-tls)" };
         var maxChannels = new Option<string>("--max-channels") { Description = "channels open at once on this tunnel (default 1024)" };
+        var helper = new Option<string[]>("--helper") { Description = "application helper on a forward's service, for protocols that announce ports: SERVICE=ftp (repeatable)" };
+        var admin = new Option<string>("--admin") { Description = "this end's health, metrics and /api/end, HOST:PORT (off by default; off loopback it needs --admin-token)" };
         var plaintext = new Option<bool>("--plaintext") { Description = "no end-to-end encryption (both ends must say so; for benchmarks and trusted paths)" };
         var config = CommonOptions.Config();
         var logFormat = CommonOptions.LogFormat();
@@ -37,8 +40,10 @@ public static class EndCommand
 
         var command = new Command("end", "Run an end proxy: dial out to a middle, pair with the peer end, carry application connections end to end.")
         {
-            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, publish, allow, forward, socks, httpProxy, proxyAuth, plaintext, config, logFormat, logLevel,
+            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, publish, allow, forward, helper, admin, socks, httpProxy, proxyAuth, plaintext, config, logFormat, logLevel,
         };
+        var adminFlags = new AdminFlags();
+        adminFlags.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
             var settings = new Settings(parse, "End", parse.GetValue(config));
@@ -58,6 +63,7 @@ public static class EndCommand
                 Plaintext = settings.Flag(plaintext, "Plaintext"),
                 Via = settings.String(via, "Via"),
                 Allow = settings.List(allow, "Allow"),
+                Helpers = [.. settings.List(helper, "Helpers").Select(Lstp.EndProxy.Helpers.HelperSpec.Parse)],
                 Publish = [.. settings.List(publish, "Publish").Select(Lstp.EndProxy.Publish.PublishSpec.Parse)],
                 Socks = settings.String(socks, "Socks") is { } sk ? CommonOptions.Listen(sk, "--socks") : null,
                 HttpProxy = settings.String(httpProxy, "HttpProxy") is { } hp ? CommonOptions.Listen(hp, "--http-proxy") : null,
@@ -74,7 +80,21 @@ public static class EndCommand
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
             var log = loggers.CreateLogger("Lstp.Cli");
             var dialer = DialerFactory.Create(options.Via, Environment.GetEnvironmentVariables());
+            var adminAddress = settings.String(admin, "Admin") is { } at and not ("off" or "none") ? CommonOptions.Address(at, "--admin", default) : (HostPort?)null;
+            var adminAccess = adminFlags.Read(settings);
             var host = EndProxyHost.Start(options, loggers, dialer);
+            EndAdmin? endAdmin = null;
+            try
+            {
+                if (adminAddress is { } where) endAdmin = await EndAdmin.StartAsync(host, where, adminAccess, loggers, cancellationToken);
+            }
+            catch
+            {
+                await host.DisposeAsync();
+                throw;
+            }
+            await using var adminEndpoint = endAdmin;
+            if (endAdmin is not null) log.LogInformation("end admin on {Admin}", endAdmin.Address);
             if (options.Via is not null) log.LogInformation("dialling middles through {Via}", ViaParser.Redact(options.Via));
             log.LogInformation("end {Name}: middles {Middles}; offers {Services}; forwards {Forwards}{Plain}",
                 options.Name, string.Join(",", middles), Describe(options.Services.Select(s => s.Name)),

@@ -1,3 +1,4 @@
+using Lstp.Admin.Views;
 using System.CommandLine;
 using Lstp.Admin;
 using Lstp.Cli.Configuration;
@@ -25,6 +26,8 @@ public static class MiddleCommand
         var rate = new Option<string>("--max-connections-per-second") { Description = "new links per second per source address (default 50)" };
         var upstream = new Option<string>("--upstream") { Description = "cascade: hand ends to this middle, HOST:PORT, instead of pairing them here" };
         var upstreamToken = new Option<string>("--upstream-token") { Description = "admission token to present to the upstream middle" };
+        var cluster = new Option<string>("--cluster") { Description = "join the cluster of middles whose PostgreSQL this Npgsql connection string names (needs --advertise)" };
+        var clusterSecret = new Option<string>("--cluster-secret") { Description = "secret the cluster's nodes authenticate each other's links with (default: the one stored in the cluster database)" };
         var publishRange = new Option<string>("--publish-range") { Description = "public ports ends may ask this middle to open, LOW-HIGH (none by default)" };
         var tlsCert = new Option<string>("--tls-cert") { Description = "PEM certificate for TLS on the link listener (with --tls-key)" };
         var tlsKey = new Option<string>("--tls-key") { Description = "PEM private key for --tls-cert" };
@@ -37,6 +40,10 @@ public static class MiddleCommand
         {
             listen, name, admin, token, tokenFile, advertise, upstream, upstreamToken, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
         };
+        command.Options.Add(cluster);
+        command.Options.Add(clusterSecret);
+        var adminFlags = new AdminFlags();
+        adminFlags.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
             var settings = new Settings(parse, "Middle", parse.GetValue(config));
@@ -70,7 +77,17 @@ public static class MiddleCommand
             };
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
             var log = loggers.CreateLogger("Lstp.Cli");
-            await using var host = await MiddleHost.StartAsync(options, loggers, cancellationToken);
+            Lstp.Cluster.ClusterNode? clusterNode = null;
+            if (settings.String(cluster, "Cluster") is { } clusterDatabase)
+            {
+                var clusterOptions = new Lstp.Cluster.ClusterOptions { ConnectionString = clusterDatabase, Secret = settings.String(clusterSecret, "ClusterSecret") };
+                try { clusterNode = await Lstp.Cluster.ClusterSetup.JoinAsync(clusterOptions, options, loggers, cancellationToken); }
+                catch (Lstp.Cluster.Store.ClusterUnavailableException ex) { Console.Error.WriteLine($"lstp: {ex.Message}"); return 1; }
+                options = clusterNode.Options;
+            }
+            await using var leaveCluster = clusterNode; // disposed after the host: leaves the cluster
+            await using var host = await MiddleHost.StartAsync(options, loggers, adminFlags.Read(settings), cancellationToken);
+            if (clusterNode is not null) host.ShowCluster(() => [.. clusterNode.Membership.Members.Select(m => new ClusterMemberInfo(m.Name, m.Advertise, m.Id.ToString("N")))]);
             log.LogInformation("middle {Name} listening on {Link}; admin on {Admin}; {Admission}",
                 options.Name, host.LinkAddress, host.AdminAddress?.ToString() ?? "off", tokens.Count > 0 ? $"{tokens.Count} admission token(s) required" : "open (no --token)");
             if (options.TlsCertificate is not null)
@@ -80,6 +97,7 @@ public static class MiddleCommand
             }
             try { await Task.Delay(Timeout.Infinite, cancellationToken); } catch (OperationCanceledException) { }
             log.LogInformation("middle {Name} stopping", options.Name);
+            if (clusterNode is not null) await clusterNode.DrainAsync(host.Node, CancellationToken.None); // SIGTERM: ends move, channels get a grace period
             return 0;
         }));
         return command;

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Lstp.Admin.Access;
 using Lstp.Admin.Views;
 using Lstp.Cli.Configuration;
 using Spectre.Console;
@@ -124,6 +125,37 @@ public static class StatusCommand
         });
         if (piped) console.Profile.Width = 200;
         return console;
+    }
+}
+
+/// <summary>
+/// The credential flags of an admin endpoint, shared by `lstp middle` and `lstp end` (config keys AdminToken,
+/// AdminTokenFile, AdminUser, AdminPassword, AdminPasswordFile; LSTP__MIDDLE__ADMINTOKEN and so on).
+/// </summary>
+public sealed class AdminFlags
+{
+    public Option<string> Token { get; } = new("--admin-token") { Description = "token the admin endpoint requires (Authorization: Bearer, or ?token= in a browser); needed when --admin is not loopback" };
+    public Option<string> TokenFile { get; } = new("--admin-token-file") { Description = "file holding the admin token" };
+    public Option<string> User { get; } = new("--admin-user") { Description = "user for basic credentials on the admin endpoint (with --admin-password-file)" };
+    public Option<string> Password { get; } = new("--admin-password") { Description = "password for --admin-user (prefer --admin-password-file: flags show in ps)" };
+    public Option<string> PasswordFile { get; } = new("--admin-password-file") { Description = "file holding the password for --admin-user" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new[] { Token, TokenFile, User, Password, PasswordFile }) command.Options.Add(option);
+    }
+
+    /// <summary>The access these flags (or the config and environment) describe; empty values are refused.</summary>
+    public AdminAccess Read(Settings settings)
+    {
+        var access = new AdminAccess
+        {
+            Token = settings.Secret(Token, TokenFile, "AdminToken", "admin-token"),
+            User = settings.String(User, "AdminUser"),
+            Password = settings.Secret(Password, PasswordFile, "AdminPassword", "admin-password"),
+        };
+        access.Validate();
+        return access;
     }
 }
 
@@ -250,7 +282,9 @@ public static class StatusTables
         var cluster = Table($"Cluster ({s.Cluster.Mode})", "Node", "Address", "Health", "Up", "Tunnels", "Waiting");
         foreach (var m in s.Cluster.Members)
         {
-            cluster.AddRow(T(m.Name + (m.Self ? " (this node)" : "")), T(m.Address), T(m.Health), T(Figures.Duration(s.Now - m.Since)), T($"{m.Tunnels}"), T($"{m.Waiting}"));
+            cluster.AddRow(
+                T(m.Name + (m.Self ? " (this node)" : "")), T(m.Address), T(m.Health), T(m.Since is { } since ? Figures.Duration(s.Now - since) : "-"),
+                T(m.Tunnels?.ToString(CultureInfo.InvariantCulture) ?? "-"), T(m.Waiting?.ToString(CultureInfo.InvariantCulture) ?? "-"));
         }
         parts.Add(cluster);
         return new Rows(parts);

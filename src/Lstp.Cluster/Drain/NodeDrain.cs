@@ -33,9 +33,8 @@ internal sealed class RedirectTargets(IReadOnlyList<ClusterMember> others)
 
 /// <summary>
 /// The tunnel half of draining a node (SIGTERM): tunnels that report no open channel are told to move at once;
-/// the others keep relaying for the grace period, and are told to move as soon as their channels close; when
-/// the grace period is over, what is left is closed. The end proxies re-register wherever they are sent and
-/// pair again there.
+/// the others keep relaying for the grace period, and are told to move as soon as their channels close or the
+/// grace period ends. The end proxies re-register wherever they are sent and pair again there.
 /// </summary>
 internal static partial class NodeDrain
 {
@@ -50,7 +49,7 @@ internal static partial class NodeDrain
         var started = time.GetTimestamp();
         var told = new HashSet<string>(StringComparer.Ordinal);
         var redirected = 0;
-        var closed = 0;
+        var busy = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             var tunnels = node.Tunnels.Snapshot();
@@ -60,14 +59,14 @@ internal static partial class NodeDrain
             {
                 if (told.Contains(tunnel.Id) || (tunnel.ReportedChannels > 0 && !overdue)) continue;
                 told.Add(tunnel.Id);
-                if (overdue) closed += Close(node, tunnel);
-                else redirected += await RedirectAsync(node, tunnel, targets.ForTunnel(tunnel)).ConfigureAwait(false);
+                if (overdue) busy++;
+                redirected += await RedirectAsync(node, tunnel, targets.ForTunnel(tunnel)).ConfigureAwait(false);
             }
             if (overdue) break;
             try { await Task.Delay(Poll, time, cancellationToken).ConfigureAwait(false); }
             catch (OperationCanceledException) { break; }
         }
-        Log.TunnelsDrained(log, redirected, closed, grace.TotalSeconds);
+        Log.TunnelsDrained(log, redirected, busy, grace.TotalSeconds);
 
         var waitUntil = time.GetTimestamp();
         while (!node.Links.IsEmpty && time.GetElapsedTime(waitUntil) < LinksClose && !cancellationToken.IsCancellationRequested)
@@ -82,8 +81,8 @@ internal static partial class NodeDrain
         node.Links.ContainsKey(link) && link.Topology is { } path && path.Entries.All(e => e.Kind == NodeKind.End);
 
     /// <summary>
-    /// Sends REDIRECT to the tunnel's end links at this node. The output lock keeps it from splitting a relay
-    /// frame header; the tunnel reports no open channel, so little or nothing is in flight.
+    /// Sends REDIRECT to the tunnel's end links at this node, between relay frames: the relay loop holds a link's
+    /// output lock from a RELAY header to the frame's last byte, and SendAsync takes that lock.
     /// </summary>
     private static async Task<int> RedirectAsync(MiddleNode node, TunnelRecord tunnel, string? target)
     {
@@ -109,21 +108,9 @@ internal static partial class NodeDrain
         return count;
     }
 
-    /// <summary>The grace period is over: close the tunnel's end links here (their ends reconnect and are redirected at setup).</summary>
-    private static int Close(MiddleNode node, TunnelRecord tunnel)
-    {
-        var count = 0;
-        foreach (var link in new[] { tunnel.First, tunnel.Second }.Where(l => IsEndLinkHere(node, l)))
-        {
-            link.Abort("this middle is draining: the grace period is over");
-            count++;
-        }
-        return count;
-    }
-
     private static partial class Log
     {
-        [LoggerMessage(EventId = 631, Level = LogLevel.Information, Message = "drain: {Redirected} end link(s) told to move; {Closed} still busy after the {Grace:0} s grace period closed")]
-        public static partial void TunnelsDrained(ILogger logger, int redirected, int closed, double grace);
+        [LoggerMessage(EventId = 631, Level = LogLevel.Information, Message = "drain: {Redirected} end link(s) told to move; {Busy} tunnel(s) still had channels open when the {Grace:0} s grace period ended")]
+        public static partial void TunnelsDrained(ILogger logger, int redirected, int busy, double grace);
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lstp.Cluster.Store;
 using Microsoft.Extensions.Logging;
 
@@ -97,6 +98,7 @@ public sealed partial class ClusterMembership : IAsyncDisposable
         using var both = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _beating.Token);
         var token = both.Token;
         var wasReachable = true;
+        var reachableSince = Stopwatch.GetTimestamp();
         while (!token.IsCancellationRequested)
         {
             try
@@ -104,9 +106,15 @@ public sealed partial class ClusterMembership : IAsyncDisposable
                 await Task.Delay(_options.HeartbeatInterval, token).ConfigureAwait(false);
                 var present = await _database.HeartbeatAsync(Self, Name, Advertise, token).ConfigureAwait(false);
                 if (!present) Log.Rejoined(_log, Name);
-                foreach (var dead in await _database.ReapAsync(_options.DeadAfter, token).ConfigureAwait(false))
+                if (!wasReachable) reachableSince = Stopwatch.GetTimestamp();
+                // After an outage every heartbeat in the table is old: give the other nodes a full DeadAfter to
+                // beat again before judging them, or the first node back would delete all the others.
+                if (Stopwatch.GetElapsedTime(reachableSince) >= _options.DeadAfter)
                 {
-                    Log.Reaped(_log, dead, _options.DeadAfter.TotalSeconds);
+                    foreach (var dead in await _database.ReapAsync(_options.DeadAfter, token).ConfigureAwait(false))
+                    {
+                        Log.Reaped(_log, dead, _options.DeadAfter.TotalSeconds);
+                    }
                 }
                 await RefreshAsync(token).ConfigureAwait(false);
                 if (!wasReachable || !present)

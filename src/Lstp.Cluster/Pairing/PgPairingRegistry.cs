@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Threading.Channels;
 using Lstp.Cluster.Membership;
 using Lstp.Cluster.Store;
@@ -80,7 +82,7 @@ public sealed partial class PgPairingRegistry : IPairingRegistry, IAsyncDisposab
         {
             for (var attempt = 0; attempt < MaxClaimAttempts; attempt++)
             {
-                var rows = await _database.RegisterAsync(end.CommonKey, end.UniqueName, entry.Id, _membership.Self, _cluster.DeadAfter, cancellationToken).ConfigureAwait(false);
+                var rows = await _database.RegisterAsync(end.CommonKey, RowName(end), entry.Id, _membership.Self, _cluster.DeadAfter, cancellationToken).ConfigureAwait(false);
                 foreach (var (id, node) in rows.Replaced)
                 {
                     if (node == _membership.Self && id != entry.Id && _table.Take(id) is { } stale) TellReplaced([stale]);
@@ -142,6 +144,12 @@ public sealed partial class PgPairingRegistry : IPairingRegistry, IAsyncDisposab
                 return new RegisterResult.Stored(end);
         }
     }
+
+    /// <summary>
+    /// The end's unique name as its row stores it: a SHA-256 in hex, since the name may hold any character
+    /// (PostgreSQL text holds no NUL, and the registry separates end name and user with one).
+    /// </summary>
+    private static string RowName(WaitingEnd end) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(end.UniqueName)));
 
     private RegisterResult TooMany(Admission.Refused refused) =>
         new RegisterResult.Refused(ErrorCode.TooManyWaiting, $"{refused.Source} already has {refused.Count} ends waiting (limit {_options.MaxWaitingPerSource})");
@@ -298,7 +306,7 @@ public sealed partial class PgPairingRegistry : IPairingRegistry, IAsyncDisposab
             var moved = 0;
             foreach (var entry in localOnly)
             {
-                var peerAt = await _database.StoreUnlessPeerWaitsAsync(entry.End.CommonKey, entry.End.UniqueName, entry.Id, _membership.Self, _cluster.DeadAfter, _stop.Token).ConfigureAwait(false);
+                var peerAt = await _database.StoreUnlessPeerWaitsAsync(entry.End.CommonKey, RowName(entry.End), entry.Id, _membership.Self, _cluster.DeadAfter, _stop.Token).ConfigureAwait(false);
                 if (peerAt is null)
                 {
                     if (!_table.TryMove(entry.Id, EntryState.LocalOnly, EntryState.Stored, Now)) _deletions.Writer.TryWrite(entry.Id);

@@ -392,6 +392,8 @@ public sealed partial class ClusterDatabase : IAsyncDisposable
     {
         var now = reachable ? 1 : 0;
         if (Interlocked.Exchange(ref _reachable, now) == now) return;
+        // Idle pooled connections died with the server: drop them, or each would fail once when it returns.
+        if (!reachable) _source.Clear();
         if (reachable) Log.Reachable(_log, Describe);
         else Log.Unreachable(_log, Describe, why?.Message ?? "unknown");
         ReachabilityChanged?.Invoke(reachable);

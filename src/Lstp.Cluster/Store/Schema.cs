@@ -20,9 +20,13 @@ internal static class Schema
     private static readonly string[] Migrations =
     [
         """
+        -- Membership and waiting ends are live state, rebuilt by the nodes within seconds: UNLOGGED (no WAL,
+        -- no fsync per registration). A database crash empties them; every node then finds its row gone at
+        -- its next heartbeat, joins again and stores its waiting ends again (ClusterMembership.Recovered).
+        --
         -- Every node that is alive now: its id, the name in TOPOLOGY_EXCHANGE, where other nodes dial it,
         -- and its last heartbeat (the database's clock, so skew between nodes does not matter).
-        CREATE TABLE lstp.nodes (
+        CREATE UNLOGGED TABLE lstp.nodes (
             id           uuid PRIMARY KEY,
             name         text NOT NULL,
             advertise    text NOT NULL,
@@ -31,7 +35,7 @@ internal static class Schema
         );
         -- Ends that wait for their peer, one row each, at the node holding the end's link. A dead node's rows
         -- go with it.
-        CREATE TABLE lstp.waiting (
+        CREATE UNLOGGED TABLE lstp.waiting (
             id          uuid PRIMARY KEY,
             common_key  text NOT NULL,
             unique_name text NOT NULL,
@@ -40,7 +44,7 @@ internal static class Schema
         );
         CREATE INDEX waiting_by_key ON lstp.waiting (common_key, since);
         CREATE INDEX waiting_by_node ON lstp.waiting (node_id);
-        -- Cluster-wide settings: the inter-node link secret lives here.
+        -- Cluster-wide settings, durable: the inter-node link secret lives here.
         CREATE TABLE lstp.settings (
             name  text PRIMARY KEY,
             value text NOT NULL

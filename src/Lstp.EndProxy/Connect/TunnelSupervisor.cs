@@ -89,8 +89,26 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
             try
             {
                 SetState(TunnelPhase.Connecting, middle.ToString(), null, State.LastError);
-                var session = await ConnectAsync(middle, 0, _ => SetState(TunnelPhase.Waiting, middle.ToString(), null, State.LastError),
-                    peer => SetState(TunnelPhase.Securing, middle.ToString(), peer, State.LastError), token).ConfigureAwait(false);
+                // Waiting unpaired on a seed other than the first: the peer may wait on the first. Go back there after a
+                // while, so two ends that came back on different middles still meet (both list the seeds in one order).
+                using var registering = CancellationTokenSource.CreateLinkedTokenSource(token);
+                if (_seed % _options.Middles.Count != 0) registering.CancelAfter(ReturnToFirstSeedAfter);
+                SecuredSession session;
+                try
+                {
+                    session = await ConnectAsync(middle, 0, _ => SetState(TunnelPhase.Waiting, middle.ToString(), null, State.LastError),
+                        peer =>
+                        {
+                            registering.CancelAfter(Timeout.InfiniteTimeSpan);
+                            SetState(TunnelPhase.Securing, middle.ToString(), peer, State.LastError);
+                        }, registering.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (registering.IsCancellationRequested && !token.IsCancellationRequested)
+                {
+                    _seed = _options.Middles.Count * (_seed / _options.Middles.Count + 1); // the first seed, next round
+                    Log.BackToFirstSeed(_log, middle.ToString(), ReturnToFirstSeedAfter.TotalSeconds);
+                    continue;
+                }
                 var pairing = session.Pairing;
                 _middle = middle;
 
@@ -145,6 +163,8 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     };
 
     /// <summary>Registers at <paramref name="middle"/> under <paramref name="slot"/>, waits to be paired, and secures the session end to end.</summary>
+    private static readonly TimeSpan ReturnToFirstSeedAfter = TimeSpan.FromSeconds(20);
+
     private async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token)
     {
         var (relay, pairing) = await MiddleLink.RegisterAsync(
@@ -257,5 +277,8 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
 
         [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "tunnel down: {Cause}; reconnecting in {Seconds:0.0} s")]
         public static partial void Reconnecting(ILogger logger, string cause, double seconds);
+
+        [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "no peer on {Middle} within {Seconds:0} s: back to the first middle seed, where the peer may wait")]
+        public static partial void BackToFirstSeed(ILogger logger, string middle, double seconds);
     }
 }

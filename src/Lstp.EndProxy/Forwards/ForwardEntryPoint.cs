@@ -7,12 +7,19 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.EndProxy.Forwards;
 
 /// <summary>A port forward: each local connection becomes a channel to one of the peer's named services.</summary>
-public sealed partial class ForwardEntryPoint(ForwardSpec spec, TunnelSupervisor supervisor, TimeSpan waitForTunnel, ILogger log)
+/// <remarks><paramref name="helper"/>: the application helper (Helpers/) that relays each connection, when the service has one.</remarks>
+public sealed partial class ForwardEntryPoint(ForwardSpec spec, TunnelSupervisor supervisor, TimeSpan waitForTunnel, ILogger log, Func<Socket, CancellationToken, Task>? helper = null)
 {
     public ForwardSpec Spec => spec;
 
     public async Task OnClientAsync(Socket client, CancellationToken cancellationToken)
     {
+        if (helper is not null)
+        {
+            // --helper SERVICE=PROTOCOL: the helper opens the control channel and the data channels itself.
+            await helper(client, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (spec.Dedicated)
         {
             if (!await supervisor.OpenDedicatedAsync(client, spec.Service, cancellationToken).ConfigureAwait(false)) client.Dispose();

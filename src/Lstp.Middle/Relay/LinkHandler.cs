@@ -98,7 +98,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         }
         catch (ProtocolException ex)
         {
-            node.Metrics.Error(ex.Code);
+            node.Metrics.Error(ex.Code, ex.Message, link.Remote);
             Log.Refused(log, link.Remote, ex.Code, ex.Message);
             await TrySendErrorAsync(link, ex.Code, ex.Message).ConfigureAwait(false);
         }
@@ -129,7 +129,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     private async Task OnWaitEndedAsync(LinkSession link, WaitOutcome outcome)
     {
         if (outcome.Peer is not null) return;
-        node.Metrics.Error(outcome.Code);
+        node.Metrics.Error(outcome.Code, outcome.Reason, link.Remote);
         await TrySendErrorAsync(link, outcome.Code, outcome.Reason).ConfigureAwait(false);
         link.End(outcome.Reason);
     }
@@ -290,7 +290,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 Transport.Dialing.DialException d => (ErrorCode.PeerGone, $"cannot reach the next middle {target}: {d.Message}"),
                 _ => (ErrorCode.PeerGone, $"the link to the next middle {target} failed: {ex.Message}"),
             };
-            node.Metrics.Error(code);
+            node.Metrics.Error(code, reason, down.Remote);
             Log.Refused(log, down.Remote, code, reason);
             await TrySendErrorAsync(down, code, reason).ConfigureAwait(false);
             down.End(reason);
@@ -397,80 +397,104 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, link.Closed);
         var replies = new List<Message>();
         var h = new byte[ProtocolLimits.HeaderSize];
-        while (true)
+        var holding = false;
+        try
         {
-            ReadResult result;
-            try
+            while (true)
             {
-                result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (idle.IsCancellationRequested)
-            {
-                throw new ProtocolException(ErrorCode.KeepaliveTimeout, $"no traffic for {Options.IdleTimeout.TotalSeconds:0} s");
-            }
-            idle.CancelAfter(Options.IdleTimeout);
-            if (result.IsCanceled && link.EndReason is not null)
-            {
-                input.AdvanceTo(result.Buffer.Start);
-                return;
-            }
-            var buffer = result.Buffer;
-            var peer = link.Peer;
-            var holding = false;
-            try
-            {
-                while (true)
+                ReadResult result;
+                try
                 {
-                    if (relayRemaining > 0)
-                    {
-                        if (buffer.IsEmpty) break;
-                        var take = Math.Min(relayRemaining, buffer.Length);
-                        Forward(peer!.Output.Writer, buffer.Slice(0, take));
-                        relayRemaining -= take;
-                        Interlocked.Add(ref link.BytesIn, take);
-                        node.Metrics.Relayed(take);
-                        buffer = buffer.Slice(take);
-                        continue;
-                    }
-                    if (buffer.Length < ProtocolLimits.HeaderSize) break;
-                    var header = buffer.Slice(0, ProtocolLimits.HeaderSize);
-                    header.CopyTo(h);
-                    var length = FrameCodec.ReadLength(h);
-                    if (h[0] == (byte)MessageType.Relay)
-                    {
-                        if (length > Options.MaxFramePayload)
-                        {
-                            throw new ProtocolException(ErrorCode.FrameTooLarge, $"RELAY of {length} bytes exceeds this middle's limit of {Options.MaxFramePayload}");
-                        }
-                        if (peer is null)
-                        {
-                            // Pairing may have happened since this batch began; anything else is a violation.
-                            peer = link.Peer ?? throw new ProtocolException(ErrorCode.ProtocolViolation, "RELAY before pairing");
-                        }
-                        if (!holding)
-                        {
-                            await peer.Output.Lock.WaitAsync(linked.Token).ConfigureAwait(false);
-                            holding = true;
-                        }
-                        Forward(peer.Output.Writer, header);
-                        relayRemaining = length;
-                        buffer = buffer.Slice(ProtocolLimits.HeaderSize);
-                        continue;
-                    }
-                    if (!MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message)) break;
-                    HandleLinkFrame(link, message!, replies);
+                    result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
                 }
-                if (holding) await peer!.Output.Writer.FlushAsync(linked.Token).ConfigureAwait(false);
+                catch (OperationCanceledException) when (idle.IsCancellationRequested)
+                {
+                    throw new ProtocolException(ErrorCode.KeepaliveTimeout, $"no traffic for {Options.IdleTimeout.TotalSeconds:0} s");
+                }
+                idle.CancelAfter(Options.IdleTimeout);
+                if (result.IsCanceled && link.EndReason is not null)
+                {
+                    input.AdvanceTo(result.Buffer.Start);
+                    return;
+                }
+                var buffer = result.Buffer;
+                var peer = link.Peer;
+                var forwarded = false;
+                try
+                {
+                    while (true)
+                    {
+                        if (relayRemaining > 0)
+                        {
+                            if (buffer.IsEmpty) break;
+                            if (!holding)
+                            {
+                                await peer!.Output.Lock.WaitAsync(linked.Token).ConfigureAwait(false);
+                                holding = true;
+                            }
+                            var take = Math.Min(relayRemaining, buffer.Length);
+                            Forward(peer!.Output.Writer, buffer.Slice(0, take));
+                            forwarded = true;
+                            relayRemaining -= take;
+                            Interlocked.Add(ref link.BytesIn, take);
+                            node.Metrics.Relayed(take);
+                            buffer = buffer.Slice(take);
+                            continue;
+                        }
+                        if (buffer.Length < ProtocolLimits.HeaderSize) break;
+                        var header = buffer.Slice(0, ProtocolLimits.HeaderSize);
+                        header.CopyTo(h);
+                        var length = FrameCodec.ReadLength(h);
+                        if (h[0] == (byte)MessageType.Relay)
+                        {
+                            if (length > Options.MaxFramePayload)
+                            {
+                                throw new ProtocolException(ErrorCode.FrameTooLarge, $"RELAY of {length} bytes exceeds this middle's limit of {Options.MaxFramePayload}");
+                            }
+                            if (peer is null)
+                            {
+                                // Pairing may have happened since this batch began; anything else is a violation.
+                                peer = link.Peer ?? throw new ProtocolException(ErrorCode.ProtocolViolation, "RELAY before pairing");
+                            }
+                            if (!holding)
+                            {
+                                await peer.Output.Lock.WaitAsync(linked.Token).ConfigureAwait(false);
+                                holding = true;
+                            }
+                            Forward(peer.Output.Writer, header);
+                            forwarded = true;
+                            relayRemaining = length;
+                            buffer = buffer.Slice(ProtocolLimits.HeaderSize);
+                            continue;
+                        }
+                        if (!MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message)) break;
+                        HandleLinkFrame(link, message!, replies);
+                    }
+                    // Flush whatever was forwarded, also the part of a frame that continues in the next read.
+                    if (forwarded) await peer!.Output.Writer.FlushAsync(linked.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Keep the peer's output until the frame is complete: nothing (a PONG) may land inside it.
+                    if (holding && relayRemaining == 0)
+                    {
+                        peer!.Output.Lock.Release();
+                        holding = false;
+                    }
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+                // Answers go out after the peer's lock is released: never hold two links' locks at once.
+                if (!holding)
+                {
+                    foreach (var reply in replies) await link.Output.SendAsync(reply, linked.Token).ConfigureAwait(false);
+                    replies.Clear();
+                }
+                if (result.IsCompleted) return;
             }
-            finally
-            {
-                if (holding) peer!.Output.Lock.Release();
-                input.AdvanceTo(buffer.Start, buffer.End);
-            }
-            // Answers go out after the peer's lock is released: never hold two links' locks at once.
-            foreach (var reply in replies) await link.Output.SendAsync(reply, linked.Token).ConfigureAwait(false);
-            replies.Clear();
-            if (result.IsCompleted) return;
+        }
+        finally
+        {
+            if (holding) link.Peer?.Output.Lock.Release();
         }
     }
 

@@ -225,8 +225,10 @@ public sealed class RelayStream : Stream
                 }
                 if (_time.GetElapsedTime(Volatile.Read(ref _lastSent)) >= _timings.KeepaliveInterval)
                 {
-                    using var timeout = new CancellationTokenSource(_timings.DeadAfter);
-                    await SendLinkAsync(new Ping(++sequence), timeout.Token).ConfigureAwait(false);
+                    // A write stuck on a full socket holds the lock: give up on this ping, not on watching the link.
+                    using var timeout = new CancellationTokenSource(_timings.KeepaliveInterval / 2);
+                    try { await SendLinkAsync(new Ping(++sequence), timeout.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (timeout.IsCancellationRequested) { }
                 }
             }
         }

@@ -19,7 +19,9 @@ public sealed record SecuredSession(
 
     public async ValueTask DisposeAsync()
     {
-        await Stream.DisposeAsync().ConfigureAwait(false);
-        await Relay.DisposeAsync().ConfigureAwait(false);
+        // The link first: closing it fails a write stuck on a full socket (a blackholed path). SslStream.DisposeAsync
+        // does not return while one of its writes is pending, so disposing it first hangs the tunnel's stop for good.
+        try { await Relay.DisposeAsync().ConfigureAwait(false); } catch (Exception) { }
+        try { await Stream.DisposeAsync().ConfigureAwait(false); } catch (Exception) { }
     }
 }

@@ -267,7 +267,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             _lastReport = time.GetTimestamp();
             try
             {
-                using var timeout = new CancellationTokenSource(_options.Timings.DeadAfter);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
                 await _session.Relay.SendLinkAsync(new TunnelReport((uint)_channels.Count, (ulong)Counters.BytesSent, (ulong)Counters.BytesReceived), timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
