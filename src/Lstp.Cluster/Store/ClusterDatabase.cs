@@ -183,8 +183,9 @@ public sealed partial class ClusterDatabase : IAsyncDisposable
     public Task<RegisterRows> RegisterAsync(string commonKey, string uniqueName, Guid id, Guid node, TimeSpan deadAfter, CancellationToken cancellationToken) =>
         RunAsync(async (connection, ct) =>
         {
-            await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-            await using var batch = new NpgsqlBatch(connection, transaction)
+            // One round trip: a batch outside an explicit transaction runs as one implicit transaction (the
+            // extended protocol's messages up to Sync), so the key lock holds until the statement's effects commit.
+            await using var batch = new NpgsqlBatch(connection)
             {
                 BatchCommands =
                 {
@@ -221,7 +222,6 @@ public sealed partial class ClusterDatabase : IAsyncDisposable
                     }
                 }
             }
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
             return new RegisterRows(claimed, replaced, stored);
         }, cancellationToken);
 
@@ -261,8 +261,9 @@ public sealed partial class ClusterDatabase : IAsyncDisposable
     public Task<string?> StoreUnlessPeerWaitsAsync(string commonKey, string uniqueName, Guid id, Guid node, TimeSpan deadAfter, CancellationToken cancellationToken) =>
         RunAsync(async (connection, ct) =>
         {
-            await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-            await using var batch = new NpgsqlBatch(connection, transaction)
+            // One round trip: a batch outside an explicit transaction runs as one implicit transaction (the
+            // extended protocol's messages up to Sync), so the key lock holds until the statement's effects commit.
+            await using var batch = new NpgsqlBatch(connection)
             {
                 BatchCommands =
                 {
@@ -302,7 +303,6 @@ public sealed partial class ClusterDatabase : IAsyncDisposable
                 await reader.ReadAsync(ct).ConfigureAwait(false);
                 peer = reader.IsDBNull(0) ? null : reader.GetString(0);
             }
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
             return peer;
         }, cancellationToken);
 

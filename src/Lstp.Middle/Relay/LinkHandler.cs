@@ -44,7 +44,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested)
                 {
-                    throw new ProtocolException(ErrorCode.SetupTimeout, $"setup not completed within {Options.SetupDeadline.TotalSeconds:0} s");
+                    throw new ProtocolException(ErrorCode.SetupTimeout, $"setup not completed within {Options.SetupDeadline.TotalSeconds:0.###} s");
                 }
             }
 
@@ -75,6 +75,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             }
             else
             {
+                // Set before registering: a link that closes while the registry answers must still be unregistered.
+                waiting = entry;
                 switch (await node.Registry.RegisterAsync(entry, link.Closed).ConfigureAwait(false))
                 {
                     case RegisterResult.Refused refused:
@@ -86,7 +88,6 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                         _ = CascadeAsync(link, forward.Node, forward.Claim);
                         break;
                     case RegisterResult.Stored:
-                        waiting = entry;
                         Log.Waiting(log, link.EndName, link.Remote);
                         await link.Output.SendAsync(new Waiting((uint)Options.WaitExpiry.TotalSeconds), link.Closed).ConfigureAwait(false);
                         _ = entry.Outcome.Task.ContinueWith(t => OnWaitEndedAsync(link, t.Result), TaskScheduler.Default);
@@ -154,6 +155,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 if (!gotPreamble && Preamble.TryRead(ref buffer, out role))
                 {
                     gotPreamble = true;
+                    link.PreambleSent = true;
                     await link.Output.SendAsync(Preamble.Create(role), cancellationToken).ConfigureAwait(false);
                 }
                 while (gotPreamble && !done && MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message))
@@ -242,7 +244,14 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         node.Metrics.Paired();
         waiting.Outcome.TrySetResult(WaitOutcome.Paired(second));
 
-        await first.Output.SendAsync(Concat(second.Info!.ToFrame(), toFirst.ToFrame()), first.Closed).ConfigureAwait(false);
+        try
+        {
+            await first.Output.SendAsync(Concat(second.Info!.ToFrame(), toFirst.ToFrame()), first.Closed).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or IOException)
+        {
+            throw new ProtocolException(ErrorCode.PeerGone, "the waiting end left as its peer arrived");
+        }
         await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Closed).ConfigureAwait(false);
         Log.Paired(log, first.EndName, second.EndName, tunnel.Id);
     }
@@ -529,7 +538,10 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await link.Output.SendAsync(new Error(code, reason), timeout.Token).ConfigureAwait(false);
+            var frame = new Error(code, reason).ToFrame();
+            // An end reads the middle's preamble first: a refusal before it (rate limit, bad preamble) starts with one.
+            if (!link.PreambleSent) frame = [.. Preamble.Create(LinkRole.End), .. frame];
+            await link.Output.SendAsync(frame, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception)
         {

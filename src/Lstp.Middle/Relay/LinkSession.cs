@@ -33,6 +33,9 @@ public sealed class LinkSession
     public CancellationToken Closed { get; }
     public string SourceAddress => Remote.Contains(']') ? Remote[..(Remote.LastIndexOf(']') + 1)] : Remote.Split(':')[0];
 
+    /// <summary>True once this middle answered with its preamble (a refusal sent before must carry one).</summary>
+    public bool PreambleSent { get; set; }
+
     public CommonUniqueInfo? Info { get; set; }
     public TopologyExchange? Topology { get; set; }
 

@@ -110,7 +110,7 @@ public static class EndToEndHandshake
         catch (AuthenticationException ex)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
-            throw new ProtocolException(ErrorCode.AuthFailed, $"the end-to-end TLS handshake failed: {ex.Message}");
+            throw new ProtocolException(ErrorCode.AuthFailed, $"the end-to-end TLS handshake failed: {ex.Message}{(ex.InnerException is { } inner ? " " + inner.Message : "")}");
         }
     }
 

@@ -66,8 +66,10 @@ public sealed class LimitTests(ITestOutputHelper output)
         await using var __ = echo;
 
         await using var slow = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(2));
-        var setup = RawSetup.Bytes(RawSetup.End("slowloris"));
+        var setup = RawSetup.Bytes(RawSetup.End("slowloris"))[Preamble.Size..];
         using var stop = new CancellationTokenSource();
+        var clock = Stopwatch.StartNew();
+        await slow.SendAsync(Preamble.Create(LinkRole.End));
         var trickle = Task.Run(async () =>
         {
             try
@@ -80,7 +82,6 @@ public sealed class LimitTests(ITestOutputHelper output)
             }
             catch (Exception) { }
         });
-        var clock = Stopwatch.StartNew();
         Assert.Equal(LinkRole.End, await slow.ReadPreambleAsync());
         var error = await slow.ExpectErrorAsync(TimeSpan.FromSeconds(10));
         output.WriteLine($"closed after {clock.Elapsed.TotalMilliseconds:0} ms of a {setup.Length * 50} ms trickle: {error}");
@@ -124,6 +125,60 @@ public sealed class LimitTests(ITestOutputHelper output)
         cancel.Cancel();
         foreach (var t in waiting) await Assert.ThrowsAnyAsync<OperationCanceledException>(() => t);
         await Eventually.TrueAsync(() => rig.Middle.Node.Registry.Snapshot().Count == 0, "the waiting ends are removed when they leave");
+    }
+
+    [Fact]
+    public async Task Ends_that_register_and_hang_up_at_once_leave_no_entry_behind_to_use_up_their_sources_waiting_limit()
+    {
+        var log = new TestLog(output, LogLevel.Information);
+        await using var middle = await MiddleHost.StartAsync(LoopbackMiddle() with { MaxWaitingPerSource = 2 }, log);
+
+        // Five ends from one source send their whole setup and hang up in the same breath.
+        for (var i = 0; i < 5; i++)
+        {
+            await using var link = await RawLink.ConnectAsync(middle.LinkAddress, Source(8));
+            await link.SendAsync(RawSetup.Bytes(RawSetup.End($"hang-up-{i}")));
+            link.Socket.Shutdown(SocketShutdown.Send);
+            await link.IsClosedByPeerAsync(TimeSpan.FromSeconds(10));
+        }
+        await AssertForgetsEverythingAsync(middle, "the middle forgets ends that left", TimeSpan.FromSeconds(5));
+
+        // So a real end from that source can still wait for its peer.
+        var end = NewEnd("after-the-hang-ups");
+        using var cancel = new CancellationTokenSource();
+        var told = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiting = MiddleLink.RegisterAsync(new SourceDialer(Source(8)), middle.LinkAddress, end.Info(), end.Topology("local"), null,
+            LinkTimings.Default, TimeProvider.System, _ => told.TrySetResult(), cancel.Token);
+        await Task.WhenAny(told.Task, waiting).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(told.Task.IsCompleted, $"the end was not let wait: {waiting.Exception?.InnerException?.Message}");
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+    }
+
+    [Fact]
+    public async Task A_peer_that_arrives_just_after_its_partner_hung_up_waits_instead_of_being_paired_with_the_dead_link()
+    {
+        var log = new TestLog(output, LogLevel.Information);
+        await using var middle = await MiddleHost.StartAsync(LoopbackMiddle(), log);
+        var secret = TunnelSecret.FromKey(RandomNumberGenerator.GetBytes(32));
+        var gone = new EndSetup(secret, "gone", "tester", false);
+        await using (var link = await RawLink.ConnectAsync(middle.LinkAddress))
+        {
+            await link.SendAsync(RawSetup.Bytes(gone.Info(), gone.Topology("local")));
+            link.Socket.Shutdown(SocketShutdown.Send);
+            Assert.True(await link.IsClosedByPeerAsync(TimeSpan.FromSeconds(10)), "the middle closed the link that hung up");
+        }
+
+        var peer = new EndSetup(secret, "peer", "tester", false);
+        using var cancel = new CancellationTokenSource();
+        var told = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registering = MiddleLink.RegisterAsync(Lstp.Transport.Dialing.TcpDialer.Instance, middle.LinkAddress, peer.Info(), peer.Topology("local"), null,
+            LinkTimings.Default, TimeProvider.System, _ => told.TrySetResult(), cancel.Token);
+        await Task.WhenAny(told.Task, registering).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(told.Task.IsCompleted, $"the peer was not let wait: {(registering.IsCompletedSuccessfully ? "it was paired with the link that had gone" : registering.Exception?.InnerException?.Message)}");
+        AssertNoUnhandledErrors(log);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => registering);
     }
 
     [Fact]
@@ -192,18 +247,9 @@ public sealed class LimitTests(ITestOutputHelper output)
         await using var __ = echo;
 
         // Two raw links pair with each other, from another source address.
-        var key = RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
-        await using var a = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(7));
-        await using var b = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(7));
-        await a.SendAsync(RawSetup.Bytes(RawSetup.End("raw-a", key)));
-        Assert.Equal(LinkRole.End, await a.ReadPreambleAsync());
-        Assert.IsType<Waiting>(await a.ReadAsync());
-        await b.SendAsync(RawSetup.Bytes(RawSetup.End("raw-b", key)));
-        Assert.Equal(LinkRole.End, await b.ReadPreambleAsync());
-        Assert.Equal("raw-a", Assert.IsType<CommonUniqueInfo>(await b.ReadAsync()).EndName);
-        Assert.IsType<TopologyExchange>(await b.ReadAsync());
-        Assert.Equal("raw-b", Assert.IsType<CommonUniqueInfo>(await a.ReadAsync()).EndName);
-        Assert.IsType<TopologyExchange>(await a.ReadAsync());
+        var (a, b) = await RawPairAsync(rig.Middle, Source(7));
+        await using var ___ = a;
+        await using var ____ = b;
 
         // A full-size RELAY passes ...
         var full = RandomNumberGenerator.GetBytes(RelayStream.MaxRelayPayload);
@@ -227,6 +273,57 @@ public sealed class LimitTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_RELAY_frame_that_arrives_in_pieces_is_forwarded_in_full_without_waiting_for_more_traffic()
+    {
+        await using var middle = await MiddleHost.StartAsync(LoopbackMiddle(), new TestLog(output, LogLevel.Information));
+        var (a, b) = await RawPairAsync(middle, Source(9));
+        await using var _ = a;
+        await using var __ = b;
+
+        // The first half of a 64 KiB RELAY, then (once the middle has forwarded that much) the second half.
+        var frame = new Relay(RandomNumberGenerator.GetBytes(64 * 1024)).ToFrame();
+        var half = frame.Length / 2;
+        await a.SendAsync(frame.AsMemory(0, half));
+        var first = await ReadRawAsync(b, half);
+        Assert.True(first.AsSpan().SequenceEqual(frame.AsSpan(0, half)), "the first half arrived intact");
+        await a.SendAsync(frame.AsMemory(half));
+        var second = await ReadRawAsync(b, frame.Length - half);
+        Assert.True(second.AsSpan().SequenceEqual(frame.AsSpan(half)), "the second half arrived intact");
+    }
+
+    /// <summary>Two raw links that the middle pairs with each other (from <paramref name="source"/>), setup answers read.</summary>
+    private static async Task<(RawLink A, RawLink B)> RawPairAsync(MiddleHost middle, System.Net.IPAddress source)
+    {
+        var key = RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
+        var a = await RawLink.ConnectAsync(middle.LinkAddress, source);
+        var b = await RawLink.ConnectAsync(middle.LinkAddress, source);
+        await a.SendAsync(RawSetup.Bytes(RawSetup.End("raw-a", key)));
+        Assert.Equal(LinkRole.End, await a.ReadPreambleAsync());
+        Assert.IsType<Waiting>(await a.ReadAsync());
+        await b.SendAsync(RawSetup.Bytes(RawSetup.End("raw-b", key)));
+        Assert.Equal(LinkRole.End, await b.ReadPreambleAsync());
+        Assert.Equal("raw-a", Assert.IsType<CommonUniqueInfo>(await b.ReadAsync()).EndName);
+        Assert.IsType<TopologyExchange>(await b.ReadAsync());
+        Assert.Equal("raw-b", Assert.IsType<CommonUniqueInfo>(await a.ReadAsync()).EndName);
+        Assert.IsType<TopologyExchange>(await a.ReadAsync());
+        return (a, b);
+    }
+
+    /// <summary>Exactly <paramref name="count"/> bytes from the link's socket (past its frame reader, which is empty here).</summary>
+    private static async Task<byte[]> ReadRawAsync(RawLink link, int count)
+    {
+        Assert.Equal(0, link.Reader.Buffered);
+        try
+        {
+            return await Net.ReadExactlyAsync(link.Socket, count).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+            throw new Xunit.Sdk.XunitException($"the middle did not forward {count} bytes within 5 s");
+        }
+    }
+
+    [Fact]
     public async Task A_third_concurrent_channel_is_refused_with_TooManyChannels_and_closed_cleanly_while_two_keep_working()
     {
         var (rig, tunnel, echo) = await GoodPairAsync(LoopbackMiddle(), server: o => o with { MaxChannels = 2 });
@@ -234,6 +331,7 @@ public sealed class LimitTests(ITestOutputHelper output)
         await using var __ = echo;
         var port = rig.ForwardPort("echo");
         var accepted = echo.Accepted;
+        await Eventually.TrueAsync(() => rig.Server.Supervisor.Current?.ChannelCount == 0, "the rig's first channel is released");
 
         using var one = await Net.ConnectAsync(port);
         using var two = await Net.ConnectAsync(port);
@@ -303,20 +401,5 @@ public sealed class LimitTests(ITestOutputHelper output)
         Assert.Equal(payload, await Net.ReadExactlyAsync(socket, payload.Length).WaitAsync(TimeSpan.FromSeconds(15)));
     }
 
-    /// <summary>Reads what the middle answers a setup until it has said WAITING or ERROR (or closed).</summary>
-    private static async Task<LinkAnswer> ReadAnswerAsync(RawLink link)
-    {
-        var bytes = new List<byte>();
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (true)
-        {
-            int n;
-            try { n = await link.Socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token); }
-            catch (SocketException) { n = 0; }
-            bytes.AddRange(buffer.AsSpan(0, n).ToArray());
-            var answer = LinkAnswer.Parse([.. bytes]);
-            if (n == 0 || answer.Messages.Any(m => m is Waiting or Error)) return answer;
-        }
-    }
+    private static async Task<LinkAnswer> ReadAnswerAsync(RawLink link) => (await link.ReadSetupAnswerAsync(TimeSpan.FromSeconds(10))).Answer;
 }

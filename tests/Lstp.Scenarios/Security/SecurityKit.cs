@@ -52,6 +52,28 @@ internal static class SecurityKit
         await AssertEchoAsync(rig, value);
     }
 
+    /// <summary>Waits until the middle holds no waiting end and no tunnel; on timeout says what it still holds.</summary>
+    public static async Task AssertForgetsEverythingAsync(Lstp.Admin.MiddleHost middle, string what, TimeSpan? timeout = null)
+    {
+        try
+        {
+            await Eventually.TrueAsync(() => middle.Node.Registry.Snapshot().Count == 0 && middle.Node.Tunnels.Count == 0, what, timeout);
+        }
+        catch (TimeoutException)
+        {
+            var waiting = middle.Node.Registry.Snapshot();
+            Assert.Fail($"{what}: the middle still holds {waiting.Count} waiting end(s) " +
+                $"({string.Join(", ", waiting.Take(5).Select(w => $"{w.Link.EndName} from {w.Link.Remote}, closed: {w.Link.Closed.IsCancellationRequested}"))}) " +
+                $"and {middle.Node.Tunnels.Count} tunnel(s)");
+        }
+    }
+
+    /// <summary>Lines logged at Error or Critical: Kestrel logs an exception that escaped the link handler this way.</summary>
+    public static List<string> UnhandledErrors(TestLog log) =>
+        [.. log.Lines.Where(l => l.Length > 13 && (l[13..].StartsWith("Error", StringComparison.Ordinal) || l[13..].StartsWith("Critical", StringComparison.Ordinal)))];
+
+    public static void AssertNoUnhandledErrors(TestLog log) => Assert.Empty(UnhandledErrors(log));
+
     /// <summary>This folder in the source tree, for the corpus when it was not copied next to the assembly.</summary>
     public static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 }

@@ -58,16 +58,18 @@ public sealed class SecurityMatrixTests(ITestOutputHelper output)
         Assert.Equal(0, echo.Accepted);
     }
 
-    [Fact]
-    public async Task A_replayed_capture_of_an_ends_link_is_paired_but_cannot_prove_the_secret_and_reaches_no_application()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_replayed_capture_of_an_ends_link_is_paired_but_cannot_prove_the_secret_and_reaches_no_application(bool plaintext)
     {
         await using var echo = new EchoServer();
         var log = new TestLog(output, LogLevel.Information);
         await using var middle = await MiddleHost.StartAsync(LoopbackMiddle(), log);
         await using var tap = new RecordingRelay(middle.LinkAddress.Port);
         var secret = "replay secret " + Guid.NewGuid();
-        var serverOptions = End(middle.LinkAddress, secret, "server-end") with { Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))] };
-        var clientOptions = End(new HostPort("127.0.0.1", tap.Port), secret, "client-end") with { Forwards = [new ForwardSpec(new HostPort("127.0.0.1", 0), "echo")] };
+        var serverOptions = End(middle.LinkAddress, secret, "server-end") with { Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))], Plaintext = plaintext };
+        var clientOptions = End(new HostPort("127.0.0.1", tap.Port), secret, "client-end") with { Forwards = [new ForwardSpec(new HostPort("127.0.0.1", 0), "echo")], Plaintext = plaintext };
         var marker = Encoding.ASCII.GetBytes("REPLAY-MARKER-" + Guid.NewGuid().ToString("N"));
 
         // A real session, recorded on the client end's link: setup, TLS, AUTH_PROOF, one application exchange, SHUTDOWN.
@@ -88,7 +90,7 @@ public sealed class SecurityMatrixTests(ITestOutputHelper output)
         Assert.Equal(1, echo.Accepted);
         var recorded = tap.Links[0].FromClient;
         output.WriteLine($"recorded {recorded.Length} bytes of the client end's link");
-        Assert.False(Capture.Contains([recorded], marker), "the recorded link shows the application's bytes");
+        Assert.Equal(plaintext, Capture.Contains([recorded], marker)); // the capture holds the application's bytes only in plaintext
 
         // The real server end comes back and waits for its peer ...
         await using var waiting = EndProxyHost.Start(serverOptions, log);
@@ -102,9 +104,31 @@ public sealed class SecurityMatrixTests(ITestOutputHelper output)
         await Eventually.TrueAsync(() => waiting.Supervisor.State.LastError?.Contains(nameof(ErrorCode.AuthFailed), StringComparison.Ordinal) == true,
             "the waiting end aborts with AuthFailed", TimeSpan.FromSeconds(30));
         output.WriteLine($"waiting end: {waiting.Supervisor.State.LastError}");
+        if (plaintext)
+        {
+            // Without TLS in the way the replay reaches AUTH_PROOF itself: the recorded proof covers old nonces.
+            Assert.Contains("could not prove the tunnel secret", waiting.Supervisor.State.LastError, StringComparison.Ordinal);
+        }
         Assert.True(middle.Node.Metrics.Pairings > pairingsBefore, "the middle paired the replay (only the end-to-end proof can stop it)");
         Assert.Null(waiting.Supervisor.Current);
         Assert.Equal(1, echo.Accepted); // no channel was opened toward the application
+    }
+
+    [Fact]
+    public async Task An_end_with_a_wrong_secret_that_a_colluding_middle_pairs_anyway_cannot_prove_it_and_both_ends_abort_with_AuthFailed()
+    {
+        // The middle knows both pairing keys and passes each end its own, so the ends' pairing-key check passes:
+        // only the proof of the secret over the TLS session can tell them apart.
+        await using var evil = new MaliciousMiddle(MiddleAttack.PairAnyKey);
+        var a = new EndSetup(TunnelSecret.FromKey(RandomNumberGenerator.GetBytes(32)), "end-a", "alice", Plaintext: false);
+        var b = new EndSetup(TunnelSecret.FromKey(RandomNumberGenerator.GetBytes(32)), "end-b", "mallory", Plaintext: false);
+
+        var (errorA, errorB) = await HandshakeBothAsync(evil.Address, a, b);
+
+        Assert.True(evil.Paired.IsCompleted, "the colluding middle paired the ends");
+        AssertAborted(errorA, ErrorCode.AuthFailed, "end-a");
+        AssertAborted(errorB, ErrorCode.AuthFailed, "end-b");
+        Assert.Contains("could not prove the tunnel secret", errorA!.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -19,6 +19,12 @@ public enum MiddleAttack
     AlterTopology,
 
     /// <summary>
+    /// Pairs the first two ends whatever their pairing keys (an end with a wrong secret, say), delivering to each
+    /// the other's setup with the pairing key rewritten to its own, so the ends' key check passes; then relays honestly.
+    /// </summary>
+    PairAnyKey,
+
+    /// <summary>
     /// Pairs the ends honestly, then terminates the end-to-end TLS itself: a TLS server (with its own certificate)
     /// toward the master, a TLS client toward the other end, copying the plaintext between the two sessions.
     /// </summary>
@@ -124,7 +130,7 @@ public sealed class MaliciousMiddle : IAsyncDisposable
             EndLink? first;
             lock (_waiting)
             {
-                first = _waiting.FirstOrDefault(w => w.Info!.CommonKey == link.Info!.CommonKey);
+                first = _waiting.FirstOrDefault(w => _attack == MiddleAttack.PairAnyKey || w.Info!.CommonKey == link.Info!.CommonKey);
                 if (first is null) _waiting.Add(link);
                 else _waiting.Remove(first);
             }
@@ -136,12 +142,19 @@ public sealed class MaliciousMiddle : IAsyncDisposable
 
             var toFirst = link.Topology.Append(Self);
             if (_attack == MiddleAttack.AlterTopology) toFirst = Alter(toFirst);
-            await first.Stream.WriteAsync(link.Info!.ToFrame().Concat(toFirst.ToFrame()).ToArray(), _stop.Token);
-            await link.Stream.WriteAsync(first.Info!.ToFrame().Concat(first.Topology!.Append(Self).ToFrame()).ToArray(), _stop.Token);
+            var infoToFirst = link.Info!;
+            var infoToSecond = first.Info!;
+            if (_attack == MiddleAttack.PairAnyKey)
+            {
+                infoToFirst = infoToFirst with { PairingKey = first.Info!.PairingKey };
+                infoToSecond = infoToSecond with { PairingKey = link.Info!.PairingKey };
+            }
+            await first.Stream.WriteAsync(infoToFirst.ToFrame().Concat(toFirst.ToFrame()).ToArray(), _stop.Token);
+            await link.Stream.WriteAsync(infoToSecond.ToFrame().Concat(first.Topology!.Append(Self).ToFrame()).ToArray(), _stop.Token);
             _paired.TrySetResult();
 
-            if (_attack == MiddleAttack.AlterTopology) await RelayAsync(first, link);
-            else await TerminateTlsAsync(first, link);
+            if (_attack == MiddleAttack.TerminateTls) await TerminateTlsAsync(first, link);
+            else await RelayAsync(first, link);
         }
         catch (Exception)
         {

@@ -131,6 +131,32 @@ public sealed class RawLink : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads raw bytes (no preamble is required: a refusal may come without one) until what the middle said
+    /// satisfies <paramref name="enough"/>, or it closes, or the timeout passes. Throws
+    /// <see cref="ProtocolException"/> when the middle's bytes are not LSTP.
+    /// </summary>
+    public async Task<(LinkAnswer Answer, bool Closed, byte[] Bytes)> ReadAnswerAsync(Func<LinkAnswer, bool> enough, TimeSpan timeout)
+    {
+        var bytes = new List<byte>();
+        var buffer = new byte[64 * 1024];
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            int n;
+            try { n = await Socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token); }
+            catch (SocketException) { n = 0; }
+            catch (OperationCanceledException) { return (LinkAnswer.Parse([.. bytes]), false, [.. bytes]); }
+            bytes.AddRange(buffer.AsSpan(0, n).ToArray());
+            var answer = LinkAnswer.Parse([.. bytes]);
+            if (n == 0 || enough(answer)) return (answer, n == 0, [.. bytes]);
+        }
+    }
+
+    /// <summary>What the middle answers a setup: until it has said WAITING, paired us, refused us, or closed.</summary>
+    public Task<(LinkAnswer Answer, bool Closed, byte[] Bytes)> ReadSetupAnswerAsync(TimeSpan timeout) =>
+        ReadAnswerAsync(a => a.Messages.Any(m => m is Waiting or TopologyExchange or Error), timeout);
+
     public async ValueTask DisposeAsync()
     {
         await Stream.DisposeAsync();

@@ -1,0 +1,82 @@
+using System.Security.Cryptography;
+using Lstp.EndProxy.Connect;
+using Lstp.Testing;
+using Lstp.Testing.Security;
+using Lstp.Transport;
+using Lstp.Transport.Dialing;
+using Lstp.Tunnel.Security;
+using Microsoft.Extensions.Logging;
+using Xunit;
+using Xunit.Abstractions;
+using static Lstp.Scenarios.Security.SecurityKit;
+
+namespace Lstp.Scenarios.Security;
+
+/// <summary>
+/// Optional TLS on the link between an end and its middle (`--tls-cert/--tls-key` on the middle,
+/// `--middle-fingerprint` on the ends): it hides even the setup (pairing key, names) from the network, and an
+/// end that pins a certificate talks to no other middle.
+/// </summary>
+public sealed class MiddleTlsTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "lstp-middle-tls-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_directory, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task Ends_that_pin_the_middles_certificate_pair_over_link_TLS_and_carry_data()
+    {
+        var (certificate, key, fingerprint) = TestCertificates.WritePem(_directory);
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, LogLevel.Information);
+        var middle = await Lstp.Admin.MiddleHost.StartAsync(LoopbackMiddle() with { TlsCertificate = certificate, TlsKey = key }, log); // the rig owns it
+        await using var tap = new RecordingRelay(middle.LinkAddress.Port);
+        const string secret = "link tls secret";
+        // The same pin, written the two ways operators copy it: plain hex, and "sha256:AB:CD:..." as tools print it.
+        var colons = "sha256:" + string.Join(':', Convert.FromHexString(fingerprint).Select(b => b.ToString("X2")));
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            secret: secret,
+            client: o => o with { Middles = [new HostPort("127.0.0.1", tap.Port)], MiddleTls = new MiddleTrust(fingerprint) },
+            server: o => o with { MiddleTls = new MiddleTrust(colons) },
+            existingMiddle: middle);
+
+        await rig.OpenAsync();
+        await AssertEchoAsync(rig, 21, size: 256 * 1024);
+
+        // On the wire it is TLS from the first byte, so even the pairing key is hidden from the network.
+        var link = tap.Links[0];
+        Assert.Equal(0x16, link.FromClient[0]); // a TLS handshake record, not "LSTP"
+        Assert.Equal(0x16, link.FromServer[0]);
+        Assert.False(Capture.Contains(tap.Captured, TunnelSecret.FromPassphrase(secret).PairingKey), "the pairing key is visible on a TLS link");
+    }
+
+    [Fact]
+    public async Task An_end_that_pins_another_fingerprint_fails_with_a_clear_error_and_never_pairs()
+    {
+        var (certificate, key, fingerprint) = TestCertificates.WritePem(_directory);
+        var wrong = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant();
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, LogLevel.Information);
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            middle: LoopbackMiddle() with { TlsCertificate = certificate, TlsKey = key },
+            client: o => o with { MiddleTls = new MiddleTrust(wrong) },
+            server: o => o with { MiddleTls = new MiddleTrust(fingerprint) });
+
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.LastError?.Contains("does not match --middle-fingerprint", StringComparison.Ordinal) == true,
+            "the client end reports the fingerprint mismatch");
+        output.WriteLine($"client: {rig.Client.Supervisor.State.LastError}");
+        Assert.Contains("TLS to middle", rig.Client.Supervisor.State.LastError, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => rig.Server.Supervisor.State.Phase == TunnelPhase.Waiting, "the server end, which trusts the middle, waits");
+
+        // The client end keeps failing at TLS, before it ever sends its setup: it is never registered or paired.
+        var attempts = rig.Client.Supervisor.State.Reconnects;
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Reconnects >= attempts + 2, "the client end retried");
+        Assert.NotEqual(TunnelPhase.Open, rig.Client.Supervisor.State.Phase);
+        Assert.Null(rig.Client.Supervisor.Current);
+        Assert.Equal("server-end", Assert.Single(rig.Middle.Node.Registry.Snapshot()).Link.EndName);
+        Assert.Equal(0, rig.Middle.Node.Metrics.Pairings);
+    }
+}
