@@ -27,10 +27,10 @@ public sealed partial class ClusterNode : IAsyncDisposable
         Options = middle with
         {
             Advertise = membership.Advertise,
-            // Inter-node links present the cluster secret. Until the middle has tokens for node links only, a
-            // middle with admission tokens also accepts it as one of them (an open middle stays open).
+            // Inter-node links present the cluster secret, which is accepted on node links only: an end that
+            // learned it still could not use it, and an open middle stays open to ends.
             UpstreamToken = secret,
-            Tokens = middle.Tokens.Count > 0 ? [.. middle.Tokens, secret] : middle.Tokens,
+            NodeTokens = [secret],
             RegistryFactory = CreateRegistry,
         };
     }

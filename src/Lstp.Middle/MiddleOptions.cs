@@ -25,6 +25,9 @@ public sealed record MiddleOptions
     /// <summary>Token this middle presents to its upstream (or to other nodes) in ADMISSION.</summary>
     public string? UpstreamToken { get; init; }
 
+    /// <summary>Tokens accepted in ADMISSION on Node links only (a cluster's shared secret); never valid for an end.</summary>
+    public IReadOnlyList<string> NodeTokens { get; init; } = [];
+
     /// <summary>Admission tokens; empty means an open middle.</summary>
     public IReadOnlyList<string> Tokens { get; init; } = [];
 

@@ -124,6 +124,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
                 Current = null;
                 Interlocked.Exchange(ref _open, NewOpen());
                 if (token.IsCancellationRequested) break;
+                if (reason.Fault is LinkClosedException { RedirectTo: not null } moved) throw moved;
                 throw new TunnelClosedException(ErrorCode.PeerGone, reason.Why);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)

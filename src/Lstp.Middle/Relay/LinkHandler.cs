@@ -143,7 +143,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var role = LinkRole.End;
         var input = link.Input;
         var gotPreamble = false;
-        var admitted = Options.Tokens.Count == 0;
+        IReadOnlyList<string> tokens = Options.Tokens;
+        var admitted = tokens.Count == 0;
         var sawAdmission = false;
         while (true)
         {
@@ -156,6 +157,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 {
                     gotPreamble = true;
                     link.PreambleSent = true;
+                    // Node links present the cluster's secret; ends never can.
+                    tokens = role == LinkRole.Node && Options.NodeTokens.Count > 0 ? Options.NodeTokens : Options.Tokens;
+                    admitted = tokens.Count == 0;
                     await link.Output.SendAsync(Preamble.Create(role), cancellationToken).ConfigureAwait(false);
                 }
                 while (gotPreamble && !done && MessageCodec.TryReadMessage(ref buffer, ProtocolLimits.MaxSetupPayload, out var message))
@@ -164,7 +168,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                     {
                         case Admission admission when !admitted:
                             sawAdmission = true;
-                            admitted = IsValidToken(admission.Token);
+                            admitted = IsValidToken(admission.Token, tokens);
                             if (!admitted) throw new ProtocolException(ErrorCode.AdmissionDenied, "admission token refused");
                             break;
                         case PublishRequest publish when admitted && role == LinkRole.End && link.Info is null:
@@ -189,7 +193,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                         case Ping ping:
                             await link.Output.SendAsync(new Pong(ping.Value), cancellationToken).ConfigureAwait(false);
                             break;
-                        case Admission when admitted && Options.Tokens.Count == 0 && link.Info is null && !sawAdmission:
+                        case Admission when admitted && tokens.Count == 0 && link.Info is null && !sawAdmission:
                             sawAdmission = true; // an end configured with a token may use an open middle
                             break;
                         case Admission when admitted:
@@ -215,12 +219,12 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     /// <summary>What a link's setup asked for: a tunnel (possibly claimed by another node), a published port's control link, or a data link.</summary>
     private sealed record LinkSetup(string? Claim, PublishRequest? Publish, DataLink? Data);
 
-    private bool IsValidToken(string presented)
+    private static bool IsValidToken(string presented, IReadOnlyList<string> tokens)
     {
         // Compare fixed-size digests in constant time, so neither length nor content leaks through timing.
         var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
         var ok = false;
-        foreach (var token in Options.Tokens)
+        foreach (var token in tokens)
         {
             ok |= CryptographicOperations.FixedTimeEquals(digest, SHA256.HashData(Encoding.UTF8.GetBytes(token)));
         }

@@ -11,7 +11,7 @@ public static class UpstreamLink
     {
         var stream = await TcpDialer.Instance.DialAsync(target, cancellationToken).ConfigureAwait(false);
         var closed = new CancellationTokenSource();
-        var pipe = new StreamPipe(PipeReader.Create(stream), PipeWriter.Create(stream));
+        var pipe = new StreamPipe(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384)), PipeWriter.Create(stream));
         return new LinkSession(pipe, target.ToString(), closed.Token, _ =>
         {
             closed.Cancel();

@@ -136,7 +136,7 @@ public class FrameCodecTests
     [InlineData(0x0F)]
     [InlineData(0x1B)]
     [InlineData(0x22)]
-    [InlineData(0x38)]
+    [InlineData(0x39)]
     [InlineData(0xFF)]
     public void TryReadFrame_UnknownType_ThrowsUnknownType(byte type)
     {

@@ -1,0 +1,72 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Lstp.Cluster.Tests.Support;
+using Lstp.Protocol.Messages;
+using Lstp.Testing;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Lstp.Cluster.Tests;
+
+/// <summary>Two ends that reach different nodes of a cluster pair through one inter-node hop.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class PairingAcrossNodesTests(PostgresServer postgres, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Ends_on_different_nodes_pair_carry_data_intact_and_both_nodes_show_the_path_through_both()
+    {
+        var log = new TestLog(output, LogLevel.Information);
+        var database = await postgres.CreateDatabaseAsync();
+        await using var a = await ClusterMiddle.StartAsync(database, "node-a", log);
+        await using var b = await ClusterMiddle.StartAsync(database, "node-b", log);
+        await using var echo = new EchoServer();
+        await using var pair = EndPair.Start(1, serverSeeds: [b.Address], clientSeeds: [a.Address], log, new Dictionary<string, string> { ["echo"] = echo.Address });
+
+        var client = await pair.Client.Supervisor.WaitForTunnelAsync(TimeSpan.FromSeconds(20), CancellationToken.None) ?? throw new TimeoutException("the client end's tunnel did not open");
+        var server = await pair.Server.Supervisor.WaitForTunnelAsync(TimeSpan.FromSeconds(20), CancellationToken.None) ?? throw new TimeoutException("the server end's tunnel did not open");
+
+        // Whichever end came first waits at its node; the second's node claims it and links in: one hop.
+        var path = client.Session.Pairing.Path.Select(e => e.Name).ToList();
+        Assert.Equal("client-1", path[0]);
+        Assert.Equal("server-1", path[^1]);
+        Assert.Equal(["node-a", "node-b"], path.Where(n => n.StartsWith("node-", StringComparison.Ordinal)).Order());
+        Assert.Equal(4, path.Count);
+        Assert.Equal(path.AsEnumerable().Reverse(), server.Session.Pairing.Path.Select(e => e.Name));
+
+        using var socket = await Net.ConnectAsync(pair.ForwardPort("echo"));
+        var payload = RandomNumberGenerator.GetBytes(4 * 1024 * 1024);
+        var send = Task.Run(async () => { await socket.SendAsync(payload, SocketFlags.None); socket.Shutdown(SocketShutdown.Send); });
+        var back = await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(60));
+        await send;
+        Assert.True(payload.AsSpan().SequenceEqual(back), $"echoed {back.Length} of {payload.Length} bytes, or altered");
+
+        using var http = new HttpClient();
+        foreach (var node in new[] { a, b })
+        {
+            var tunnel = Assert.Single(node.Node.Tunnels.Snapshot());
+            Assert.Equal(["node-a", "node-b"], tunnel.Path.Where(e => e.Kind == NodeKind.Middle).Select(e => e.Name).Order());
+            var json = await http.GetStringAsync($"http://{node.Host.AdminAddress}/api/tunnels");
+            output.WriteLine($"{node.Name} /api/tunnels: {json}");
+            using var document = JsonDocument.Parse(json);
+            var names = document.RootElement.EnumerateArray().Single()
+                .GetProperty("path").EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
+            Assert.Contains("node-a", names);
+            Assert.Contains("node-b", names);
+        }
+    }
+
+    [Fact]
+    public async Task Ends_on_the_same_node_pair_there_without_a_hop()
+    {
+        var log = new TestLog(output, LogLevel.Information);
+        var database = await postgres.CreateDatabaseAsync();
+        await using var a = await ClusterMiddle.StartAsync(database, "node-a", log);
+        await using var b = await ClusterMiddle.StartAsync(database, "node-b", log);
+        await using var pair = EndPair.Start(1, serverSeeds: [a.Address], clientSeeds: [a.Address], log);
+
+        var client = await pair.Client.Supervisor.WaitForTunnelAsync(TimeSpan.FromSeconds(20), CancellationToken.None) ?? throw new TimeoutException("no tunnel");
+        Assert.Equal(["client-1", "node-a", "server-1"], client.Session.Pairing.Path.Select(e => e.Name));
+        Assert.Empty(b.Node.Tunnels.Snapshot());
+    }
+}

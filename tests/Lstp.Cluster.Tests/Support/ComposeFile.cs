@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Lstp.Cluster.Tests.Support;
+
+/// <summary>The repository's docker-compose.yml as Debian's docker-compose resolves it (`docker-compose config`).</summary>
+public sealed class ComposeFile
+{
+    private ComposeFile(JsonElement services) => Services = services;
+
+    public JsonElement Services { get; }
+
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "docker-compose.yml"))) dir = dir.Parent;
+            return dir?.FullName ?? throw new InvalidOperationException("docker-compose.yml not found above the test directory");
+        }
+    }
+
+    public static string FilePath => Path.Combine(RepositoryRoot, "docker-compose.yml");
+
+    /// <summary>Runs `docker-compose -f FILE ARGS`; returns exit code and output.</summary>
+    public static async Task<(int Code, string Output)> ComposeAsync(params string[] args)
+    {
+        if (!File.Exists("/usr/bin/docker-compose") && !File.Exists("/usr/local/bin/docker-compose"))
+        {
+            throw new InvalidOperationException("docker-compose is not installed: run scripts/install-deps.sh (Debian package docker-compose)");
+        }
+        return await RunAsync("docker-compose", ["-f", FilePath, .. args], stdin: null);
+    }
+
+    /// <summary>The resolved file (anchors merged), read through python3-yaml, which docker-compose itself depends on.</summary>
+    public static async Task<ComposeFile> LoadAsync()
+    {
+        var (code, yaml) = await ComposeAsync("config");
+        if (code != 0) throw new InvalidOperationException($"docker-compose config failed: {yaml}");
+        var (pyCode, json) = await RunAsync("python3", ["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"], yaml);
+        if (pyCode != 0) throw new InvalidOperationException($"cannot read the compose YAML: {json}");
+        using var document = JsonDocument.Parse(json);
+        return new ComposeFile(document.RootElement.GetProperty("services").Clone());
+    }
+
+    public IReadOnlyList<string> Command(string service) => [.. Services.GetProperty(service).GetProperty("command").EnumerateArray().Select(a => a.GetString()!)];
+
+    public IReadOnlyDictionary<string, string> Environment(string service) =>
+        Services.GetProperty(service).TryGetProperty("environment", out var env)
+            ? env.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ToString())
+            : new Dictionary<string, string>();
+
+    private static async Task<(int, string)> RunAsync(string program, IReadOnlyList<string> args, string? stdin)
+    {
+        var info = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
+            UseShellExecute = false,
+            WorkingDirectory = RepositoryRoot,
+        };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {program}");
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output + await error);
+    }
+}
