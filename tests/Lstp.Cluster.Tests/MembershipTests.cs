@@ -53,7 +53,8 @@ public sealed class MembershipTests(PostgresServer postgres, ITestOutputHelper o
             new ClusterOptions { ConnectionString = database, Secret = "given secret" },
             new MiddleOptions { Listen = new HostPort("127.0.0.1", 7000), Name = "n", Tokens = ["end token"] }, log);
         Assert.Equal("given secret", node.Options.UpstreamToken);
-        Assert.Equal(["end token", "given secret"], node.Options.Tokens);
+        Assert.Equal(["end token"], node.Options.Tokens); // ends cannot use the cluster secret
+        Assert.Equal(["given secret"], node.Options.NodeTokens);
         Assert.Equal("127.0.0.1:7000", node.Options.Advertise);
     }
 

@@ -6,12 +6,26 @@ namespace Lstp.Testing;
 /// <summary>Small loopback helpers for tests.</summary>
 public static class Net
 {
-    /// <summary>A port that was free a moment ago (bind to 0, read, release).</summary>
+    /// <summary>
+    /// A port that was free a moment ago, for processes that must be told their port. It is drawn below the
+    /// kernel's ephemeral range (32768 and up on Linux), so outgoing connections made meanwhile cannot take it.
+    /// </summary>
     public static int FreePort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 32000);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException)
+            {
+            }
+        }
+        throw new InvalidOperationException("no free port found between 20000 and 32000");
     }
 
     public static async Task<Socket> ConnectAsync(int port, CancellationToken cancellationToken = default)

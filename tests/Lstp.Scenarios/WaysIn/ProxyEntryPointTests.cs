@@ -11,12 +11,13 @@ public sealed class ProxyEntryPointTests(ITestOutputHelper output)
 {
     private async Task<(TunnelRig Rig, int Socks, int Http)> StartAsync(HttpTextServer web, params string[] allow)
     {
-        var socks = Net.FreePort();
-        var http = Net.FreePort();
+        // Port 0, read back from the listeners: a port picked free beforehand may be taken by the time it binds.
         var rig = await TunnelRig.StartAsync(new TestLog(output), new Dictionary<string, string>(),
             server: o => o with { Allow = allow },
-            client: o => o with { Socks = new HostPort("127.0.0.1", socks), HttpProxy = new HostPort("127.0.0.1", http) });
+            client: o => o with { Socks = new HostPort("127.0.0.1", 0), HttpProxy = new HostPort("127.0.0.1", 0) });
         await rig.OpenAsync();
+        var socks = rig.Client.Listeners.Single(l => l.What.StartsWith("socks ", StringComparison.Ordinal)).Address.Port;
+        var http = rig.Client.Listeners.Single(l => l.What.StartsWith("http-proxy ", StringComparison.Ordinal)).Address.Port;
         return (rig, socks, http);
     }
 
