@@ -1,4 +1,5 @@
 using Lstp.Transport;
+using Lstp.Tunnel.Compression;
 using Lstp.Tunnel.Link;
 
 namespace Lstp.EndProxy;
@@ -81,6 +82,9 @@ public sealed record EndOptions
     public string? ProxyAuth { get; init; }
 
     public bool Plaintext { get; init; }
+
+    /// <summary>Compression of what this end sends (<c>--compress auto|on|off</c>, <c>--compress SERVICE=MODE</c>); announced in PROPERTY_EXCHANGE.</summary>
+    public CompressionSettings Compression { get; init; } = CompressionSettings.Default;
 
     /// <summary>Services to expose on public ports of the middle (the relay/agent design).</summary>
     public IReadOnlyList<Publish.PublishSpec> Publish { get; init; } = [];

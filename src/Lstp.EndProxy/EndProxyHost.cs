@@ -47,7 +47,7 @@ public sealed class EndProxyHost : IAsyncDisposable
             async ct => (await opened!.WaitForTunnelAsync(HelperLimits.PeerLookup, ct).ConfigureAwait(false))?.Session.PeerProperties, options.Time);
         // --- end of application helpers
         // The allow-list is announced in PROPERTY_EXCHANGE so the peer can refuse early; we still enforce it.
-        var properties = new EndProperties(catalog.Names, allow.Patterns, [], helpers.Announcements, []);
+        var properties = new EndProperties(catalog.Names, allow.Patterns, [], helpers.Announcements, options.Compression.Announce());
         dialer ??= TcpDialer.Instance;
         if (options.MiddleTls is { } trust) dialer = new TlsDialer(dialer, trust);
         var supervisor = new TunnelSupervisor(options, setup, dialer, targets, properties, loggers);

@@ -22,6 +22,7 @@ public enum MessageType : byte
     ServiceDataResume = 0x18,
     ServiceFreeRequest = 0x19,
     ServiceFreeResponse = 0x1A,
+    ServiceDataCompressed = 0x1B,
 
     // Whole tunnel or link.
     Shutdown = 0x1E,
@@ -62,6 +63,7 @@ public static class MessageNames
         MessageType.ServiceDataResume => "SERVICE_DATA_RESUME",
         MessageType.ServiceFreeRequest => "SERVICE_FREE_REQUEST",
         MessageType.ServiceFreeResponse => "SERVICE_FREE_RESPONSE",
+        MessageType.ServiceDataCompressed => "SERVICE_DATA_COMPRESSED",
         MessageType.Shutdown => "SHUTDOWN",
         MessageType.Error => "ERROR",
         MessageType.Ping => "PING",

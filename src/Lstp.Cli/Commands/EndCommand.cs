@@ -33,6 +33,7 @@ public static class EndCommand
         var maxChannels = new Option<string>("--max-channels") { Description = "channels open at once on this tunnel (default 1024)" };
         var helper = new Option<string[]>("--helper") { Description = "application helper on a forward's service, for protocols that announce ports: SERVICE=ftp (repeatable)" };
         var admin = new Option<string>("--admin") { Description = "this end's health, metrics and /api/end, HOST:PORT (off by default; off loopback it needs --admin-token)" };
+        var compress = new Option<string[]>("--compress") { Description = "compression of what this end sends: auto (default; stops on data that does not shrink), on or off; SERVICE=auto|on|off for one service (repeatable). off on either end turns it off for the tunnel" };
         var plaintext = new Option<bool>("--plaintext") { Description = "no end-to-end encryption (both ends must say so; for benchmarks and trusted paths)" };
         var config = CommonOptions.Config();
         var logFormat = CommonOptions.LogFormat();
@@ -40,7 +41,7 @@ public static class EndCommand
 
         var command = new Command("end", "Run an end proxy: dial out to a middle, pair with the peer end, carry application connections end to end.")
         {
-            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, publish, allow, forward, helper, admin, socks, httpProxy, proxyAuth, plaintext, config, logFormat, logLevel,
+            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, publish, allow, forward, helper, admin, socks, httpProxy, proxyAuth, compress, plaintext, config, logFormat, logLevel,
         };
         var adminFlags = new AdminFlags();
         adminFlags.AddTo(command);
@@ -61,6 +62,7 @@ public static class EndCommand
                 Services = [.. settings.List(service, "Services").Select(ServiceSpec.Parse)],
                 Forwards = [.. settings.List(forward, "Forwards").Select(ForwardSpec.Parse)],
                 Plaintext = settings.Flag(plaintext, "Plaintext"),
+                Compression = Lstp.Tunnel.Compression.CompressionSettings.Parse(settings.List(compress, "Compress")),
                 Via = settings.String(via, "Via"),
                 Allow = settings.List(allow, "Allow"),
                 Helpers = [.. settings.List(helper, "Helpers").Select(Lstp.EndProxy.Helpers.HelperSpec.Parse)],
@@ -76,6 +78,7 @@ public static class EndCommand
             if (pin is not null || ca is not null || settings.Flag(middleTls, "MiddleTls")) options = options with { MiddleTls = new MiddleTrust(pin, ca) };
             var duplicate = options.Services.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
             if (duplicate is not null) throw new UsageException($"--service: '{duplicate.Key}' is offered twice");
+            options.Compression.RequireServices(options.Services.Select(s => s.Name).Concat(options.Forwards.Select(f => f.Service)));
 
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
             var log = loggers.CreateLogger("Lstp.Cli");

@@ -158,6 +158,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     {
         Timings = _options.Timings,
         Time = _options.Time,
+        Compression = _options.Compression,
         MaxChannels = singleChannel ? 1 : _options.MaxChannels,
         SingleChannel = singleChannel,
         JoinDedicated = singleChannel ? null : JoinDedicatedAsync,

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Lstp.Protocol.Messages;
 
 namespace Lstp.Protocol.Framing;
 
@@ -65,5 +66,19 @@ public static class FrameCodec
     {
         WriteHeader(destination, MessageType.ServiceData, dataLength + 4);
         BinaryPrimitives.WriteUInt32BigEndian(destination[ProtocolLimits.HeaderSize..], channel);
+    }
+
+    /// <summary>The fields of SERVICE_DATA_COMPRESSED before its compressed bytes: channel id, flags, decompressed length.</summary>
+    public const int ServiceDataCompressedFields = 9;
+
+    /// <summary>The 13-byte SERVICE_DATA_COMPRESSED prefix: frame header and <see cref="ServiceDataCompressedFields"/>.</summary>
+    public const int ServiceDataCompressedPrefix = ProtocolLimits.HeaderSize + ServiceDataCompressedFields;
+
+    public static void WriteServiceDataCompressedPrefix(Span<byte> destination, uint channel, CompressedFlags flags, int length, int dataLength)
+    {
+        WriteHeader(destination, MessageType.ServiceDataCompressed, dataLength + ServiceDataCompressedFields);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[ProtocolLimits.HeaderSize..], channel);
+        destination[ProtocolLimits.HeaderSize + 4] = (byte)flags;
+        BinaryPrimitives.WriteUInt32BigEndian(destination[(ProtocolLimits.HeaderSize + 5)..], (uint)length);
     }
 }

@@ -53,6 +53,11 @@ public enum TargetKind : byte
 public enum BeginOptions : byte
 {
     None = 0,
+    /// <summary>
+    /// Neither end compresses this channel's data: the opener was told so for this service
+    /// (<c>--compress SERVICE=off</c>), typically because secrets share it with attacker-chosen bytes.
+    /// </summary>
+    NoCompression = 1,
 }
 
 /// <summary>SERVICE_BEGIN_REQUEST: the application starts; the peer dials. <c>u32 channel | u8 kind | str target | u16 port | u8 options</c></summary>
@@ -91,6 +96,37 @@ public sealed record ServiceData(uint Channel, ReadOnlyMemory<byte> Data) : Mess
     public override MessageType Type => MessageType.ServiceData;
     protected override void WritePayload(WireWriter w) => w.U32(Channel).Raw(Data.Span);
     public bool Equals(ServiceData? other) => other is not null && Channel == other.Channel && Data.Span.SequenceEqual(other.Data.Span);
+    public override int GetHashCode() => (int)Channel;
+}
+
+/// <summary>Bits of SERVICE_DATA_COMPRESSED.</summary>
+[Flags]
+public enum CompressedFlags : byte
+{
+    None = 0,
+    /// <summary>
+    /// The data starts a new compressed stream: the receiver drops this channel's decompression state first.
+    /// Set on the first compressed frame of a direction and whenever the sender had to restart its compressor.
+    /// </summary>
+    NewStream = 1,
+}
+
+/// <summary>
+/// SERVICE_DATA_COMPRESSED: application bytes on one channel, compressed with the method the ends agreed in
+/// PROPERTY_EXCHANGE and flushed, so each frame decompresses to exactly the <c>length</c> bytes the sender read
+/// (64 KiB at most). The length lets the receiver count application bytes for flow control on arrival, while
+/// it keeps the data compressed until its application takes it.
+/// <code>
+/// +----------------+---------+----------------+===========================+
+/// | channel (u32)  | flags 8 | length (u32)   | compressed bytes (rest)   |
+/// +----------------+---------+----------------+===========================+
+/// </code>
+/// </summary>
+public sealed record ServiceDataCompressed(uint Channel, CompressedFlags Flags, uint Length, ReadOnlyMemory<byte> Data) : Message
+{
+    public override MessageType Type => MessageType.ServiceDataCompressed;
+    protected override void WritePayload(WireWriter w) => w.U32(Channel).U8((byte)Flags).U32(Length).Raw(Data.Span);
+    public bool Equals(ServiceDataCompressed? other) => other is not null && Channel == other.Channel && Flags == other.Flags && Length == other.Length && Data.Span.SequenceEqual(other.Data.Span);
     public override int GetHashCode() => (int)Channel;
 }
 

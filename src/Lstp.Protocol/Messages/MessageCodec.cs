@@ -33,6 +33,7 @@ public static class MessageCodec
             MessageType.ServiceDataResume => new ServiceDataResume(r.U32()),
             MessageType.ServiceFreeRequest => new ServiceFreeRequest(r.U32(), (FreeFlags)r.U8()),
             MessageType.ServiceFreeResponse => new ServiceFreeResponse(r.U32()),
+            MessageType.ServiceDataCompressed => new ServiceDataCompressed(r.U32(), (CompressedFlags)r.U8(), r.U32(), r.Rest().ToArray()),
             MessageType.Shutdown => new Shutdown((ErrorCode)r.U16(), r.Str()),
             MessageType.Error => new Error((ErrorCode)r.U16(), r.Str()),
             MessageType.Ping => new Ping(r.U64()),

@@ -1,3 +1,5 @@
+using Lstp.Tunnel.Compression;
+
 namespace Lstp.Tunnel.Channels;
 
 /// <summary>Running figures of one tunnel, updated by its channels without locks, read by status and TUNNEL_REPORT.</summary>
@@ -13,6 +15,9 @@ public sealed class TunnelCounters
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
     public long ChannelsOpened => Interlocked.Read(ref _channelsOpened);
     public int ChannelsOpen => Volatile.Read(ref _channelsOpen);
+
+    /// <summary>Frames and bytes through the channels' compressors and decompressors.</summary>
+    public CompressionCounters Compression { get; } = new();
 
     public void AddSent(long count) => Interlocked.Add(ref _bytesSent, count);
     public void AddReceived(long count) => Interlocked.Add(ref _bytesReceived, count);

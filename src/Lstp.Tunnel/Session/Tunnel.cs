@@ -3,6 +3,7 @@ using Lstp.Actors;
 using Lstp.Protocol;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Channels;
+using Lstp.Tunnel.Compression;
 using Lstp.Tunnel.Link;
 using Microsoft.Extensions.Logging;
 
@@ -21,6 +22,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     private readonly TunnelOptions _options;
     private readonly ILogger _log;
     private readonly TunnelWriter _writer = new();
+    private readonly TunnelCompression _compression;
     private readonly ConcurrentDictionary<uint, ServiceChannel> _channels = new();
     private readonly HashSet<uint> _accepted = [];
     private readonly Dictionary<uint, TaskCompletionSource<ChannelOutcome>> _dedicatedRequests = [];
@@ -44,10 +46,14 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         _nextChannel = session.IsMaster ? 1u : 2u;
         _lastHeard = options.Time.GetTimestamp();
         _lastReport = _lastHeard;
+        _compression = TunnelCompression.Agree(options.Compression, session.PeerProperties.Compression, session.IsMaster);
     }
 
     public SecuredSession Session => _session;
     public TunnelCounters Counters { get; } = new();
+
+    /// <summary>The compression method both ends agreed on (or none), and this end's per-channel choices.</summary>
+    public TunnelCompression Compression => _compression;
     public int ChannelCount => _channels.Count;
 
     /// <summary>The channels open now (a snapshot, for status and diagnostics).</summary>
@@ -127,8 +133,9 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         }
         var id = _nextChannel;
         _nextChannel += 2;
-        var request = new ServiceBeginRequest(id, open.Kind, open.Target, open.Port);
-        var channel = new ServiceChannel(id, open.Client, _writer, Counters, _options.Flow, request.Describe(), opener: true, open.OnOutcome, _log);
+        var compression = _compression.ForOpener(open.Kind, open.Target);
+        var request = new ServiceBeginRequest(id, open.Kind, open.Target, open.Port, compression.BeginOptions);
+        var channel = new ServiceChannel(id, open.Client, _writer, Counters, _options.Flow, request.Describe(), opener: true, open.OnOutcome, _log, compression);
         _channels[id] = channel;
         _hadChannel = true;
         StartChild(channel, reason => new TunnelCommand.ChannelStopped(id, reason));
@@ -240,7 +247,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             _writer.SendControl(new ServiceBeginNack(dialled.Channel, dialled.Result.Code, dialled.Result.Reason));
             return;
         }
-        var channel = new ServiceChannel(dialled.Channel, socket, _writer, Counters, _options.Flow, dialled.Request.Describe(), opener: false, null, _log);
+        var channel = new ServiceChannel(dialled.Channel, socket, _writer, Counters, _options.Flow, dialled.Request.Describe(), opener: false, null, _log, _compression.ForAcceptor(dialled.Request));
         _channels[dialled.Channel] = channel;
         _hadChannel = true;
         StartChild(channel, reason => new TunnelCommand.ChannelStopped(dialled.Channel, reason));
@@ -333,8 +340,8 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
                 var (type, length) = header.Value;
                 switch (type)
                 {
-                    case MessageType.ServiceData:
-                        await ReceiveDataAsync(reader, length).ConfigureAwait(false);
+                    case MessageType.ServiceData or MessageType.ServiceDataCompressed:
+                        await ReceiveDataAsync(reader, type, length).ConfigureAwait(false);
                         continue;
                     case MessageType.ServiceDataPause or MessageType.ServiceDataResume or MessageType.ServiceFreeRequest:
                         OnChannelSignal(await reader.ReadBodyAsync(type, length, Stopping).ConfigureAwait(false));
@@ -356,15 +363,16 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         Tell(new TunnelCommand.ReaderEnded(error));
     }
 
-    private async ValueTask ReceiveDataAsync(FrameStreamReader reader, int length)
+    private async ValueTask ReceiveDataAsync(FrameStreamReader reader, MessageType type, int length)
     {
-        if (length < 4) throw new ProtocolException(ErrorCode.Malformed, "malformed SERVICE_DATA: no channel id");
+        if (length < 4) throw new ProtocolException(ErrorCode.Malformed, $"malformed {MessageNames.Of(type)}: no channel id");
         var idBytes = new byte[4];
         var got = 0;
         while (got < 4) got += await reader.ReadPayloadAsync(idBytes.AsMemory(got), 4 - got, Stopping).ConfigureAwait(false);
         var id = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(idBytes);
-        if (Channel(id) is { } channel) await channel.ReceiveDataAsync(reader, length - 4, Stopping).ConfigureAwait(false);
-        else await ServiceChannel.SkipAsync(reader, length - 4, Stopping).ConfigureAwait(false); // a channel that just closed
+        if (Channel(id) is not { } channel) await ServiceChannel.SkipAsync(reader, length - 4, Stopping).ConfigureAwait(false); // a channel that just closed
+        else if (type == MessageType.ServiceDataCompressed) await channel.ReceiveCompressedDataAsync(reader, length - 4, Stopping).ConfigureAwait(false);
+        else await channel.ReceiveDataAsync(reader, length - 4, Stopping).ConfigureAwait(false);
     }
 
     /// <summary>PAUSE, RESUME and FREE act on the channel from the reader itself, keeping them in order with its data.</summary>

@@ -1,4 +1,5 @@
 using Lstp.Tunnel.Channels;
+using Lstp.Tunnel.Compression;
 using Lstp.Tunnel.Link;
 
 namespace Lstp.Tunnel.Session;
@@ -10,6 +11,12 @@ public sealed record TunnelOptions
     public int MaxChannels { get; init; } = 1024;
 
     public FlowThresholds Flow { get; init; } = FlowThresholds.Default;
+
+    /// <summary>
+    /// This end's compression (<c>--compress</c>). The tunnel agrees on a method from what both ends announced in
+    /// PROPERTY_EXCHANGE, so this must be what this end announced (<see cref="CompressionSettings.Announce"/>).
+    /// </summary>
+    public CompressionSettings Compression { get; init; } = CompressionSettings.Default;
 
     public LinkTimings Timings { get; init; } = LinkTimings.Default;
 

@@ -134,7 +134,7 @@ public class FrameCodecTests
     [InlineData(0x00)]
     [InlineData(0x06)]
     [InlineData(0x0F)]
-    [InlineData(0x1B)]
+    [InlineData(0x1C)]
     [InlineData(0x22)]
     [InlineData(0x39)]
     [InlineData(0xFF)]

@@ -62,6 +62,7 @@ public static class MessageGen
         U32.Select(c => (Message)new ServiceDataResume(c)),
         from channel in U32 from flags in AnyByte select (Message)new ServiceFreeRequest(channel, (FreeFlags)flags),
         U32.Select(c => (Message)new ServiceFreeResponse(c)),
+        from channel in U32 from flags in AnyByte from length in U32 from data in SomeBytes select (Message)new ServiceDataCompressed(channel, (CompressedFlags)flags, length, data),
         from code in Code from reason in Str select (Message)new Shutdown(code, reason),
         from code in Code from reason in Str select (Message)new Error(code, reason),
         U64.Select(v => (Message)new Ping(v)),

@@ -17,6 +17,13 @@ public static class Samples
     public static byte[] EndBId => [.. Enumerable.Range(0, 16).Select(i => (byte)(0xb0 + i))];
     public static byte[] MiddleId => [.. Enumerable.Range(0, 16).Select(i => (byte)(0xc0 + i))];
 
+    /// <summary>
+    /// "hello " sixteen times (96 bytes) as this build's Brotli (quality 3, 2^16 window), flushed: the first frame
+    /// of a compressed stream, 19 bytes. Its first byte, 0xf0, has bit 0 clear: a 16-bit window.
+    /// </summary>
+    public static byte[] BrotliHellos =>
+        [0xf0, 0x05, 0x00, 0x00, 0xc0, 0xc6, 0xd8, 0xba, 0xfe, 0x23, 0x34, 0x84, 0x02, 0xb6, 0x38, 0xd0, 0x59, 0xc7, 0x00];
+
     /// <summary>A 32-byte nonce or MAC: 40 41 … 5f.</summary>
     public static byte[] Bytes32 => [.. Enumerable.Range(0x40, 32).Select(i => (byte)i)];
 
@@ -57,6 +64,7 @@ public static class Samples
         ("connection-nack", new ConnectionNack(2, ErrorCode.TooManyChannels, "full")),
         ("service-begin-request-service", new ServiceBeginRequest(1, TargetKind.Service, "web", 0)),
         ("service-begin-request-destination", new ServiceBeginRequest(3, TargetKind.Destination, "example.com", 443)),
+        ("service-begin-request-no-compression", new ServiceBeginRequest(5, TargetKind.Service, "db", 0, BeginOptions.NoCompression)),
         ("service-begin-ack", new ServiceBeginAck(1)),
         ("service-begin-nack", new ServiceBeginNack(3, ErrorCode.NotAllowed, "denied")),
         ("service-data", new ServiceData(1, "hi"u8.ToArray())),
@@ -65,6 +73,7 @@ public static class Samples
         ("service-free-request", new ServiceFreeRequest(1)),
         ("service-free-request-abort", new ServiceFreeRequest(1, FreeFlags.Abort)),
         ("service-free-response", new ServiceFreeResponse(1)),
+        ("service-data-compressed", new ServiceDataCompressed(1, CompressedFlags.NewStream, 96, BrotliHellos)),
         ("shutdown", new Shutdown(ErrorCode.Shutdown, "bye")),
         ("error", new Error(ErrorCode.AuthFailed, "bad proof")),
         ("ping", new Ping(1)),
@@ -81,10 +90,15 @@ public static class Samples
     ];
 
     /// <summary>Types whose payload ends in raw bytes, so any prefix past the fixed fields is itself valid.</summary>
-    public static bool EndsInRawBytes(MessageType type) => type is MessageType.ServiceData or MessageType.Relay;
+    public static bool EndsInRawBytes(MessageType type) => type is MessageType.ServiceData or MessageType.ServiceDataCompressed or MessageType.Relay;
 
     /// <summary>The fixed part before the raw bytes of <see cref="EndsInRawBytes"/> types.</summary>
-    public static int FixedPrefix(MessageType type) => type == MessageType.ServiceData ? 4 : 0;
+    public static int FixedPrefix(MessageType type) => type switch
+    {
+        MessageType.ServiceData => 4,
+        MessageType.ServiceDataCompressed => 9,
+        _ => 0,
+    };
 
     public static TheoryData<string> MessageNames()
     {
