@@ -32,6 +32,7 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     private ulong _pingSequence;
     private long _lastPing;
     private long _lastReport;
+    private TunnelReport? _lastReportSent;
     private StopReason? _why;
     private Task _writerTask = Task.CompletedTask;
 
@@ -269,13 +270,17 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             _lastPing = time.GetTimestamp();
             _writer.SendControl(new Ping(++_pingSequence));
         }
-        if (time.GetElapsedTime(_lastReport) >= _options.ReportInterval)
+        var report = new TunnelReport((uint)_channels.Count, (ulong)Counters.BytesSent, (ulong)Counters.BytesReceived);
+        // Only figures that changed are worth a frame: idle tunnels stay silent apart from keepalives, so a
+        // middle holding thousands of them is not woken every two seconds for each.
+        if (time.GetElapsedTime(_lastReport) >= _options.ReportInterval && report != _lastReportSent)
         {
             _lastReport = time.GetTimestamp();
+            _lastReportSent = report;
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                await _session.Relay.SendLinkAsync(new TunnelReport((uint)_channels.Count, (ulong)Counters.BytesSent, (ulong)Counters.BytesReceived), timeout.Token).ConfigureAwait(false);
+                await _session.Relay.SendLinkAsync(report, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
             {
