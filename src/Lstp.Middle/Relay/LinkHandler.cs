@@ -28,7 +28,6 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         node.Links.TryAdd(link, 0);
         WaitingEnd? waiting = null;
         LinkSetup setup;
-        var graceful = false;
         try
         {
             if (!node.RateLimiter.TryAcquire(link.SourceAddress))
@@ -51,13 +50,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             if (setup.Publish is { } publish)
             {
                 await node.Publisher.RunControlAsync(link, publish).ConfigureAwait(false);
-                graceful = true;
                 return;
             }
             if (setup.Data is { } data)
             {
                 await node.Publisher.SpliceAsync(link, data).ConfigureAwait(false);
-                graceful = true;
                 return;
             }
             var claim = setup.Claim;
@@ -95,7 +92,6 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 }
             }
             await RelayLoopAsync(link).ConfigureAwait(false);
-            graceful = true;
         }
         catch (ProtocolException ex)
         {
@@ -113,10 +109,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             if (waiting is not null) node.Registry.Unregister(waiting);
             if (link.Peer is { } peer)
             {
-                // A clean close is passed on as a clean close, so the last relayed bytes (a SHUTDOWN) arrive;
-                // a failure resets the other side at once.
-                if (graceful) await peer.FinishAsync().ConfigureAwait(false);
-                else peer.Abort("the other end's link failed");
+                // Whatever ended this link, the other side gets what was already relayed and then a FIN: an end
+                // that resets its link right after its SHUTDOWN must not make the middle reset the peer, whose
+                // kernel would then drop the last bytes it had received. A truncated end-to-end stream is still
+                // detected by the peer end (TLS, or a frame cut short).
+                await peer.FinishAsync().ConfigureAwait(false);
             }
             if (link.Tunnel is { } tunnel)
             {
@@ -311,19 +308,17 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             return;
         }
 
-        var graceful = false;
         try
         {
             await RelayLoopAsync(up).ConfigureAwait(false);
-            graceful = true;
         }
         catch (Exception ex) when (ex is ProtocolException or OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException or ObjectDisposedException)
         {
         }
         finally
         {
-            if (graceful) await down.FinishAsync().ConfigureAwait(false);
-            else down.Abort("the link to the next middle failed");
+            // As for a link to an end: pass on what was relayed, then a FIN (see OnConnectedAsync).
+            await down.FinishAsync().ConfigureAwait(false);
             up.Abort("cascade closed");
         }
     }

@@ -23,6 +23,9 @@ public abstract record ChannelCommand
 
     /// <summary>Close at once, telling the peer (tunnel shutdown).</summary>
     public sealed record Close(bool Graceful) : ChannelCommand;
+
+    /// <summary>The peer shut the tunnel down: send nothing more, deliver what already arrived, then stop.</summary>
+    public sealed record Drain : ChannelCommand;
 }
 
 /// <summary>How opening a channel ended, as the entry point that asked for it needs to know (SOCKS reply codes).</summary>

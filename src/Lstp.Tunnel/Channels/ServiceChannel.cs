@@ -103,7 +103,7 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
                 if (_onOutcome is not null) await _onOutcome(new ChannelOutcome(false, ErrorCode.TargetRefused, "the peer closed the channel")).ConfigureAwait(false);
                 Stop(new StopReason("the peer closed the channel before it opened"));
                 break;
-            case ChannelCommand.Close:
+            case ChannelCommand.Close or ChannelCommand.Drain:
                 if (_onOutcome is not null) await _onOutcome(new ChannelOutcome(false, ErrorCode.PeerGone, "the tunnel closed")).ConfigureAwait(false);
                 Stop(new StopReason("tunnel closed"));
                 break;
@@ -139,6 +139,11 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
             case ChannelCommand.Close { Graceful: true }:
                 SendFree(FreeFlags.None);
                 _downlinkDone = true;
+                break;
+            case ChannelCommand.Drain:
+                // The reader already ended the downlink pipe (PeerFinished): the channel stops once the
+                // application has been given every byte that arrived.
+                _sentFree = true;
                 break;
             case ChannelCommand.Close:
                 Abort("the tunnel closed");

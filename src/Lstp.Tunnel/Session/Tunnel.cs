@@ -33,6 +33,10 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
     private long _lastPing;
     private long _lastReport;
     private TunnelReport? _lastReportSent;
+    private StopReason? _draining;
+
+    /// <summary>How long channels may take to deliver what arrived before the peer's SHUTDOWN.</summary>
+    private static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
     private StopReason? _why;
     private Task _writerTask = Task.CompletedTask;
 
@@ -94,7 +98,11 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             case TunnelCommand.ChannelStopped stopped:
                 _channels.TryRemove(stopped.Channel, out _);
                 _accepted.Remove(stopped.Channel);
-                if (_options.SingleChannel && _hadChannel && _channels.IsEmpty)
+                if (_draining is not null && _channels.IsEmpty)
+                {
+                    End(_draining);
+                }
+                else if (_options.SingleChannel && _hadChannel && _channels.IsEmpty)
                 {
                     Tell(new TunnelCommand.Shutdown("its one channel closed"));
                 }
@@ -118,6 +126,8 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             case TunnelCommand.ReaderEnded ended:
                 OnReaderEnded(ended.Error);
                 break;
+            case TunnelCommand.WriterEnded when _draining is not null:
+                break; // the peer is gone after its SHUTDOWN; the channels still deliver what arrived
             case TunnelCommand.WriterEnded ended:
                 End(new StopReason(ended.Error is null ? "writer ended" : $"writing to the tunnel failed: {ended.Error.Message}", ended.Error));
                 break;
@@ -178,10 +188,13 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             case Pong:
                 break;
             case Protocol.Messages.Shutdown shutdown:
+                // The reader has already ended every channel's downlink (in stream order, after their last
+                // data): wait for the channels to hand that data to their applications, within a grace period.
                 Log.PeerShutdown(_log, _session.PeerName, shutdown.Reason);
-                foreach (var channel in _channels.Values) channel.Tell(new ChannelCommand.Close(Graceful: true));
-                _writer.Complete();
-                End(new StopReason($"the peer shut down: {shutdown.Reason}"));
+                _draining = new StopReason($"the peer shut down: {shutdown.Reason}");
+                foreach (var channel in _channels.Values) channel.Tell(new ChannelCommand.Drain());
+                if (_channels.IsEmpty) End(_draining);
+                else _ = Task.Delay(DrainGrace, Stopping).ContinueWith(_ => Tell(new TunnelCommand.Shutdown("drain grace over")), TaskScheduler.Default);
                 break;
             case Error error:
                 Log.PeerError(_log, _session.PeerName, error.Code, error.Reason);
@@ -291,6 +304,8 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
 
     private void OnReaderEnded(Exception? error)
     {
+        // After the peer's SHUTDOWN its link closes: the channels are still delivering, and the drain ends the tunnel.
+        if (_draining is not null) return;
         switch (error)
         {
             case null:
@@ -350,6 +365,12 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
                         continue;
                     case MessageType.ServiceDataPause or MessageType.ServiceDataResume or MessageType.ServiceFreeRequest:
                         OnChannelSignal(await reader.ReadBodyAsync(type, length, Stopping).ConfigureAwait(false));
+                        continue;
+                    case MessageType.Shutdown:
+                        // Nothing follows SHUTDOWN: end each channel's downlink here, in order after its data.
+                        var shutdown = await reader.ReadBodyAsync(type, length, Stopping).ConfigureAwait(false);
+                        foreach (var channel in _channels.Values) channel.PeerFinished(FreeFlags.None);
+                        await TellAsync(new TunnelCommand.FromPeer(shutdown), Stopping).ConfigureAwait(false);
                         continue;
                     default:
                         await TellAsync(new TunnelCommand.FromPeer(await reader.ReadBodyAsync(type, length, Stopping).ConfigureAwait(false)), Stopping).ConfigureAwait(false);
