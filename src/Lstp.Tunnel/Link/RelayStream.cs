@@ -42,6 +42,9 @@ public sealed class RelayStream : Stream
     public long BytesSent { get; private set; }
     public long BytesReceived { get; private set; }
 
+    /// <summary>True when this stream closed the link itself because nothing arrived for the dead-after time.</summary>
+    public bool WentSilent { get; private set; }
+
     /// <summary>Set when the middle told us to move (REDIRECT).</summary>
     public string? RedirectTo { get; private set; }
 
@@ -219,6 +222,7 @@ public sealed class RelayStream : Stream
                 if (_time.GetElapsedTime(Volatile.Read(ref _lastReceived)) > _timings.DeadAfter)
                 {
                     // A blackholed path gives no FIN or RST: give up on it ourselves.
+                    WentSilent = true;
                     _closed.Cancel();
                     _link.Dispose();
                     return;

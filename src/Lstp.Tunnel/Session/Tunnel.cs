@@ -317,6 +317,10 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
             case LinkClosedException link:
                 End(new StopReason(link.Message, link));
                 break;
+            case not null when _session.Relay.WentSilent:
+                // Reads fail in whatever layer notices first (TLS says "the read operation failed"): say why.
+                End(new StopReason($"the link to the middle was silent for {_options.Timings.DeadAfter.TotalSeconds:0.#} s", error));
+                break;
             default:
                 End(new StopReason($"the link failed: {error.Message}", error));
                 break;
