@@ -99,9 +99,10 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             Log.Refused(log, link.Remote, ex.Code, ex.Message);
             await TrySendErrorAsync(link, ex.Code, ex.Message).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException)
+        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException
+            or InvalidOperationException { Message: "Writing is not allowed after writer was completed." })
         {
-            // The end went away; nothing to tell it.
+            // The end went away (its output was already completed when we wrote); nothing to tell it.
         }
         finally
         {
