@@ -19,6 +19,12 @@ namespace Lstp.Middle.Relay;
 /// </summary>
 public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> log) : ConnectionHandler
 {
+    /// <summary>
+    /// How long a link whose peer left may take to close itself: longer than an end's drain grace (5 s) plus its
+    /// linger (3 s), so an end that is still handing the last bytes to its applications is not cut off.
+    /// </summary>
+    private static readonly TimeSpan PeerLeftGrace = TimeSpan.FromSeconds(10);
+
     private MiddleOptions Options => node.Options;
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
@@ -110,11 +116,10 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             if (waiting is not null) node.Registry.Unregister(waiting);
             if (link.Peer is { } peer)
             {
-                // Whatever ended this link, the other side gets what was already relayed and then a FIN: an end
-                // that resets its link right after its SHUTDOWN must not make the middle reset the peer, whose
-                // kernel would then drop the last bytes it had received. A truncated end-to-end stream is still
-                // detected by the peer end (TLS, or a frame cut short).
-                await peer.FinishAsync().ConfigureAwait(false);
+                // Whatever ended this link, the other side gets what was already relayed, then ERROR(PeerGone) as
+                // its end of stream, and closes its link itself. A truncated end-to-end stream is still detected by
+                // the peer end (TLS, or a frame cut short).
+                _ = peer.PeerLeftAsync($"{link.EndName} closed its link", PeerLeftGrace, Options.Time);
             }
             if (link.Tunnel is { } tunnel)
             {
@@ -318,8 +323,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         }
         finally
         {
-            // As for a link to an end: pass on what was relayed, then a FIN (see OnConnectedAsync).
-            await down.FinishAsync().ConfigureAwait(false);
+            // As for a link to an end: pass on what was relayed, then the end of stream (see OnConnectedAsync).
+            _ = down.PeerLeftAsync($"{up.EndName} closed its link", PeerLeftGrace, Options.Time);
             up.Abort("cascade closed");
         }
     }

@@ -60,18 +60,33 @@ public sealed class LinkSession
         Input.CancelPendingRead();
     }
 
-    /// <summary>Closes this link gracefully: what was already forwarded is flushed, then a FIN follows.</summary>
-    public async Task FinishAsync()
+    /// <summary>
+    /// Tells this link's end, in band and after every byte already relayed to it, that its peer's link closed
+    /// (ERROR(PeerGone): the end of its tunnel's stream), then leaves the closing to the end, which answers with a
+    /// FIN once it has read everything; a link that does not close within <paramref name="grace"/> is ended here.
+    /// Closing it from here at once would make this middle's kernel reset the link whenever the end had sent
+    /// something not yet read (a RESUME, a PING), and a reset throws away what the kernel had not yet sent: the
+    /// last relayed bytes.
+    /// </summary>
+    public async Task PeerLeftAsync(string why, TimeSpan grace, TimeProvider time)
     {
-        await Output.Lock.WaitAsync().ConfigureAwait(false);
         try
         {
-            await Output.Writer.CompleteAsync().ConfigureAwait(false);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Closed);
+            deadline.CancelAfter(grace);
+            await Output.SendAsync(new Error(Protocol.ErrorCode.PeerGone, why), deadline.Token).ConfigureAwait(false);
+            await Task.Delay(grace, time, Closed).ConfigureAwait(false);
         }
-        finally
+        catch (OperationCanceledException) when (Closed.IsCancellationRequested)
         {
-            Output.Lock.Release();
+            return; // the end closed its link: done
         }
+        catch (Exception)
+        {
+            // The output is already completed or failed: this link is ending on its own.
+            return;
+        }
+        End($"its peer left and it did not close its link within {grace.TotalSeconds:0} s");
     }
 
     /// <summary>Closes the connection at once; the read loops on both links notice and end.</summary>

@@ -30,7 +30,7 @@ public sealed class TlsDialer(IDialer inner, MiddleTrust trust) : IDialer
     public async ValueTask<Stream> DialAsync(HostPort target, CancellationToken cancellationToken)
     {
         var stream = await inner.DialAsync(target, cancellationToken).ConfigureAwait(false);
-        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+        var ssl = new LinkTlsStream(stream);
         try
         {
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions

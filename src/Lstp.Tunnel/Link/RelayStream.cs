@@ -1,4 +1,7 @@
+using System.Net.Security;
+using System.Net.Sockets;
 using Lstp.Protocol;
+using Lstp.Transport.Dialing;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
 
@@ -48,6 +51,9 @@ public sealed class RelayStream : Stream
     /// <summary>Set when the middle told us to move (REDIRECT).</summary>
     public string? RedirectTo { get; private set; }
 
+    /// <summary>Why the stream ended, when the middle said in band that the peer's link closed (ERROR(PeerGone)).</summary>
+    public string? PeerLeft { get; private set; }
+
     public override bool CanRead => true;
     public override bool CanWrite => true;
     public override bool CanSeek => false;
@@ -61,6 +67,7 @@ public sealed class RelayStream : Stream
         {
             while (_relayRemaining == 0)
             {
+                if (PeerLeft is not null) return 0;
                 var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked.Token).ConfigureAwait(false);
                 Volatile.Write(ref _lastReceived, _time.GetTimestamp());
                 if (header is null) return 0;
@@ -71,7 +78,14 @@ public sealed class RelayStream : Stream
                     continue;
                 }
                 if (length > ProtocolLimits.MaxSetupPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"link {MessageNames.Of(type)} of {length} bytes");
-                await HandleLinkFrameAsync(await _reader.ReadBodyAsync(type, length, linked.Token).ConfigureAwait(false), linked.Token).ConfigureAwait(false);
+                var message = await _reader.ReadBodyAsync(type, length, linked.Token).ConfigureAwait(false);
+                if (message is Error { Code: ErrorCode.PeerGone } gone)
+                {
+                    // The middle's end of stream: everything the peer sent is before it (protocol §7.1, closing a link).
+                    PeerLeft = gone.Reason;
+                    return 0;
+                }
+                await HandleLinkFrameAsync(message, linked.Token).ConfigureAwait(false);
             }
             var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked.Token).ConfigureAwait(false);
             _relayRemaining -= n;
@@ -240,6 +254,36 @@ public sealed class RelayStream : Stream
         {
             // The link failed or closed; the reader reports why, so nothing is lost by ending here.
         }
+    }
+
+    /// <summary>
+    /// Closes the link as TCP means it to be closed: what was written goes first, then a FIN, then whatever still
+    /// arrives is read and dropped until the middle closes its side (or <paramref name="grace"/> passes). Closing
+    /// a socket that holds unread bytes makes the kernel reset the connection and throw away what it had not yet
+    /// sent, which would be the tail of the tunnel's last data.
+    /// </summary>
+    public async Task CloseAsync(TimeSpan grace)
+    {
+        try { _closed.Cancel(); } catch (ObjectDisposedException) { }
+        try
+        {
+            using var deadline = new CancellationTokenSource(grace, _time);
+            await FlushAsync(deadline.Token).ConfigureAwait(false);
+            if (_link is SslStream tls) await tls.ShutdownAsync().WaitAsync(deadline.Token).ConfigureAwait(false); // close_notify
+            if (LinkSocket.Of(_link) is { } socket)
+            {
+                socket.Shutdown(SocketShutdown.Send);
+                var scratch = new byte[16 * 1024];
+                while (await socket.ReceiveAsync(scratch, SocketFlags.None, deadline.Token).ConfigureAwait(false) > 0)
+                {
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // Reset, timed out or already closed: nothing more can be saved by waiting.
+        }
+        await DisposeAsync().ConfigureAwait(false);
     }
 
     protected override void Dispose(bool disposing)

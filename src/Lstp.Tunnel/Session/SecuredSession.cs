@@ -17,6 +17,13 @@ public sealed record SecuredSession(
 {
     public string PeerName => Pairing.Peer.EndName;
 
+    /// <summary>Closes after the last frames were written: FIN on the link, then the middle's (see <see cref="RelayStream.CloseAsync"/>).</summary>
+    public async ValueTask CloseAsync(TimeSpan grace)
+    {
+        await Relay.CloseAsync(grace).ConfigureAwait(false);
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         // The link first: closing it fails a write stuck on a full socket (a blackholed path). SslStream.DisposeAsync

@@ -37,6 +37,8 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
 
     /// <summary>How long channels may take to deliver what arrived before the peer's SHUTDOWN.</summary>
     private static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
+    /// <summary>How long a closing tunnel waits for the middle to close the link after its own FIN.</summary>
+    private static readonly TimeSpan LingerGrace = TimeSpan.FromSeconds(3);
     private StopReason? _why;
     private Task _writerTask = Task.CompletedTask;
 
@@ -309,7 +311,8 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         switch (error)
         {
             case null:
-                End(new StopReason("the peer closed the tunnel", new TunnelClosedException(ErrorCode.PeerGone, "the peer closed the tunnel")));
+                var closed = _session.Relay.PeerLeft is { } left ? $"the peer closed the tunnel ({left})" : "the peer closed the tunnel";
+                End(new StopReason(closed, new TunnelClosedException(ErrorCode.PeerGone, closed)));
                 break;
             case ProtocolException protocol:
                 Fail(protocol);
@@ -445,7 +448,15 @@ public sealed partial class Tunnel : Actor<TunnelCommand>
         _writer.Complete();
         // Let queued frames (SHUTDOWN, ERROR, the last data) leave before the link closes, within reason.
         await Task.WhenAny(_writerTask, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
-        await _session.DisposeAsync().ConfigureAwait(false);
+        if (_writerTask.IsCompleted && !_session.Relay.WentSilent)
+        {
+            // Everything is written: close the link gracefully so the kernel does not reset it and drop the tail.
+            await _session.CloseAsync(LingerGrace).ConfigureAwait(false);
+        }
+        else
+        {
+            await _session.DisposeAsync().ConfigureAwait(false);
+        }
         Log.Stopped(_log, _session.PeerName, (_why ?? reason).ToString());
     }
 
