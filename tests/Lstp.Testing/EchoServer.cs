@@ -24,6 +24,7 @@ public sealed class EchoServer : IAsyncDisposable
 
     public int Port { get; }
     public string Address => $"127.0.0.1:{Port}";
+    public Lstp.Transport.HostPort Target => new("127.0.0.1", Port);
     public int Accepted => Volatile.Read(ref _accepted);
 
     private async Task AcceptAsync()

@@ -126,7 +126,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 node.Tunnels.Remove(tunnel);
                 Log.Unpaired(log, tunnel.First.EndName, tunnel.Second.EndName);
             }
-            await link.Transport.Output.CompleteAsync().ConfigureAwait(false);
+            // A peer's relay loop stuck flushing into this link would hold its output: then reset it instead.
+            if (!await link.Output.CompleteAsync().ConfigureAwait(false)) link.Abort("its output was stuck as it closed");
         }
     }
 
@@ -325,6 +326,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         {
             // As for a link to an end: pass on what was relayed, then the end of stream (see OnConnectedAsync).
             _ = down.PeerLeftAsync($"{up.EndName} closed its link", PeerLeftGrace, Options.Time);
+            await up.Output.CompleteAsync().ConfigureAwait(false);
             up.Abort("cascade closed");
         }
     }
@@ -408,7 +410,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var input = link.Input;
         long relayRemaining = 0;
         using var idle = new CancellationTokenSource(Options.IdleTimeout, Options.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, link.Closed);
+        // Only the idle timeout, not link.Closed: Kestrel fires it as soon as the end's FIN arrives, and a read cancelled then would drop
+        // what the end sent just before its FIN (its last data and SHUTDOWN), still buffered here. An aborted link
+        // ends the read by itself; a peer that stops reading ends the flush by the idle timeout.
         var replies = new List<Message>();
         var h = new byte[ProtocolLimits.HeaderSize];
         var holding = false;
@@ -419,7 +423,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 ReadResult result;
                 try
                 {
-                    result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
+                    result = await input.ReadAsync(idle.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (idle.IsCancellationRequested)
                 {
@@ -443,12 +447,15 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             if (buffer.IsEmpty) break;
                             if (!holding)
                             {
-                                await peer!.Output.Lock.WaitAsync(linked.Token).ConfigureAwait(false);
+                                await peer!.Output.Lock.WaitAsync(idle.Token).ConfigureAwait(false);
                                 holding = true;
                             }
                             var take = Math.Min(relayRemaining, buffer.Length);
-                            Forward(peer!.Output.Writer, buffer.Slice(0, take));
-                            forwarded = true;
+                            if (!peer!.Output.Completed)
+                            {
+                                Forward(peer.Output.Writer, buffer.Slice(0, take));
+                                forwarded = true;
+                            }
                             relayRemaining -= take;
                             Interlocked.Add(ref link.BytesIn, take);
                             node.Metrics.Relayed(take);
@@ -472,11 +479,15 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             }
                             if (!holding)
                             {
-                                await peer.Output.Lock.WaitAsync(linked.Token).ConfigureAwait(false);
+                                await peer.Output.Lock.WaitAsync(idle.Token).ConfigureAwait(false);
                                 holding = true;
                             }
-                            Forward(peer.Output.Writer, header);
-                            forwarded = true;
+                            // A peer that has left gets nothing more; this link hears ERROR(PeerGone) and closes.
+                            if (!peer.Output.Completed)
+                            {
+                                Forward(peer.Output.Writer, header);
+                                forwarded = true;
+                            }
                             relayRemaining = length;
                             buffer = buffer.Slice(ProtocolLimits.HeaderSize);
                             continue;
@@ -485,7 +496,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                         HandleLinkFrame(link, message!, replies);
                     }
                     // Flush whatever was forwarded, also the part of a frame that continues in the next read.
-                    if (forwarded) await peer!.Output.Writer.FlushAsync(linked.Token).ConfigureAwait(false);
+                    if (forwarded) await peer!.Output.Writer.FlushAsync(idle.Token).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -500,7 +511,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 // Answers go out after the peer's lock is released: never hold two links' locks at once.
                 if (!holding)
                 {
-                    foreach (var reply in replies) await link.Output.SendAsync(reply, linked.Token).ConfigureAwait(false);
+                    foreach (var reply in replies) await link.Output.SendAsync(reply, idle.Token).ConfigureAwait(false);
                     replies.Clear();
                 }
                 if (result.IsCompleted) return;

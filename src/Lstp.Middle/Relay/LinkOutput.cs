@@ -9,21 +9,48 @@ namespace Lstp.Middle.Relay;
 /// </summary>
 public sealed class LinkOutput(PipeWriter writer)
 {
+    /// <summary>How long completing waits for a writer that holds the lock (a flush stuck on a full link).</summary>
+    private static readonly TimeSpan CompleteWait = TimeSpan.FromSeconds(5);
+
     public SemaphoreSlim Lock { get; } = new(1, 1);
 
     public PipeWriter Writer => writer;
+
+    /// <summary>
+    /// True once the link's own handler has ended and completed this output. Read it while holding
+    /// <see cref="Lock"/>: a peer's relay loop then drops what it would have forwarded here, instead of
+    /// failing on a completed writer and taking its own link (and the bytes still queued for it) down.
+    /// </summary>
+    public bool Completed { get; private set; }
 
     public async ValueTask SendAsync(Message message, CancellationToken cancellationToken)
     {
         await SendAsync(message.ToFrame(), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Writes and flushes a whole frame; nothing when the output is already completed.</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         await Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (!Completed) await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Lock.Release();
+        }
+    }
+
+    /// <summary>Completes the output (the link closes after what is queued); false when a writer held the lock too long.</summary>
+    public async Task<bool> CompleteAsync()
+    {
+        if (!await Lock.WaitAsync(CompleteWait).ConfigureAwait(false)) return false;
+        try
+        {
+            Completed = true;
+            await writer.CompleteAsync().ConfigureAwait(false);
+            return true;
         }
         finally
         {

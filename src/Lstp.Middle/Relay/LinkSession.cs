@@ -83,7 +83,7 @@ public sealed class LinkSession
         }
         catch (Exception)
         {
-            // The output is already completed or failed: this link is ending on its own.
+            // The output failed: this link is ending on its own.
             return;
         }
         End($"its peer left and it did not close its link within {grace.TotalSeconds:0} s");

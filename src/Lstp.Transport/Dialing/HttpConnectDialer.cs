@@ -4,10 +4,8 @@ using System.Text;
 namespace Lstp.Transport.Dialing;
 
 /// <summary>Dials through an HTTP proxy with <c>CONNECT host:port HTTP/1.1</c> (RFC 9110 section 9.3.6), with Basic auth when credentials are given.</summary>
-public sealed class HttpConnectDialer : IDialer
+public sealed class HttpConnectDialer : ProxyDialer
 {
-    private const string Kind = "HTTP";
-
     /// <summary>
     /// A CONNECT answer is a status line and a few headers (tinyproxy sends about 70 bytes, a 407 with its page a few
     /// hundred). Capping it stops something that is not a proxy from making us buffer without end.
@@ -15,10 +13,9 @@ public sealed class HttpConnectDialer : IDialer
     private const int MaxResponseHeaderBytes = 16 * 1024;
 
     private readonly string? _authorization;
-    private readonly TimeSpan _connectTimeout;
-    private readonly TimeProvider _time;
 
     public HttpConnectDialer(HostPort proxy, ProxyCredentials? credentials = null, TimeSpan? connectTimeout = null, TimeProvider? timeProvider = null)
+        : base("HTTP", proxy, credentials, connectTimeout, timeProvider)
     {
         if (credentials is not null)
         {
@@ -27,24 +24,14 @@ public sealed class HttpConnectDialer : IDialer
                 throw new ArgumentException("an HTTP proxy user name cannot contain ':'", nameof(credentials));
             _authorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credentials.UserName}:{credentials.Password}"));
         }
-        Proxy = proxy;
-        Credentials = credentials;
-        _connectTimeout = DialTimeout.Validate(connectTimeout);
-        _time = timeProvider ?? TimeProvider.System;
     }
 
-    public HostPort Proxy { get; }
-
-    public ProxyCredentials? Credentials { get; }
-
-    public async ValueTask<Stream> DialAsync(HostPort target, CancellationToken cancellationToken)
+    public override async ValueTask<Stream> DialAsync(HostPort target, CancellationToken cancellationToken)
     {
         // The target goes into the request line verbatim: refuse anything that could end it or add a header.
         if (target.Host.Length == 0 || target.Host.Any(c => c <= ' ' || c == '\x7f'))
             throw new DialException(DialFailure.Unreachable, $"'{target.Host}' is not a valid host name");
-        return await DialTimeout.RunAsync($"connecting to {target} through {Kind} proxy {Proxy}", _connectTimeout, _time,
-            token => ProxyHop.HandshakeAsync(Kind, Proxy, (stream, ct) => HandshakeAsync(stream, target, ct), token),
-            cancellationToken).ConfigureAwait(false);
+        return await DialThroughAsync(target, (stream, ct) => HandshakeAsync(stream, target, ct), cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask HandshakeAsync(Stream stream, HostPort target, CancellationToken cancellationToken)
@@ -103,6 +90,4 @@ public sealed class HttpConnectDialer : IDialer
             return status;
         throw Protocol($"answered CONNECT with '{ProxyHop.Quote(Encoding.ASCII.GetBytes(statusLine))}', not an HTTP/1.x status line");
     }
-
-    private DialException Protocol(string what) => new(DialFailure.ProxyProtocol, $"{Kind} proxy {Proxy} {what}");
 }

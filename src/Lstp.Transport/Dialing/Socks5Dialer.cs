@@ -7,19 +7,16 @@ using System.Text;
 namespace Lstp.Transport.Dialing;
 
 /// <summary>Dials through a SOCKS5 proxy (RFC 1928 CONNECT), with RFC 1929 username/password when credentials are given.</summary>
-public sealed class Socks5Dialer : IDialer
+public sealed class Socks5Dialer : ProxyDialer
 {
-    private const string Kind = "SOCKS5";
     private const byte Version = 5;
     private const byte MethodNoAuth = 0x00, MethodUserPassword = 0x02, MethodNoneAcceptable = 0xFF;
     private const byte CommandConnect = 0x01;
     private const byte AddressIPv4 = 0x01, AddressDomain = 0x03, AddressIPv6 = 0x04;
     private const byte UserPasswordVersion = 0x01; // RFC 1929 section 2: the subnegotiation has its own version
 
-    private readonly TimeSpan _connectTimeout;
-    private readonly TimeProvider _time;
-
     public Socks5Dialer(HostPort proxy, ProxyCredentials? credentials = null, TimeSpan? connectTimeout = null, TimeProvider? timeProvider = null)
+        : base("SOCKS5", proxy, credentials, connectTimeout, timeProvider)
     {
         if (credentials is not null)
         {
@@ -29,22 +26,12 @@ public sealed class Socks5Dialer : IDialer
             if (Encoding.UTF8.GetByteCount(credentials.Password) > 255)
                 throw new ArgumentException("a SOCKS5 password must be at most 255 bytes", nameof(credentials));
         }
-        Proxy = proxy;
-        Credentials = credentials;
-        _connectTimeout = DialTimeout.Validate(connectTimeout);
-        _time = timeProvider ?? TimeProvider.System;
     }
 
-    public HostPort Proxy { get; }
-
-    public ProxyCredentials? Credentials { get; }
-
-    public async ValueTask<Stream> DialAsync(HostPort target, CancellationToken cancellationToken)
+    public override async ValueTask<Stream> DialAsync(HostPort target, CancellationToken cancellationToken)
     {
         var request = BuildConnectRequest(target); // a bad target name fails before we touch the network
-        return await DialTimeout.RunAsync($"connecting to {target} through {Kind} proxy {Proxy}", _connectTimeout, _time,
-            token => ProxyHop.HandshakeAsync(Kind, Proxy, (stream, ct) => HandshakeAsync(stream, target, request, ct), token),
-            cancellationToken).ConfigureAwait(false);
+        return await DialThroughAsync(target, (stream, ct) => HandshakeAsync(stream, target, request, ct), cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask HandshakeAsync(Stream stream, HostPort target, byte[] connectRequest, CancellationToken cancellationToken)
@@ -168,6 +155,4 @@ public sealed class Socks5Dialer : IDialer
         0x08 => "Address type not supported",
         _ => $"unassigned reply code 0x{reply:x2}",
     };
-
-    private DialException Protocol(string what) => new(DialFailure.ProxyProtocol, $"{Kind} proxy {Proxy} {what}");
 }

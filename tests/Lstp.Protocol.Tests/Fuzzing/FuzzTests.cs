@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Lstp.Testing.Fuzzing;
 using Xunit.Abstractions;
 
 namespace Lstp.Protocol.Tests.Fuzzing;
@@ -42,7 +43,7 @@ public class FuzzTests(ITestOutputHelper output)
         var seed = EnvInt("LSTP_FUZZ_SEED") ?? DefaultSeed;
         var budget = EnvInt("LSTP_FUZZ_SECONDS") is { } s ? TimeSpan.FromSeconds(s) : DefaultBudget;
         var corpus = Corpus.Load().Select(e => e.Bytes).ToList();
-        var mutator = new Mutator(new Random(seed), corpus);
+        var mutator = new FrameMutator(new Random(seed), corpus);
         output.WriteLine($"fuzzing with seed {seed} for {budget.TotalSeconds:0} s over {corpus.Count} corpus entries (LSTP_FUZZ_SEED, LSTP_FUZZ_SECONDS)");
 
         var clock = Stopwatch.StartNew();

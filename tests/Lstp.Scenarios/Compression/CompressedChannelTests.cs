@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Lstp.Testing;
+using Lstp.Testing.Compression;
 using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Compression;
 using Microsoft.Extensions.Logging;
@@ -32,7 +33,9 @@ public sealed class CompressedChannelTests(ITestOutputHelper output)
             output.WriteLine($"{kind} {end}: {counters.FramesCompressed} compressed frames ({counters.BytesBeforeCompression} -> {counters.BytesAfterCompression} bytes), {counters.FramesRaw} raw, {counters.FramesDecompressed} decompressed, {counters.Abandoned} abandoned, {counters.Probes} probes");
             if (kind == "text")
             {
-                Assert.Equal(data.Length, counters.BytesBeforeCompression);
+                // Every byte of text is compressed, except a read shorter than the compressor's minimum that the
+                // echo server's timing may produce: those few go raw.
+                Assert.InRange(counters.BytesBeforeCompression, data.Length - counters.FramesRaw * (CompressionLimits.MinFrame - 1), data.Length);
                 Assert.True(counters.BytesAfterCompression * 2 < counters.BytesBeforeCompression, $"{end}: text shrank only to {counters.BytesAfterCompression}");
                 Assert.Equal(0, counters.Abandoned);
             }

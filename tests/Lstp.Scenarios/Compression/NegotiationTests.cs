@@ -1,4 +1,5 @@
 using Lstp.Testing;
+using Lstp.Testing.Compression;
 using Lstp.Tunnel.Compression;
 using Microsoft.Extensions.Logging;
 using Xunit;

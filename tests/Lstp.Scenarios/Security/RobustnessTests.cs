@@ -8,6 +8,7 @@ using Lstp.Protocol;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
 using Lstp.Testing;
+using Lstp.Testing.Fuzzing;
 using Lstp.Testing.Security;
 using Microsoft.Extensions.Logging;
 using Xunit;
@@ -117,7 +118,7 @@ public sealed class RobustnessTests(ITestOutputHelper output)
         var middle = await MiddleHost.StartAsync(HardenedForTest() with { SetupDeadline = TimeSpan.FromMilliseconds(500) }, log); // the rig below owns it
         var random = new Random(seed);
         var seeds = SetupCorpus.Files().Concat(SetupCorpus.Built(random)).Select(s => s.Bytes).ToList();
-        var mutator = new SetupMutator(random, seeds);
+        var mutator = new FrameMutator(random, seeds);
         output.WriteLine($"fuzzing the middle's setup parser with seed {seed} for {budget.TotalSeconds:0} s over {seeds.Count} seeds (LSTP_FUZZ_SEED, LSTP_FUZZ_SECONDS)");
 
         var clock = Stopwatch.StartNew();

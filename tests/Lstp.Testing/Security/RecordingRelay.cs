@@ -1,33 +1,13 @@
-using System.Net;
-using System.Net.Sockets;
-
 namespace Lstp.Testing.Security;
 
 /// <summary>
-/// A TCP relay on loopback that records every byte it forwards, per connection and per direction: the
-/// capture a network attacker (or the middle's operator with tcpdump) would have. A test puts it between an
-/// end and its middle, then searches <see cref="Captured"/> or replays <see cref="RecordedLink.FromClient"/>.
-/// Closing is passed on as closing: a FIN becomes a FIN, a reset becomes a reset.
+/// A relay that records every byte it forwards, per connection and per direction: the capture a network
+/// attacker (or the middle's operator with tcpdump) would have. A test puts it between an end and its middle,
+/// then searches <see cref="Captured"/> or replays <see cref="RecordedLink.FromClient"/>.
 /// </summary>
-public sealed class RecordingRelay : IAsyncDisposable
+public sealed class RecordingRelay(int targetPort) : LoopbackRelay(targetPort)
 {
-    private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    private readonly int _targetPort;
-    private readonly CancellationTokenSource _stop = new();
     private readonly List<RecordedLink> _links = [];
-    private readonly List<Socket> _sockets = [];
-    private readonly Task _loop;
-
-    public RecordingRelay(int targetPort)
-    {
-        _targetPort = targetPort;
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        _listener.Listen(256);
-        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
-        _loop = Task.Run(AcceptAsync);
-    }
-
-    public int Port { get; }
 
     /// <summary>Every connection relayed so far, in the order they were accepted.</summary>
     public IReadOnlyList<RecordedLink> Links
@@ -41,69 +21,17 @@ public sealed class RecordingRelay : IAsyncDisposable
     /// <summary>Total bytes recorded, both directions of every connection.</summary>
     public long TotalBytes => Links.Sum(l => (long)l.FromClient.Length + l.FromServer.Length);
 
-    private async Task AcceptAsync()
+    protected override object? Connected()
     {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try { client = await _listener.AcceptAsync(_stop.Token); }
-            catch (Exception) { return; }
-            var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await upstream.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _targetPort), _stop.Token);
-            }
-            catch (Exception)
-            {
-                client.Dispose();
-                upstream.Dispose();
-                continue;
-            }
-            client.NoDelay = true;
-            var link = new RecordedLink();
-            lock (_links) _links.Add(link);
-            lock (_sockets) { _sockets.Add(client); _sockets.Add(upstream); }
-            _ = PumpAsync(client, upstream, link.ClientSide, link);
-            _ = PumpAsync(upstream, client, link.ServerSide, link);
-        }
+        var link = new RecordedLink();
+        lock (_links) _links.Add(link);
+        return link;
     }
 
-    private async Task PumpAsync(Socket from, Socket to, MemoryStream record, RecordedLink link)
+    protected override void Forwarding(object? connection, bool fromClient, ReadOnlySpan<byte> bytes)
     {
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            while (true)
-            {
-                var n = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
-                if (n == 0)
-                {
-                    to.Shutdown(SocketShutdown.Send);
-                    return;
-                }
-                lock (link) record.Write(buffer, 0, n);
-                await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
-            }
-        }
-        catch (Exception)
-        {
-            try { to.LingerState = new LingerOption(true, 0); to.Close(); } catch (Exception) { }
-            try { from.Close(); } catch (Exception) { }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Dispose();
-        lock (_sockets)
-        {
-            foreach (var s in _sockets)
-            {
-                try { s.Dispose(); } catch (Exception) { }
-            }
-        }
-        await _loop;
+        var link = (RecordedLink)connection!;
+        lock (link) (fromClient ? link.ClientSide : link.ServerSide).Write(bytes);
     }
 }
 

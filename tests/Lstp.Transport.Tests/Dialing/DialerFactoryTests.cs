@@ -1,3 +1,4 @@
+using Lstp.Testing;
 using Lstp.Transport.Dialing;
 using Lstp.Transport.Tests.Support;
 using Xunit;
@@ -41,11 +42,11 @@ public sealed class DialerFactoryTests
     [Fact]
     public async Task Dial_NoProxyTarget_GoesDirect_OthersGoToTheProxy()
     {
-        await using var echo = EchoServer.Start();
-        var downProxyPort = FreePort.Next(); // nothing listens: only the proxied dial can notice
+        await using var echo = new EchoServer();
+        var downProxyPort = Net.FreePort(); // nothing listens: only the proxied dial can notice
         var dialer = DialerFactory.Create(null, Env($"ALL_PROXY=socks5://127.0.0.1:{downProxyPort}", "NO_PROXY=127.0.0.1"));
 
-        await using (var direct = await dialer.DialAsync(echo.Address, CancellationToken.None))
+        await using (var direct = await dialer.DialAsync(echo.Target, CancellationToken.None))
             await Echo.AssertRoundTripAsync(direct);
         var ex = await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(new HostPort("localhost", echo.Port), CancellationToken.None).AsTask());
 

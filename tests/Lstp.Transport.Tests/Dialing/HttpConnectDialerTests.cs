@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using Lstp.Testing;
 using Lstp.Transport.Dialing;
 using Lstp.Transport.Tests.Support;
 using Xunit;
@@ -14,10 +15,10 @@ public sealed class HttpConnectDialerTests
     [Fact]
     public async Task Dial_ThroughTinyproxy_RoundTripsBytes()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartTinyproxyAsync([echo.Port]);
 
-        await using var stream = await new HttpConnectDialer(proxy.Address).DialAsync(echo.Address, CancellationToken.None);
+        await using var stream = await new HttpConnectDialer(proxy.Address).DialAsync(echo.Target, CancellationToken.None);
 
         Assert.True(Assert.IsType<NetworkStream>(stream).Socket.NoDelay);
         await Echo.AssertRoundTripAsync(stream);
@@ -26,7 +27,7 @@ public sealed class HttpConnectDialerTests
     [Fact]
     public async Task Dial_ThroughTinyproxyWithBasicAuth_ByName_RoundTripsBytes()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartTinyproxyAsync([echo.Port], User, Password);
         var dialer = new HttpConnectDialer(proxy.Address, new ProxyCredentials(User, Password));
 
@@ -38,11 +39,11 @@ public sealed class HttpConnectDialerTests
     [Fact]
     public async Task Dial_WrongPassword_ThrowsProxyAuthenticationWithoutThePassword()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartTinyproxyAsync([echo.Port], User, Password);
         var dialer = new HttpConnectDialer(proxy.Address, new ProxyCredentials(User, "wrong-hunter2"));
 
-        var ex = await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(echo.Address, CancellationToken.None).AsTask());
+        var ex = await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(echo.Target, CancellationToken.None).AsTask());
 
         Assert.Equal(DialFailure.ProxyAuthentication, ex.Failure);
         Assert.Contains("rejected the credentials bob:***", ex.Message);
@@ -52,10 +53,10 @@ public sealed class HttpConnectDialerTests
     [Fact]
     public async Task Dial_NoCredentialsToAuthProxy_ThrowsProxyAuthentication()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartTinyproxyAsync([echo.Port], User, Password);
 
-        var ex = await Assert.ThrowsAsync<DialException>(() => new HttpConnectDialer(proxy.Address).DialAsync(echo.Address, CancellationToken.None).AsTask());
+        var ex = await Assert.ThrowsAsync<DialException>(() => new HttpConnectDialer(proxy.Address).DialAsync(echo.Target, CancellationToken.None).AsTask());
 
         Assert.Equal(DialFailure.ProxyAuthentication, ex.Failure);
         Assert.Contains("requires authentication", ex.Message);
@@ -64,20 +65,20 @@ public sealed class HttpConnectDialerTests
     [Fact]
     public async Task Dial_PortNotInConnectPort_ThrowsProxyRefusedWithStatusLine()
     {
-        await using var allowed = EchoServer.Start();
-        await using var other = EchoServer.Start();
+        await using var allowed = new EchoServer();
+        await using var other = new EchoServer();
         await using var proxy = await ProxyProcess.StartTinyproxyAsync([allowed.Port]);
 
-        var ex = await Assert.ThrowsAsync<DialException>(() => new HttpConnectDialer(proxy.Address).DialAsync(other.Address, CancellationToken.None).AsTask());
+        var ex = await Assert.ThrowsAsync<DialException>(() => new HttpConnectDialer(proxy.Address).DialAsync(other.Target, CancellationToken.None).AsTask());
 
         Assert.Equal(DialFailure.ProxyRefused, ex.Failure);
-        Assert.Contains($"refused CONNECT to {other.Address}: HTTP/1.1 403", ex.Message);
+        Assert.Contains($"refused CONNECT to {other.Target}: HTTP/1.1 403", ex.Message);
     }
 
     [Fact]
     public async Task Dial_ProxyDown_ThrowsUnreachable()
     {
-        var proxy = new HostPort("127.0.0.1", FreePort.Next());
+        var proxy = new HostPort("127.0.0.1", Net.FreePort());
 
         var ex = await Assert.ThrowsAsync<DialException>(() => new HttpConnectDialer(proxy).DialAsync(new HostPort("127.0.0.1", 7), CancellationToken.None).AsTask());
 
@@ -152,7 +153,7 @@ public sealed class HttpConnectDialerTests
     public async Task Dial_HostWithLineBreak_IsRejectedBeforeSending()
     {
         var ex = await Assert.ThrowsAsync<DialException>(() =>
-            new HttpConnectDialer(new HostPort("127.0.0.1", FreePort.Next())).DialAsync(new HostPort("a\r\nX-Evil: 1", 443), CancellationToken.None).AsTask());
+            new HttpConnectDialer(new HostPort("127.0.0.1", Net.FreePort())).DialAsync(new HostPort("a\r\nX-Evil: 1", 443), CancellationToken.None).AsTask());
 
         Assert.Equal(DialFailure.Unreachable, ex.Failure);
         Assert.Contains("not a valid host name", ex.Message);

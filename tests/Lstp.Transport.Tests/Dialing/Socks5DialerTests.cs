@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using Lstp.Testing;
 using Lstp.Transport.Dialing;
 using Lstp.Transport.Tests.Support;
 using Xunit;
@@ -14,10 +15,10 @@ public sealed class Socks5DialerTests
     [Fact]
     public async Task Dial_ThroughMicrosocks_RoundTripsBytes()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartMicrosocksAsync();
 
-        await using var stream = await new Socks5Dialer(proxy.Address).DialAsync(echo.Address, CancellationToken.None);
+        await using var stream = await new Socks5Dialer(proxy.Address).DialAsync(echo.Target, CancellationToken.None);
 
         Assert.True(Assert.IsType<NetworkStream>(stream).Socket.NoDelay);
         await Echo.AssertRoundTripAsync(stream);
@@ -26,7 +27,7 @@ public sealed class Socks5DialerTests
     [Fact]
     public async Task Dial_ThroughMicrosocksWithPassword_ByName_RoundTripsBytes()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartMicrosocksAsync(User, Password);
         var dialer = new Socks5Dialer(proxy.Address, new ProxyCredentials(User, Password));
 
@@ -39,11 +40,11 @@ public sealed class Socks5DialerTests
     [Fact]
     public async Task Dial_WrongPassword_ThrowsProxyAuthenticationWithoutThePassword()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartMicrosocksAsync(User, Password);
         var dialer = new Socks5Dialer(proxy.Address, new ProxyCredentials(User, "wrong-hunter2"));
 
-        var ex = await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(echo.Address, CancellationToken.None).AsTask());
+        var ex = await Assert.ThrowsAsync<DialException>(() => dialer.DialAsync(echo.Target, CancellationToken.None).AsTask());
 
         Assert.Equal(DialFailure.ProxyAuthentication, ex.Failure);
         Assert.Contains("bob:***", ex.Message);
@@ -53,10 +54,10 @@ public sealed class Socks5DialerTests
     [Fact]
     public async Task Dial_NoCredentialsToPasswordProxy_ThrowsProxyAuthentication()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
         await using var proxy = await ProxyProcess.StartMicrosocksAsync(User, Password);
 
-        var ex = await Assert.ThrowsAsync<DialException>(() => new Socks5Dialer(proxy.Address).DialAsync(echo.Address, CancellationToken.None).AsTask());
+        var ex = await Assert.ThrowsAsync<DialException>(() => new Socks5Dialer(proxy.Address).DialAsync(echo.Target, CancellationToken.None).AsTask());
 
         Assert.Equal(DialFailure.ProxyAuthentication, ex.Failure);
         Assert.Contains("requires authentication", ex.Message);
@@ -65,7 +66,7 @@ public sealed class Socks5DialerTests
     [Fact]
     public async Task Dial_ProxyDown_ThrowsUnreachable()
     {
-        var proxy = new HostPort("127.0.0.1", FreePort.Next());
+        var proxy = new HostPort("127.0.0.1", Net.FreePort());
 
         var ex = await Assert.ThrowsAsync<DialException>(() => new Socks5Dialer(proxy).DialAsync(new HostPort("127.0.0.1", 7), CancellationToken.None).AsTask());
 
@@ -77,7 +78,7 @@ public sealed class Socks5DialerTests
     public async Task Dial_TargetRefusedBehindMicrosocks_ThrowsProxyRefused()
     {
         await using var proxy = await ProxyProcess.StartMicrosocksAsync();
-        var closed = new HostPort("127.0.0.1", FreePort.Next());
+        var closed = new HostPort("127.0.0.1", Net.FreePort());
 
         var ex = await Assert.ThrowsAsync<DialException>(() => new Socks5Dialer(proxy.Address).DialAsync(closed, CancellationToken.None).AsTask());
 

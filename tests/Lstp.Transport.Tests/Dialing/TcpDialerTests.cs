@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Lstp.Testing;
 using Lstp.Transport.Dialing;
 using Lstp.Transport.Tests.Support;
 using Xunit;
@@ -11,9 +12,9 @@ public sealed class TcpDialerTests
     [Fact]
     public async Task Dial_Listener_RoundTripsWithNagleOff()
     {
-        await using var echo = EchoServer.Start();
+        await using var echo = new EchoServer();
 
-        await using var stream = await new TcpDialer(TimeSpan.FromSeconds(5)).DialAsync(echo.Address, CancellationToken.None);
+        await using var stream = await new TcpDialer(TimeSpan.FromSeconds(5)).DialAsync(echo.Target, CancellationToken.None);
 
         Assert.True(Assert.IsType<NetworkStream>(stream).Socket.NoDelay);
         await Echo.AssertRoundTripAsync(stream);
@@ -22,7 +23,7 @@ public sealed class TcpDialerTests
     [Fact]
     public async Task Dial_ClosedPort_ThrowsUnreachable()
     {
-        var ex = await Assert.ThrowsAsync<DialException>(() => TcpDialer.Instance.DialAsync(new HostPort("127.0.0.1", FreePort.Next()), CancellationToken.None).AsTask());
+        var ex = await Assert.ThrowsAsync<DialException>(() => TcpDialer.Instance.DialAsync(new HostPort("127.0.0.1", Net.FreePort()), CancellationToken.None).AsTask());
 
         Assert.Equal(DialFailure.Unreachable, ex.Failure);
     }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Lstp.Testing;
 using Xunit;
 
 namespace Lstp.Transport.Tests.Support;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using Lstp.Testing;
 
 namespace Lstp.Transport.Tests.Support;
 
@@ -66,7 +67,7 @@ public sealed class ProxyProcess : IAsyncDisposable
         const int Attempts = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort.Next();
+            var port = Net.FreePort();
             var (arguments, workDirectory) = configure(port);
             var output = new StringBuilder();
             var process = Launch(binary, arguments, output);

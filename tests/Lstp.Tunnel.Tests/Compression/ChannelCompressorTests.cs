@@ -1,4 +1,5 @@
 using Lstp.Protocol.Messages;
+using Lstp.Testing.Compression;
 using Lstp.Tunnel.Compression;
 using Xunit;
 

@@ -1,5 +1,6 @@
 using Lstp.Protocol;
 using Lstp.Protocol.Messages;
+using Lstp.Testing.Compression;
 using Lstp.Tunnel.Compression;
 using Xunit;
 

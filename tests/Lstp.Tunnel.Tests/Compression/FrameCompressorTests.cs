@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Lstp.Protocol;
+using Lstp.Testing.Compression;
 using Lstp.Tunnel.Compression;
 using Xunit;
 

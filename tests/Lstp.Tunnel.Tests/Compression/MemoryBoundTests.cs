@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lstp.Testing.Compression;
 using Lstp.Tunnel.Compression;
 using Xunit;
 using Xunit.Abstractions;

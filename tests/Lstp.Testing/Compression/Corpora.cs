@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 
-namespace Lstp.Tunnel.Tests.Compression;
+namespace Lstp.Testing.Compression;
 
 /// <summary>Deterministic test data: text that compresses like prose and logs, random bytes, and already-compressed bytes.</summary>
 public static class Corpora
