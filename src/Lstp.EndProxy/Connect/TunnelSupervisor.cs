@@ -86,6 +86,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         {
             var middle = _options.Middles[_seed % _options.Middles.Count];
             var openedAt = (long?)null;
+            var peerShutDown = false;
             try
             {
                 SetState(TunnelPhase.Connecting, middle.ToString(), null, State.LastError);
@@ -125,6 +126,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
                 Interlocked.Exchange(ref _open, NewOpen());
                 if (token.IsCancellationRequested) break;
                 if (reason.Fault is LinkClosedException { RedirectTo: not null } moved) throw moved;
+                peerShutDown = !reason.IsFault; // the peer said SHUTDOWN: not a failure, but still reconnect for its return
                 throw new TunnelClosedException(ErrorCode.PeerGone, reason.Why);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -145,7 +147,8 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
                 }
                 var delay = _backoff.Next();
                 _reconnects++;
-                Log.Reconnecting(_log, error, delay.TotalSeconds);
+                if (peerShutDown) Log.PeerEnded(_log, error, delay.TotalSeconds);
+                else Log.Reconnecting(_log, error, delay.TotalSeconds);
                 SetState(TunnelPhase.BackingOff, middle.ToString(), null, error);
                 try { await Task.Delay(delay, _options.Time, token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { break; }
@@ -279,6 +282,9 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
 
         [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "tunnel down: {Cause}; reconnecting in {Seconds:0.0} s")]
         public static partial void Reconnecting(ILogger logger, string cause, double seconds);
+
+        [LoggerMessage(EventId = 404, Level = LogLevel.Information, Message = "tunnel ended: {Cause}; reconnecting in {Seconds:0.0} s")]
+        public static partial void PeerEnded(ILogger logger, string cause, double seconds);
 
         [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "no peer on {Middle} within {Seconds:0} s: back to the first middle seed, where the peer may wait")]
         public static partial void BackToFirstSeed(ILogger logger, string middle, double seconds);
