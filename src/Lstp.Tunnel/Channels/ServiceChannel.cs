@@ -49,7 +49,8 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
         _onOutcome = onOutcome;
         Description = description;
         IsOpener = opener;
-        Flow = new ChannelFlowControl(thresholds.Pause, thresholds.Resume);
+        Flow = new ChannelFlowControl(thresholds.Pause, thresholds.Resume,
+            pause => _writer.SendControl(pause ? new ServiceDataPause(id) : new ServiceDataResume(id)));
         Compression = compression ?? ChannelCompression.None;
         // Any frame may arrive compressed once the tunnel agreed on a method: keep them all as records, in order.
         _records = Compression.Method != CompressionMethod.None;
@@ -263,7 +264,7 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
                 if (counted > 0)
                 {
                     _counters.AddReceived(delivered);
-                    if (Flow.OnDrained(counted)) _writer.SendControl(new ServiceDataResume(Id));
+                    Flow.OnDrained(counted); // sends RESUME when this drains below the resume threshold
                 }
                 if (result.IsCompleted) break;
             }
@@ -398,7 +399,7 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
             length -= n;
         }
         // Count the bytes before flushing: once flushed, the downlink may drain them at any moment.
-        if (Flow.OnReceived(Counted(stored, application))) _writer.SendControl(new ServiceDataPause(Id));
+        Flow.OnReceived(Counted(stored, application)); // sends PAUSE when this crosses the pause threshold
         var flush = await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (flush.IsCompleted)
         {
