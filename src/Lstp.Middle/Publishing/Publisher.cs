@@ -58,8 +58,9 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
         }
         finally
         {
-            _ports.TryRemove(request.Port, out _);
+            // Close the listener before forgetting the port: once it is gone from the list, it no longer accepts.
             await port.DisposeAsync().ConfigureAwait(false);
+            _ports.TryRemove(request.Port, out _);
             Log.Unpublished(log, request.Service, request.Port);
         }
     }
