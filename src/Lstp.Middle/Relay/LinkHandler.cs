@@ -105,10 +105,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             Log.Refused(log, link.Remote, ex.Code, ex.Message);
             await TrySendErrorAsync(link, ex.Code, ex.Message).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException
-            or InvalidOperationException { Message: "Writing is not allowed after writer was completed." })
+        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException)
         {
-            // The end went away (its output was already completed when we wrote); nothing to tell it.
+            // The end went away (or its link had already closed when we wrote to it); nothing to tell it.
         }
         finally
         {
@@ -256,7 +255,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         {
             await first.Output.SendAsync(Concat(second.Info!.ToFrame(), toFirst.ToFrame()), first.Closed).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or IOException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException) // ConnectionAbortedException: its link closed
         {
             throw new ProtocolException(ErrorCode.PeerGone, "the waiting end left as its peer arrived");
         }

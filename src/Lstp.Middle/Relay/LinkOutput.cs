@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Lstp.Protocol.Messages;
+using Microsoft.AspNetCore.Connections;
 
 namespace Lstp.Middle.Relay;
 
@@ -28,13 +29,14 @@ public sealed class LinkOutput(PipeWriter writer)
         await SendAsync(message.ToFrame(), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Writes and flushes a whole frame; nothing when the output is already completed.</summary>
+    /// <summary>Writes and flushes a whole frame; <see cref="ConnectionAbortedException"/> when the link has already closed.</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         await Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!Completed) await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (Completed) throw new ConnectionAbortedException("the link has closed");
+            await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -1,9 +1,9 @@
 using System.Net.Security;
 using System.Net.Sockets;
 using Lstp.Protocol;
-using Lstp.Transport.Dialing;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
+using Lstp.Transport.Dialing;
 
 namespace Lstp.Tunnel.Link;
 
