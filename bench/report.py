@@ -37,6 +37,16 @@ RUNS = int(META.get("runs", "1"))
 PATHS = META.get("paths", " ".join(LABELS)).split()
 NPROC = int(META.get("nproc", "1"))
 HZ = 100
+# With run.sh --baseline REV: REV as given, its short hash, and the baseline's memory test (when it ran).
+BASE = META.get("baseline")
+BASE_SHORT = META.get("baseline_commit", "?")
+RSS_BASE = env(RAW / "rss@base.env") if BASE else {}
+
+
+def label(path):
+    if path.endswith("@base"):
+        return f"{LABELS.get(path[:-5], path[:-5])}, baseline `{BASE_SHORT}`"
+    return LABELS.get(path, path)
 
 
 def iperf_gbps(path, streams, run):
@@ -172,17 +182,22 @@ rows = [
 ]
 
 # --- memory ------------------------------------------------------------------------------------
-def kib(key):
-    value = RSS.get(key, "")
-    return int(value) if value.isdigit() else None
+def memory(rss):
+    """tunnels, pause, RSS before / at pause / after (KiB), KiB per tunnel, marginal KiB per tunnel, loader RSS."""
+    def kib(key):
+        value = rss.get(key, "")
+        return int(value) if value.isdigit() else None
+
+    tunnels = int(rss.get("tunnels", "0") or 0)
+    pause = int(rss.get("pause_at", "0") or 0)
+    before, at_pause, after = kib("rss_before_kib"), kib("rss_pause_kib"), kib("rss_after_kib")
+    per_tunnel = (after - before) / tunnels if None not in (before, after) and tunnels else None
+    marginal = (after - at_pause) / (tunnels - pause) if None not in (after, at_pause) and tunnels > pause else None
+    return tunnels, pause, before, at_pause, after, per_tunnel, marginal, kib("loadgen_rss_kib")
 
 
-tunnels = int(RSS.get("tunnels", "0") or 0)
-pause = int(RSS.get("pause_at", "0") or 0)
-before, at_pause, after = kib("rss_before_kib"), kib("rss_pause_kib"), kib("rss_after_kib")
-per_tunnel = (after - before) / tunnels if None not in (before, after) and tunnels else None
-marginal = (after - at_pause) / (tunnels - pause) if None not in (after, at_pause) and tunnels > pause else None
-loadgen = kib("loadgen_rss_kib")
+tunnels, pause, before, at_pause, after, per_tunnel, marginal, loadgen = memory(RSS)
+mb = memory(RSS_BASE) if RSS_BASE else None  # the baseline's, when its memory test ran
 
 # --- write -------------------------------------------------------------------------------------
 L = []
@@ -198,6 +213,11 @@ w(f"- **Machine:** {META.get('nproc')} CPUs ({META.get('cpu')}), {META.get('memo
 w(f"- **Code:** git commit `{META.get('commit')}`" + (f" plus {dirty} uncommitted change(s) under src/" if dirty else "")
   + f"; .NET SDK {META.get('dotnet')}, Release build "
   + ("made by this run" if META.get("built_now") == "1" else f"of {META.get('binary_built', '?')} (`--no-build`: may not match the tree)"))
+if BASE:
+    w(f"- **Baseline:** `--baseline {BASE}` = commit `{BASE_SHORT}` ({META.get('baseline_date', '?')}, "
+      f"“{META.get('baseline_subject', '?')}”), published by this run from a temporary git worktree; measured as "
+      "`lstp-plain@base` and `lstp-tls@base` (its own middle and ends, the same default flags), each right after "
+      "its counterpart in every run")
 w(f"- **Tools:** {META.get('iperf3')}; sockperf {META.get('sockperf')}; socat {META.get('socat')}; {META.get('openssh')}")
 w(f"- **Reproduce:** `sudo bench/run.sh{(' ' + META['args']) if META.get('args') else ''}` "
   f"(runs={RUNS}, {META.get('duration')} s per test, {tunnels} idle tunnels); raw numbers in `bench/out/{OUT.name}/`; "
@@ -211,7 +231,7 @@ w("")
 w("| path | iperf3 1 stream, Gbit/s | iperf3 8 streams, Gbit/s | round trip p50, µs | round trip p99, µs |")
 w("|---|---:|---:|---:|---:|")
 for path in PATHS:
-    w(f"| {LABELS.get(path, path)} | {cell(path, 'iperf1', 2)} | {cell(path, 'iperf8', 2)} | {cell(path, 'p50', 1)} | {cell(path, 'p99', 1)} |")
+    w(f"| {label(path)} | {cell(path, 'iperf1', 2)} | {cell(path, 'iperf8', 2)} | {cell(path, 'p50', 1)} | {cell(path, 'p99', 1)} |")
 w("")
 w("Latency: `sockperf ping-pong --tcp -m 64 --full-rtt` (64-byte messages, full round trip, after sockperf's own warm-up). "
   "Throughput: `iperf3 -c` (client → server), receiver side.")
@@ -231,17 +251,46 @@ w("The socat targets are read against LSTP `--plaintext` (neither encrypts); the
   "default TLS (both encrypt; OpenSSH decrypts and re-encrypts in sshd, LSTP's middle relays ciphertext). "
   "LSTP TLS vs socat is shown for information.")
 w("")
+if BASE:
+    same = re.fullmatch(r"[0-9a-f]{4,40}", BASE) and (BASE_SHORT.startswith(BASE) or BASE.startswith(BASE_SHORT))
+    w(f"## This commit against {BASE_SHORT if same else f'{BASE} ({BASE_SHORT})'}")
+    w("")
+    w(f"“This” is the work tree the run built (commit `{META.get('commit')}`"
+      + (f" plus {dirty} uncommitted change(s) under src/" if dirty else "")
+      + f"), “base” the baseline `{BASE_SHORT}`; medians of the same runs as above. "
+      "this / base above 1.0× for throughput means this commit is faster; below 1.0× for latency, quicker.")
+    w("")
+    w("| test | plaintext | plaintext, base | this / base | TLS | TLS, base | this / base |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    for metric, name, digits in (("iperf1", "iperf3 1 stream, Gbit/s", 2), ("iperf8", "iperf3 8 streams, Gbit/s", 2),
+                                 ("p50", "round trip p50, µs", 1), ("p99", "round trip p99, µs", 1)):
+        cells = []
+        for path in ("lstp-plain", "lstp-tls"):
+            cells += [fmt(med.get(path, {}).get(metric), digits), fmt(med.get(f"{path}@base", {}).get(metric), digits),
+                      f"{fmt(ratio(path, f'{path}@base', metric))}×"]
+        w(f"| {name} | {' | '.join(cells)} |")
+    w("")
+    if mb:
+        r = per_tunnel / mb[5] if per_tunnel is not None and mb[5] else None
+        w(f"Middle memory per idle paired tunnel: {fmt(per_tunnel, 1)} KiB this, {fmt(mb[5], 1)} KiB base "
+          f"(this / base {'n/a' if r is None else f'{r:.2f}×'}; details under the memory section).")
+    else:
+        w("Middle memory per idle paired tunnel: the baseline's memory test failed (see Observations), so there is no comparison.")
+    w("")
 w("## Middle memory per idle paired tunnel")
 w("")
-w("| | middle VmRSS |")
-w("|---|---:|")
-w(f"| fresh middle, no tunnels | {fmt(before and before / 1024, 1)} MiB |")
+# With a baseline whose memory test ran, a third column: its middle (mb).
+w("| | middle VmRSS |" + (f" baseline `{BASE_SHORT}` |" if mb else ""))
+w("|---|---:|" + ("---:|" if mb else ""))
+w(f"| fresh middle, no tunnels | {fmt(before and before / 1024, 1)} MiB |" + (f" {fmt(mb[2] and mb[2] / 1024, 1)} MiB |" if mb else ""))
 if pause:
-    w(f"| {pause} idle paired tunnels | {fmt(at_pause and at_pause / 1024, 1)} MiB |")
-w(f"| {tunnels} idle paired tunnels | {fmt(after and after / 1024, 1)} MiB |")
-w(f"| **(after − before) / {tunnels}** | **{fmt(per_tunnel, 1)} KiB per tunnel** (target ≤ 64 KiB: {verdict(per_tunnel, 64, False)}) |")
+    w(f"| {pause} idle paired tunnels | {fmt(at_pause and at_pause / 1024, 1)} MiB |" + (f" {fmt(mb[3] and mb[3] / 1024, 1)} MiB |" if mb else ""))
+w(f"| {tunnels} idle paired tunnels | {fmt(after and after / 1024, 1)} MiB |" + (f" {fmt(mb[4] and mb[4] / 1024, 1)} MiB |" if mb else ""))
+w(f"| **(after − before) / {tunnels}** | **{fmt(per_tunnel, 1)} KiB per tunnel** (target ≤ 64 KiB: {verdict(per_tunnel, 64, False)}) |"
+  + (f" {fmt(mb[5], 1)} KiB per tunnel ({verdict(mb[5], 64, False)}) |" if mb else ""))
 if marginal is not None:
-    w(f"| marginal, ({tunnels} − {pause}) tunnels | {fmt(marginal, 1)} KiB per tunnel (excludes one-off warm-up such as JIT) |")
+    w(f"| marginal, ({tunnels} − {pause}) tunnels | {fmt(marginal, 1)} KiB per tunnel (excludes one-off warm-up such as JIT) |"
+      + (f" {fmt(mb[6], 1)} KiB per tunnel |" if mb else ""))
 w("")
 w(f"`{RSS.get('loadgen_cmd', 'lstp loadgen idle')}` opened the tunnels (both ends of every pair in one process, "
   f"distinct random 32-byte keys, default TLS) in {RSS.get('loadgen_seconds', '?')} s; the middle's admin API "
@@ -249,6 +298,11 @@ w(f"`{RSS.get('loadgen_cmd', 'lstp loadgen idle')}` opened the tunnels (both end
   "the per-source defaults (50 new links/s, 64 waiting ends) would throttle one loader on one address. "
   "RSS was read 5 s after the last pair opened, without forcing a GC."
   + (f" The loader itself held {fmt(loadgen / 1024, 0)} MiB for {2 * tunnels} ends ({fmt(loadgen / (2 * tunnels), 1)} KiB per end)." if loadgen else ""))
+if BASE:
+    w("")
+    w(f"The baseline `{BASE_SHORT}` ran the same test afterwards, on a fresh middle of its own with its own loader "
+      f"(paired in {RSS_BASE.get('loadgen_seconds', '?')} s; its admin API reported {RSS_BASE.get('middle_reports_tunnels', '?')} tunnels)."
+      if mb else f"The baseline `{BASE_SHORT}`'s memory test failed (see Observations): its column is left out.")
 w("")
 
 # --- observations (generated from per-process and per-thread CPU during the tests) -------------
@@ -325,7 +379,7 @@ if profile_seconds:
     w("")
 
 notes = []
-for path in ("lstp-plain", "lstp-tls"):
+for path in ("lstp-plain", "lstp-plain@base", "lstp-tls", "lstp-tls@base") if BASE else ("lstp-plain", "lstp-tls"):
     c = cpu_median(path, "iperf1")
     if not c:
         continue

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LSTP benchmark: throughput, latency and idle-tunnel memory, side by side on loopback.
 #
-#   bench/run.sh [--quick] [--runs N] [--duration S] [--tunnels N] [--no-build] [--no-install]
+#   bench/run.sh [--quick] [--runs N] [--duration S] [--tunnels N] [--no-build] [--no-install] [--baseline REV]
 #
 # Paths measured, each carrying the same iperf3 / sockperf traffic:
 #   direct      client -> server
@@ -14,6 +14,11 @@
 # context switches per relay process (a separate short iperf3, after the measured runs).
 # Median of --runs runs (default 3; --quick: 1 run of 3 s). Raw numbers go to bench/out/<stamp>/,
 # the summary to bench/RESULTS.md. Needs root (installs packages, runs sshd). Loopback only.
+# --baseline REV (any git revision: HEAD~1, a hash, a tag) also measures an earlier commit in the same run:
+# REV is checked out in a temporary git worktree, its lstp published there (always, even with --no-build;
+# nothing under out/ is touched) and its middle and ends run as two more paths, lstp-plain@base and
+# lstp-tls@base (same default flags), interleaved with the others; the idle-tunnel memory test runs on a
+# baseline middle too. RESULTS.md then adds a table of this work tree against REV.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +32,7 @@ PAUSE_AT=100
 QUICK=0
 BUILD=1
 INSTALL=1
+BASELINE="" # --baseline REV, as given; BASE_COMMIT / BASE_SHORT: the commit it names
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 while (($#)); do
@@ -37,6 +43,7 @@ while (($#)); do
     --tunnels) TUNNELS=${2:?--tunnels needs a number}; shift ;;
     --no-build) BUILD=0 ;;
     --no-install) INSTALL=0 ;;
+    --baseline) BASELINE=${2:?--baseline needs a git revision}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -45,6 +52,11 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $TUNNELS =~ ^[1-9][0-9]*$ ]] ||
   { echo "run.sh: --runs, --duration and --tunnels take positive integers" >&2; exit 2; }
 ((PAUSE_AT < TUNNELS)) || PAUSE_AT=0
+if [[ -n $BASELINE ]]; then
+  BASE_COMMIT=$(git -C "$ROOT" rev-parse --verify "$BASELINE^{commit}") ||
+    { echo "run.sh: --baseline '$BASELINE' is not a commit of $ROOT" >&2; exit 2; }
+  BASE_SHORT=$(git -C "$ROOT" rev-parse --short "$BASE_COMMIT")
+fi
 if [[ $(id -u) -ne 0 ]]; then
   echo "run.sh: run as root (it installs packages with scripts/install-deps.sh and runs its own sshd)" >&2
   exit 1
@@ -59,6 +71,8 @@ FAILURES=$OUT/failures.txt # tests that failed, one line each (RESULTS.md lists 
 : >"$FAILURES"
 WORK=$(mktemp -d /tmp/lstp-bench.XXXXXX)
 LSTP=$ROOT/out/lstp/lstp
+BASE_TREE=""                     # with --baseline: the worktree of REV (set once created; the exit trap removes it)
+BASE_LSTP=$WORK/baseline-out/lstp # with --baseline: REV's lstp, published from BASE_TREE
 HZ=$(getconf CLK_TCK)
 STARTED_AT=$SECONDS
 
@@ -92,6 +106,9 @@ cleanup() {
   trap - EXIT INT TERM
   exec 9>&- 2>/dev/null || true
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if [[ -n $BASE_TREE ]] && ! git -C "$ROOT" worktree remove --force "$BASE_TREE" >/dev/null 2>&1; then
+    log "could not remove the baseline worktree $BASE_TREE ('git worktree prune' forgets it once it is gone)"
+  fi
   rm -rf "$WORK"
   ((status == 0)) || log "exit $status; logs in $LOGS"
   exit "$status"
@@ -100,15 +117,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# spawn LABEL COMMAND...: starts COMMAND in the background, logs to LOGS/LABEL.log, records its pid in PID_<label>.
+# spawn LABEL COMMAND...: starts COMMAND in the background, logs to LOGS/LABEL.log, records its pid in PID_<label>
+# (- and @ in LABEL become _).
 spawn() {
   local label=$1
   shift
   "$@" >"$LOGS/$label.log" 2>&1 &
   PIDS+=($!)
-  printf -v "PID_${label//-/_}" '%s' $!
+  printf -v "PID_${label//[-@]/_}" '%s' $!
 }
-pid_of() { local var="PID_${1//-/_}"; echo "${!var}"; }
+pid_of() { local var="PID_${1//[-@]/_}"; echo "${!var}"; }
 
 # Waits until something listens on 127.0.0.1:PORT (ss: no connection is made, so servers see nothing).
 wait_listen() {
@@ -302,6 +320,16 @@ if ((BUILD)); then
   ((built)) || die "dotnet publish (see $LOGS/build.log)"
 fi
 [[ -x $LSTP ]] || die "$LSTP missing (build it or drop --no-build)"
+if [[ -n $BASELINE ]]; then
+  # The same publish, from a worktree of REV (a fixed commit: nobody edits it, so one attempt).
+  log "baseline: $BASELINE = $BASE_SHORT, worktree $WORK/baseline, dotnet publish into $WORK/baseline-out"
+  git -C "$ROOT" worktree add --detach "$WORK/baseline" "$BASE_COMMIT" >"$LOGS/build-baseline.log" 2>&1 ||
+    die "git worktree add $BASELINE (see $LOGS/build-baseline.log)"
+  BASE_TREE=$WORK/baseline
+  dotnet publish "$BASE_TREE/src/Lstp.Cli" -c Release -o "$WORK/baseline-out" -nologo >>"$LOGS/build-baseline.log" 2>&1 ||
+    die "dotnet publish of the baseline $BASELINE (see $LOGS/build-baseline.log)"
+  [[ -x $BASE_LSTP ]] || die "$BASE_LSTP missing after the baseline's dotnet publish"
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # Everything about this run, for the report header.
@@ -327,16 +355,26 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
   echo "quick=$QUICK"
   echo "args=${ORIGINAL_ARGS[*]:-}"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+  if [[ -n $BASELINE ]]; then
+    echo "baseline=$BASELINE"
+    echo "baseline_commit=$BASE_SHORT"
+    echo "baseline_subject=$(git -C "$ROOT" log -1 --format=%s "$BASE_COMMIT")"
+    echo "baseline_date=$(git -C "$ROOT" log -1 --format=%cs "$BASE_COMMIT")"
+  fi
 } >"$OUT/meta.env"
 
 # ---------------------------------------------------------------------------------------------
 # Set up every path once; the runs then interleave the paths so background load spreads evenly.
+NPORTS=21
+[[ -z $BASELINE ]] || NPORTS=29 # the baseline's middle, its two pairs' forwards and its memory-test middle
 read -r P_IPERF P_SOCK \
   P_SOCAT_I1 P_SOCAT_I2 P_SOCAT_I3 P_SOCAT_S1 P_SOCAT_S2 P_SOCAT_S3 \
   P_MIDDLE P_ADMIN P_PLAIN_I P_PLAIN_S P_TLS_I P_TLS_S \
   P_SSHD P_SSH_RI P_SSH_RS P_SSH_LI P_SSH_LS \
-  P_RSS_MIDDLE P_RSS_ADMIN < <(free_ports 21)
-[[ -n $P_RSS_ADMIN ]] || die "could not find 21 free loopback ports"
+  P_RSS_MIDDLE P_RSS_ADMIN \
+  P_BASE_MIDDLE P_BASE_ADMIN P_BASE_PLAIN_I P_BASE_PLAIN_S P_BASE_TLS_I P_BASE_TLS_S \
+  P_BASE_RSS_MIDDLE P_BASE_RSS_ADMIN < <(free_ports "$NPORTS")
+[[ -n $P_RSS_ADMIN && ( -z $BASELINE || -n $P_BASE_RSS_ADMIN ) ]] || die "could not find $NPORTS free loopback ports"
 
 log "servers: iperf3 on $P_IPERF, sockperf on $P_SOCK"
 spawn iperf3-server iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
@@ -366,27 +404,39 @@ COMPONENTS[socat]="relay1=$PID_socat_i1 relay2=$PID_socat_i2 relay3=$PID_socat_i
 log "LSTP: one middle, a plaintext pair and a TLS pair of ends"
 spawn lstp-middle "$LSTP" middle --listen "127.0.0.1:$P_MIDDLE" --admin "127.0.0.1:$P_ADMIN" --name bench-middle
 wait_listen "$P_MIDDLE" "lstp middle" "$PID_lstp_middle"
-lstp_pair() { # MODE IPERF_FWD SOCK_FWD [--plaintext]
-  local mode=$1 fi=$2 fs=$3 flag=${4:-}
-  head -c 24 /dev/urandom | base64 >"$WORK/secret-$mode"
-  chmod 600 "$WORK/secret-$mode"
-  spawn "lstp-$mode-server" "$LSTP" end --middle "127.0.0.1:$P_MIDDLE" --secret-file "$WORK/secret-$mode" --name "srv-$mode" \
+# lstp_pair SUFFIX BINARY MIDDLE_PORT MODE IPERF_FWD SOCK_FWD [--plaintext]: path lstp-MODE<SUFFIX>, a pair of ends of
+# BINARY through the middle lstp-middle<SUFFIX> on MIDDLE_PORT (SUFFIX: empty, or @base for the baseline's).
+lstp_pair() {
+  local suffix=$1 bin=$2 mport=$3 mode=$4 fi=$5 fs=$6 flag=${7:-}
+  local path=lstp-$mode$suffix tag=${suffix//@/-}
+  head -c 24 /dev/urandom | base64 >"$WORK/secret-$mode$suffix"
+  chmod 600 "$WORK/secret-$mode$suffix"
+  spawn "$path-server" "$bin" end --middle "127.0.0.1:$mport" --secret-file "$WORK/secret-$mode$suffix" --name "srv-$mode$tag" \
     --service "iperf=127.0.0.1:$P_IPERF" --service "sockperf=127.0.0.1:$P_SOCK" $flag
-  spawn "lstp-$mode-client" "$LSTP" end --middle "127.0.0.1:$P_MIDDLE" --secret-file "$WORK/secret-$mode" --name "cli-$mode" \
+  spawn "$path-client" "$bin" end --middle "127.0.0.1:$mport" --secret-file "$WORK/secret-$mode$suffix" --name "cli-$mode$tag" \
     --forward "127.0.0.1:$fi=iperf" --forward "127.0.0.1:$fs=sockperf" $flag
-  wait_line "$LOGS/lstp-$mode-server.log" 'open via' "$(pid_of "lstp-$mode-server")" 60 "lstp $mode server end"
-  wait_line "$LOGS/lstp-$mode-client.log" 'open via' "$(pid_of "lstp-$mode-client")" 60 "lstp $mode client end"
-  wait_listen "$fi" "lstp $mode client end" "$(pid_of "lstp-$mode-client")"
-  wait_listen "$fs" "lstp $mode client end" "$(pid_of "lstp-$mode-client")"
-  log "  $mode: $(grep -m1 -o 'tunnel to .*' "$LOGS/lstp-$mode-client.log")"
-  IPERF_PORT[lstp-$mode]=$fi
-  SOCK_PORT[lstp-$mode]=$fs
-  COMPONENTS[lstp-$mode]="client-end=$(pid_of "lstp-$mode-client") middle=$PID_lstp_middle server-end=$(pid_of "lstp-$mode-server") iperf3-server=$PID_iperf3_server"
+  wait_line "$LOGS/$path-server.log" 'open via' "$(pid_of "$path-server")" 60 "lstp $mode$suffix server end"
+  wait_line "$LOGS/$path-client.log" 'open via' "$(pid_of "$path-client")" 60 "lstp $mode$suffix client end"
+  wait_listen "$fi" "lstp $mode$suffix client end" "$(pid_of "$path-client")"
+  wait_listen "$fs" "lstp $mode$suffix client end" "$(pid_of "$path-client")"
+  log "  $mode$suffix: $(grep -m1 -o 'tunnel to .*' "$LOGS/$path-client.log")"
+  IPERF_PORT[$path]=$fi
+  SOCK_PORT[$path]=$fs
+  COMPONENTS[$path]="client-end=$(pid_of "$path-client") middle=$(pid_of "lstp-middle$suffix") server-end=$(pid_of "$path-server") iperf3-server=$PID_iperf3_server"
 }
-lstp_pair plain "$P_PLAIN_I" "$P_PLAIN_S" --plaintext
-lstp_pair tls "$P_TLS_I" "$P_TLS_S"
+lstp_pair "" "$LSTP" "$P_MIDDLE" plain "$P_PLAIN_I" "$P_PLAIN_S" --plaintext
+lstp_pair "" "$LSTP" "$P_MIDDLE" tls "$P_TLS_I" "$P_TLS_S"
 grep -q '(plaintext)' "$LOGS/lstp-plain-client.log" || die "the plaintext pair did not open in plaintext"
 grep -q '(TLS 1.3)' "$LOGS/lstp-tls-client.log" || die "the TLS pair did not open with TLS 1.3"
+if [[ -n $BASELINE ]]; then
+  log "LSTP baseline $BASE_SHORT: its own middle and the same two pairs, all of its binary"
+  spawn lstp-middle@base "$BASE_LSTP" middle --listen "127.0.0.1:$P_BASE_MIDDLE" --admin "127.0.0.1:$P_BASE_ADMIN" --name bench-middle-base
+  wait_listen "$P_BASE_MIDDLE" "lstp middle (baseline)" "$(pid_of lstp-middle@base)"
+  lstp_pair @base "$BASE_LSTP" "$P_BASE_MIDDLE" plain "$P_BASE_PLAIN_I" "$P_BASE_PLAIN_S" --plaintext
+  lstp_pair @base "$BASE_LSTP" "$P_BASE_MIDDLE" tls "$P_BASE_TLS_I" "$P_BASE_TLS_S"
+  grep -q '(plaintext)' "$LOGS/lstp-plain@base-client.log" || die "the baseline's plaintext pair did not open in plaintext"
+  grep -q '(TLS 1.3)' "$LOGS/lstp-tls@base-client.log" || die "the baseline's TLS pair did not open with TLS 1.3"
+fi
 
 log "OpenSSH: sshd on $P_SSHD as the middle, ssh -R (server side) and ssh -L (client side)"
 SSHDIR=$WORK/ssh
@@ -436,6 +486,8 @@ SOCK_PORT[ssh]=$P_SSH_LS
 COMPONENTS[ssh]="ssh-L=$PID_ssh_client_side sshd=$PID_sshd ssh-R=$PID_ssh_server_side iperf3-server=$PID_iperf3_server"
 
 PATHS=(direct socat lstp-plain lstp-tls ssh)
+# Each baseline path right after its counterpart: the pair sees the same background load.
+[[ -z $BASELINE ]] || PATHS=(direct socat lstp-plain lstp-plain@base lstp-tls lstp-tls@base ssh)
 echo "paths=${PATHS[*]}" >>"$OUT/meta.env"
 # How busy the (shared) machine is without us: everything is set up and idle now.
 read -r busy0 total0 < <(machine_ticks)
@@ -484,49 +536,74 @@ for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
 PIDS=()
 
 # ---------------------------------------------------------------------------------------------
-log "memory: a fresh middle, then $TUNNELS idle paired tunnels from lstp loadgen idle"
-spawn rss-middle "$LSTP" middle --listen "127.0.0.1:$P_RSS_MIDDLE" --admin "127.0.0.1:$P_RSS_ADMIN" --name rss-middle \
-  --max-connections-per-second 100000 --max-waiting-per-source 100000 --log-level warning
-wait_listen "$P_RSS_MIDDLE" "lstp middle" "$PID_rss_middle"
-wait_listen "$P_RSS_ADMIN" "lstp middle admin" "$PID_rss_middle"
-sleep 2
-RSS_BEFORE=$(rss_kib "$PID_rss_middle")
-mkfifo "$WORK/loadgen.in"
-LOADGEN_ARGS=(loadgen idle --middle "127.0.0.1:$P_RSS_MIDDLE" --tunnels "$TUNNELS" --batch 50 --pause-at "$PAUSE_AT")
-"$LSTP" "${LOADGEN_ARGS[@]}" <"$WORK/loadgen.in" >"$LOGS/loadgen.out" 2>"$LOGS/loadgen.err" &
-PIDS+=($!)
-PID_loadgen=$!
-exec 9<>"$WORK/loadgen.in" # (read-write: never blocks) keeps the loadgen's stdin open; a line on it resumes it after --pause-at
-T_LOADGEN=$SECONDS
-RSS_PAUSE=""
-if ((PAUSE_AT > 0)); then
-  wait_line "$LOGS/loadgen.out" "^ready $PAUSE_AT\$" "$PID_loadgen" 300 "lstp loadgen"
-  sleep 3
-  RSS_PAUSE=$(rss_kib "$PID_rss_middle")
-  echo go >&9
-fi
-wait_line "$LOGS/loadgen.out" "^ready $TUNNELS\$" "$PID_loadgen" 600 "lstp loadgen"
-T_LOADGEN=$((SECONDS - T_LOADGEN))
-sleep 5
-RSS_AFTER=$(rss_kib "$PID_rss_middle")
-LOADGEN_RSS=$(rss_kib "$PID_loadgen")
-SEEN=$(curl -fsS "http://127.0.0.1:$P_RSS_ADMIN/api/status" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("tunnels", [])))' 2>/dev/null || echo "?")
-cat >"$RAW/rss.env" <<EOF
+# memory_test SUFFIX BINARY MIDDLE_PORT ADMIN_PORT: a fresh middle of BINARY, then TUNNELS idle paired tunnels from
+# BINARY's loadgen; writes RAW/rss<SUFFIX>.env (SUFFIX: empty, or @base for the baseline), then stops both.
+memory_test() {
+  local suffix=$1 bin=$2 mport=$3 aport=$4 mpid lpid t_loadgen rss_before rss_pause="" rss_after loadgen_rss seen i
+  local -a loadgen_args
+  spawn "rss-middle$suffix" "$bin" middle --listen "127.0.0.1:$mport" --admin "127.0.0.1:$aport" --name "rss-middle${suffix//@/-}" \
+    --max-connections-per-second 100000 --max-waiting-per-source 100000 --log-level warning
+  mpid=$(pid_of "rss-middle$suffix")
+  wait_listen "$mport" "lstp middle" "$mpid"
+  wait_listen "$aport" "lstp middle admin" "$mpid"
+  sleep 2
+  rss_before=$(rss_kib "$mpid")
+  mkfifo "$WORK/loadgen$suffix.in"
+  loadgen_args=(loadgen idle --middle "127.0.0.1:$mport" --tunnels "$TUNNELS" --batch 50 --pause-at "$PAUSE_AT")
+  "$bin" "${loadgen_args[@]}" <"$WORK/loadgen$suffix.in" >"$LOGS/loadgen$suffix.out" 2>"$LOGS/loadgen$suffix.err" &
+  PIDS+=($!)
+  lpid=$!
+  exec 9<>"$WORK/loadgen$suffix.in" # (read-write: never blocks) keeps the loadgen's stdin open; a line on it resumes it after --pause-at
+  t_loadgen=$SECONDS
+  if ((PAUSE_AT > 0)); then
+    wait_line "$LOGS/loadgen$suffix.out" "^ready $PAUSE_AT\$" "$lpid" 300 "lstp loadgen"
+    sleep 3
+    rss_pause=$(rss_kib "$mpid")
+    echo go >&9
+  fi
+  wait_line "$LOGS/loadgen$suffix.out" "^ready $TUNNELS\$" "$lpid" 600 "lstp loadgen"
+  t_loadgen=$((SECONDS - t_loadgen))
+  sleep 5
+  rss_after=$(rss_kib "$mpid")
+  loadgen_rss=$(rss_kib "$lpid")
+  seen=$(curl -fsS "http://127.0.0.1:$aport/api/status" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("tunnels", [])))' 2>/dev/null || echo "?")
+  cat >"$RAW/rss$suffix.env" <<EOF
 tunnels=$TUNNELS
 pause_at=$PAUSE_AT
-rss_before_kib=$RSS_BEFORE
-rss_pause_kib=$RSS_PAUSE
-rss_after_kib=$RSS_AFTER
-loadgen_rss_kib=$LOADGEN_RSS
-loadgen_seconds=$T_LOADGEN
-middle_reports_tunnels=$SEEN
+rss_before_kib=$rss_before
+rss_pause_kib=$rss_pause
+rss_after_kib=$rss_after
+loadgen_rss_kib=$loadgen_rss
+loadgen_seconds=$t_loadgen
+middle_reports_tunnels=$seen
 middle_flags=--max-connections-per-second 100000 --max-waiting-per-source 100000 --log-level warning
-loadgen_cmd=lstp ${LOADGEN_ARGS[*]}
+loadgen_cmd=lstp ${loadgen_args[*]}
 EOF
-log "  middle RSS: before ${RSS_BEFORE} KiB, at $PAUSE_AT ${RSS_PAUSE:-n/a} KiB, at $TUNNELS ${RSS_AFTER} KiB (middle sees $SEEN tunnels)"
-exec 9>&-
-for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-PIDS=()
+  log "  middle RSS: before ${rss_before} KiB, at $PAUSE_AT ${rss_pause:-n/a} KiB, at $TUNNELS ${rss_after} KiB (middle sees $seen tunnels)"
+  exec 9>&-
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  PIDS=()
+}
+log "memory: a fresh middle, then $TUNNELS idle paired tunnels from lstp loadgen idle"
+memory_test "" "$LSTP" "$P_RSS_MIDDLE" "$P_RSS_ADMIN"
+if [[ -n $BASELINE ]]; then
+  # The same on a middle of the baseline. In a subshell of its own (with its own traps), so that a failure here
+  # (say, an older loadgen without --pause-at) is recorded instead of losing the measurements above.
+  log "memory (baseline $BASE_SHORT): a fresh middle of the baseline, then $TUNNELS idle paired tunnels from its loadgen"
+  (
+    trap 'for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done' EXIT
+    trap 'exit 143' TERM
+    memory_test @base "$BASE_LSTP" "$P_BASE_RSS_MIDDLE" "$P_BASE_RSS_ADMIN"
+  ) &
+  PIDS+=($!)
+  status=0
+  wait $! || status=$?
+  PIDS=()
+  if ((status)); then
+    log "  the baseline's memory test failed (exit $status); RESULTS.md leaves its numbers out"
+    echo "baseline memory test: failed (see logs/rss-middle@base.log, logs/loadgen@base.err)" >>"$FAILURES"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.env"

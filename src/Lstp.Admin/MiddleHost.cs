@@ -8,6 +8,8 @@ using Lstp.Middle;
 using Lstp.Middle.Pairing;
 using Lstp.Middle.Relay;
 using Lstp.Transport;
+using Lstp.Tunnel.Actors;
+using Akka.Actor;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -27,8 +29,9 @@ public sealed class MiddleHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly StatusFeed _feed;
 
-    private MiddleHost(WebApplication app, StatusFeed feed, MiddleNode node, HostPort link, HostPort? admin)
+    private MiddleHost(WebApplication app, StatusFeed feed, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors)
     {
+        Actors = actors;
         _app = app;
         _feed = feed;
         Node = node;
@@ -37,6 +40,9 @@ public sealed class MiddleHost : IAsyncDisposable
     }
 
     public MiddleNode Node { get; }
+
+    /// <summary>The actor system the middle's actors (the pairing registry) run in.</summary>
+    public ActorSystem Actors { get; }
 
     /// <summary>Where ends dial in, with the port Kestrel actually bound.</summary>
     public HostPort LinkAddress { get; }
@@ -62,12 +68,13 @@ public sealed class MiddleHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<ILoggerFactory>(loggers);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(options, loggers.CreateLogger("Lstp.Middle.Pairing"));
+        var linkCertificate = LoadCertificate(options);
+        var actors = LstpActorSystem.Create("lstp-middle", loggers);
+        var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(actors, options, loggers.CreateLogger("Lstp.Middle.Pairing"));
         var node = new MiddleNode(options, registry, loggers);
         builder.Services.AddSingleton(node);
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, RelayMemoryPoolFactory>();
 
-        var linkCertificate = LoadCertificate(options);
         ListenOptions? linkListen = null;
         ListenOptions? adminListen = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -102,12 +109,13 @@ public sealed class MiddleHost : IAsyncDisposable
             await feed.DisposeAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             if (registry is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
+            await actors.Terminate().ConfigureAwait(false);
             throw new InvalidOperationException($"cannot listen: {ex.Message}", ex);
         }
         var link = ListenAddress.Bound(linkListen!, options.Listen);
         node.BoundAddress = link.ToString();
         var adminBound = adminListen is null ? (HostPort?)null : ListenAddress.Bound(adminListen, options.Admin!.Value);
-        return new MiddleHost(app, feed, node, link, adminBound);
+        return new MiddleHost(app, feed, node, link, adminBound, actors);
     }
 
     private static X509Certificate2? LoadCertificate(MiddleOptions options)
@@ -142,5 +150,6 @@ public sealed class MiddleHost : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
         await _feed.DisposeAsync().ConfigureAwait(false);
         if (Node.Registry is IAsyncDisposable registry) await registry.DisposeAsync().ConfigureAwait(false);
+        await Actors.Terminate().ConfigureAwait(false);
     }
 }

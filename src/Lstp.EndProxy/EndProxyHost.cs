@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Lstp.EndProxy.Connect;
 using Lstp.EndProxy.EntryPoints;
 using Lstp.EndProxy.Helpers;
@@ -6,6 +7,7 @@ using Lstp.EndProxy.Publish;
 using Lstp.EndProxy.Forwards;
 using Lstp.EndProxy.Services;
 using Lstp.Transport.Dialing;
+using Lstp.Tunnel.Actors;
 using Lstp.Tunnel.Security;
 using Lstp.Tunnel.Session;
 using Microsoft.Extensions.Logging;
@@ -24,17 +26,28 @@ public sealed class EndProxyHost : IAsyncDisposable
     /// <summary>The agents keeping this end's published services open on the middle.</summary>
     public IReadOnlyList<PublishAgent> Publishers => _agents;
 
-    private EndProxyHost(EndOptions options, TunnelSupervisor supervisor)
+    private readonly ActorSystem? _ownSystem;
+
+    private EndProxyHost(EndOptions options, TunnelSupervisor supervisor, ActorSystem actors, bool ownsSystem)
     {
         Options = options;
         Supervisor = supervisor;
+        Actors = actors;
+        _ownSystem = ownsSystem ? actors : null;
     }
+
+    /// <summary>The actor system this end's tunnels and channels run in.</summary>
+    public ActorSystem Actors { get; }
 
     public EndOptions Options { get; }
     public TunnelSupervisor Supervisor { get; }
     public IReadOnlyList<LocalListener> Listeners => _listeners;
 
-    public static EndProxyHost Start(EndOptions options, ILoggerFactory loggers, IDialer? dialer = null, TunnelSecret? secret = null)
+    /// <summary>
+    /// Starts an end. Its actors run in <paramref name="actors"/> when given (many ends in one process, as the load
+    /// generator runs them), else in an actor system of its own that it terminates when it stops.
+    /// </summary>
+    public static EndProxyHost Start(EndOptions options, ILoggerFactory loggers, IDialer? dialer = null, TunnelSecret? secret = null, ActorSystem? actors = null)
     {
         var setup = new EndSetup(secret ?? TunnelSecret.FromPassphrase(options.Secret), options.Name, options.User, options.Plaintext);
         var allow = AllowList.Parse(options.Allow);
@@ -50,9 +63,11 @@ public sealed class EndProxyHost : IAsyncDisposable
         var properties = new EndProperties(catalog.Names, allow.Patterns, [], helpers.Announcements, options.Compression.Announce());
         dialer ??= TcpDialer.Instance;
         if (options.MiddleTls is { } trust) dialer = new TlsDialer(dialer, trust);
-        var supervisor = new TunnelSupervisor(options, setup, dialer, targets, properties, loggers);
+        var ownsSystem = actors is null;
+        actors ??= LstpActorSystem.Create("lstp-end", loggers);
+        var supervisor = new TunnelSupervisor(options, setup, dialer, targets, properties, loggers, actors);
         opened = supervisor; // application helpers: HelperTargets reads the peer's announcements from it
-        var host = new EndProxyHost(options, supervisor);
+        var host = new EndProxyHost(options, supervisor, actors, ownsSystem);
         var log = loggers.CreateLogger("Lstp.EndProxy");
         try
         {
@@ -76,6 +91,7 @@ public sealed class EndProxyHost : IAsyncDisposable
         catch
         {
             foreach (var listener in host._listeners) listener.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            host._ownSystem?.Terminate().Wait(TimeSpan.FromSeconds(5));
             throw;
         }
         foreach (var publish in options.Publish)
@@ -107,5 +123,6 @@ public sealed class EndProxyHost : IAsyncDisposable
         foreach (var agent in _agents) await agent.DisposeAsync().ConfigureAwait(false);
         await Supervisor.DisposeAsync().ConfigureAwait(false);
         foreach (var listener in _listeners) await listener.DisposeAsync().ConfigureAwait(false);
+        if (_ownSystem is not null) await _ownSystem.Terminate().ConfigureAwait(false);
     }
 }

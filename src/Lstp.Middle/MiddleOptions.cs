@@ -19,7 +19,7 @@ public sealed record MiddleOptions
     /// <summary>Public ports ends may ask this middle to open (--publish-range LOW-HIGH); none by default.</summary>
     public PortRange? PublishRange { get; init; }
 
-    /// <summary>Cascade: hand every end to this middle instead of pairing here (DESIGN.md "Cascading").</summary>
+    /// <summary>Cascade: hand every end to this middle instead of pairing here (docs/architecture.md).</summary>
     public HostPort? Upstream { get; init; }
 
     /// <summary>Token this middle presents to its upstream (or to other nodes) in ADMISSION.</summary>

@@ -35,7 +35,7 @@ public sealed class ResilienceTests(ITestOutputHelper output)
 
         // The server end's connection dies without a SHUTDOWN (reset), and it cannot come back yet.
         serverPath.Kill();
-        await Probe<object>.ExpectTerminatedAsync(clientTunnel, TimeSpan.FromSeconds(30));
+        await clientTunnel.Completion.WaitAsync(TimeSpan.FromSeconds(30));
         await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Phase == EndProxy.Connect.TunnelPhase.Waiting, "the survivor registers again and waits");
 
         // The peer returns: the survivor pairs again and data flows.
@@ -60,7 +60,7 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         var (clientTunnel, _) = await rig.OpenAsync();
 
         path.Freeze(); // a blackhole: no FIN, no RST, just silence
-        var reason = await Probe<object>.ExpectTerminatedAsync(clientTunnel, TimeSpan.FromSeconds(20));
+        var reason = await clientTunnel.Completion.WaitAsync(TimeSpan.FromSeconds(20));
         output.WriteLine($"tunnel ended: {reason}");
         // Either this end's keepalive gave up on the silent link, or the server end's did first and the middle
         // reset this end's side: both are the blackhole being detected without any FIN or RST from the path.
@@ -82,11 +82,44 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         var port = rig.Middle.LinkAddress.Port;
 
         await rig.Middle.DisposeAsync();
-        await Probe<object>.ExpectTerminatedAsync(before, TimeSpan.FromSeconds(30));
+        await before.Completion.WaitAsync(TimeSpan.FromSeconds(30));
         await rig.ReplaceMiddleAsync(await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", port), Admin = null, Name = "m2" }, log));
 
         var (after, _) = await rig.OpenAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(["client-end", "m2", "server-end"], after.Session.Pairing.Path.Select(e => e.Name));
         await AssertEchoAsync(rig, 5);
+    }
+
+    [Fact]
+    public async Task A_tunnel_that_dies_resets_its_applications_instead_of_ending_them_cleanly()
+    {
+        // A service that says hello and holds the connection: an application without its own framing would take a
+        // clean end of stream here for "that was everything".
+        using var service = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        service.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        service.Listen(1);
+        var held = service.AcceptAsync().ContinueWith(async accepted =>
+        {
+            var socket = await accepted;
+            await socket.SendAsync("hello"u8.ToArray(), SocketFlags.None);
+            return socket;
+        }, TaskScheduler.Default).Unwrap();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
+        await using var serverPath = new ChaosProxy(middle.LinkAddress.Port);
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["hello"] = $"127.0.0.1:{((System.Net.IPEndPoint)service.LocalEndPoint!).Port}" },
+            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)] },
+            client: o => o with { Middles = [middle.LinkAddress] },
+            existingMiddle: middle);
+        var (clientTunnel, _) = await rig.OpenAsync();
+        using var application = await Net.ConnectAsync(rig.ForwardPort("hello"));
+        Assert.Equal("hello"u8.ToArray(), await Net.ReadExactlyAsync(application, 5).WaitAsync(TimeSpan.FromSeconds(15)));
+        using var _ = await held;
+
+        serverPath.Kill(); // the server end's link is reset: no SHUTDOWN, no SERVICE_FREE
+        await clientTunnel.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var reset = await Assert.ThrowsAsync<SocketException>(() => Net.ReadToEndAsync(application).WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
     }
 }

@@ -12,7 +12,7 @@ using Xunit.Abstractions;
 
 namespace Lstp.Scenarios;
 
-/// <summary>DESIGN.md's setup sequence, step by step, with the test standing in for both ends.</summary>
+/// <summary>The setup sequence of docs/architecture.md, step by step, with the test standing in for both ends.</summary>
 public sealed class SetupSequenceTests(ITestOutputHelper output)
 {
     [Fact]

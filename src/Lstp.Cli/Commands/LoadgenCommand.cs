@@ -46,6 +46,8 @@ public static class LoadgenCommand
             if (pause < 0 || pause > count) throw new UsageException("--pause-at: must be between 0 and --tunnels");
 
             var loggers = NullLoggerFactory.Instance;
+            // One actor system for every end of this process: an actor system each would cost 2N scheduler threads.
+            var actors = Lstp.Tunnel.Actors.LstpActorSystem.Create("lstp-loadgen", loggers);
             var hosts = new List<EndProxyHost>(2 * count);
             var clock = Stopwatch.StartNew();
             try
@@ -67,7 +69,7 @@ public static class LoadgenCommand
                                 Name = $"loadgen-{Environment.ProcessId}-{i}-{side}",
                                 Plaintext = parse.GetValue(plaintext),
                             };
-                            var host = EndProxyHost.Start(options, loggers, dialer: null, secret);
+                            var host = EndProxyHost.Start(options, loggers, dialer: null, secret, actors);
                             hosts.Add(host);
                             waits.Add(Paired(host, batchTimeout, cancellationToken));
                         }
@@ -106,6 +108,7 @@ public static class LoadgenCommand
                 using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
                 try { await Task.WhenAll(hosts.Select(h => h.DisposeAsync().AsTask())).WaitAsync(limit.Token); }
                 catch (Exception) { /* best effort on the way out */ }
+                await actors.Terminate().WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }));
         return command;

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.Cluster.Pairing;
 
 /// <summary>
-/// The pairing registry a cluster shares (DESIGN.md "Cluster of middles"). The links of waiting ends stay at
+/// The pairing registry a cluster shares (docs/architecture.md, "Cluster of middles"). The links of waiting ends stay at
 /// this node, in <see cref="LocalWaitingTable"/>; the cluster's view of them is one row each in PostgreSQL.
 /// Registering claims the peer's row, or stores the end's own, in one statement (<see cref="ClusterDatabase.RegisterAsync"/>):
 /// a row of this node pairs here, a row of another node forwards the end there with the row id as the claim

@@ -1,62 +1,67 @@
-using Lstp.Protocol;
+using Akka.Actor;
 using Lstp.Transport;
 using Lstp.Transport.Dialing;
 using Lstp.Tunnel.Link;
 using Lstp.Tunnel.Security;
 using Lstp.Tunnel.Session;
 using Microsoft.Extensions.Logging;
-using TunnelActor = Lstp.Tunnel.Session.Tunnel;
+using TunnelHandle = Lstp.Tunnel.Session.Tunnel;
 
 namespace Lstp.EndProxy.Connect;
 
 /// <summary>
-/// Keeps an end's tunnel up: dials a middle seed, registers, waits to be paired, runs the end-to-end
-/// handshake and starts the tunnel actor; when the tunnel ends it reconnects with jittered exponential
-/// backoff, moving to the next seed after a failure. Local listeners never depend on it being up.
+/// The handle on an end's <see cref="TunnelKeeper"/>, the actor that keeps the tunnel up: it publishes the phase
+/// and the open tunnel for entry points and status pages, opens dedicated tunnel connections, and stops the
+/// keeper (SHUTDOWN on the open tunnel) when the end stops. Local listeners never depend on the tunnel being up.
 /// </summary>
 public sealed partial class TunnelSupervisor : IAsyncDisposable
 {
+    private static long _keepers;
     private readonly EndOptions _options;
     private readonly EndSetup _setup;
     private readonly IDialer _dialer;
-    private readonly ITargetDialer _targets;
     private readonly EndProperties _properties;
-    private readonly ILoggerFactory _loggers;
     private readonly ILogger _log;
+    private readonly IActorRefFactory _actors;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Backoff _backoff;
-    private TaskCompletionSource<TunnelActor> _open = NewOpen();
-    private Task? _loop;
-    private int _seed;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<TunnelHandle> _open = NewOpen();
+    private IActorRef? _keeper;
     private HostPort? _middle;
     private int _reconnects;
 
-    public TunnelSupervisor(EndOptions options, EndSetup setup, IDialer dialer, ITargetDialer targets, EndProperties properties, ILoggerFactory loggers)
+    public TunnelSupervisor(EndOptions options, EndSetup setup, IDialer dialer, ITargetDialer targets, EndProperties properties, ILoggerFactory loggers, IActorRefFactory actors)
     {
         if (options.Middles.Count == 0) throw new ArgumentException("at least one middle (--middle HOST:PORT) is needed", nameof(options));
+        _actors = actors;
         _options = options;
         _setup = setup;
         _dialer = dialer;
-        _targets = targets;
+        Targets = targets;
         _properties = properties;
-        _loggers = loggers;
         _log = loggers.CreateLogger("Lstp.EndProxy.Tunnel");
-        _backoff = new Backoff(options.BackoffMin, options.BackoffMax);
+        TunnelLog = loggers.CreateLogger("Lstp.Tunnel");
         State = new TunnelState(TunnelPhase.Connecting, null, null, null, 0);
     }
 
     public TunnelState State { get; private set; }
 
+    /// <summary>The actor system this end's tunnels run in.</summary>
+    public IActorRefFactory Actors => _actors;
+
     /// <summary>The open tunnel, if there is one now.</summary>
-    public TunnelActor? Current { get; private set; }
+    public TunnelHandle? Current { get; private set; }
 
     /// <summary>Raised on every phase change (the demo prints them).</summary>
     public event Action<TunnelState>? StateChanged;
 
-    public void Start() => _loop ??= Task.Run(RunAsync);
+    internal ITargetDialer Targets { get; }
+    internal ILogger TunnelLog { get; }
+
+    public void Start() => _keeper ??= _actors.ActorOf(Props.Create(() => new TunnelKeeper(this, _options, _log)), $"tunnel-keeper-{Interlocked.Increment(ref _keepers)}");
 
     /// <summary>Waits until a tunnel is open; null if none opens within <paramref name="timeout"/>.</summary>
-    public async Task<TunnelActor?> WaitForTunnelAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<TunnelHandle?> WaitForTunnelAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var started = _options.Time.GetTimestamp();
         while (true)
@@ -69,7 +74,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
             {
                 var opened = await Volatile.Read(ref _open).Task.WaitAsync(remaining, _options.Time, cancellationToken).ConfigureAwait(false);
                 if (!opened.Completion.IsCompleted) return opened;
-                // That tunnel already ended and the supervisor is replacing it: wait for the next one.
+                // That tunnel already ended and the keeper is replacing it: wait for the next one.
                 await Task.Delay(10, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
@@ -79,85 +84,35 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         }
     }
 
-    private async Task RunAsync()
+    // What the keeper decided, published for entry points and status pages.
+
+    internal void Publish(TunnelPhase phase, string? middle, string? peer, string? error = null) =>
+        SetState(phase, middle, peer, phase is TunnelPhase.BackingOff or TunnelPhase.Open ? error : error ?? State.LastError);
+
+    internal void Opened(TunnelHandle tunnel, HostPort middle)
     {
-        var token = _stop.Token;
-        while (!token.IsCancellationRequested)
-        {
-            var middle = _options.Middles[_seed % _options.Middles.Count];
-            var openedAt = (long?)null;
-            var peerShutDown = false;
-            try
-            {
-                SetState(TunnelPhase.Connecting, middle.ToString(), null, State.LastError);
-                // Waiting unpaired on a seed other than the first: the peer may wait on the first. Go back there after a
-                // while, so two ends that came back on different middles still meet (both list the seeds in one order).
-                using var registering = CancellationTokenSource.CreateLinkedTokenSource(token);
-                if (_seed % _options.Middles.Count != 0) registering.CancelAfter(ReturnToFirstSeedAfter);
-                SecuredSession session;
-                try
-                {
-                    session = await ConnectAsync(middle, 0, _ => SetState(TunnelPhase.Waiting, middle.ToString(), null, State.LastError),
-                        peer =>
-                        {
-                            registering.CancelAfter(Timeout.InfiniteTimeSpan);
-                            SetState(TunnelPhase.Securing, middle.ToString(), peer, State.LastError);
-                        }, registering.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (registering.IsCancellationRequested && !token.IsCancellationRequested)
-                {
-                    _seed = _options.Middles.Count * (_seed / _options.Middles.Count + 1); // the first seed, next round
-                    Log.BackToFirstSeed(_log, middle.ToString(), ReturnToFirstSeedAfter.TotalSeconds);
-                    continue;
-                }
-                var pairing = session.Pairing;
-                _middle = middle;
-
-                var tunnel = new TunnelActor(session, _targets, TunnelOptions(singleChannel: false), _loggers.CreateLogger("Lstp.Tunnel"));
-                tunnel.Start();
-                openedAt = _options.Time.GetTimestamp();
-                Current = tunnel;
-                Log.Open(_log, pairing.Peer.EndName, string.Join(" -> ", pairing.Path.Select(e => e.Name)), session.Encrypted ? "TLS 1.3" : "plaintext");
-                SetState(TunnelPhase.Open, middle.ToString(), pairing.Peer.EndName, null);
-                Volatile.Read(ref _open).TrySetResult(tunnel);
-
-                var reason = await tunnel.Completion.WaitAsync(token).ConfigureAwait(false);
-                Current = null;
-                Interlocked.Exchange(ref _open, NewOpen());
-                if (token.IsCancellationRequested) break;
-                if (reason.Fault is LinkClosedException { RedirectTo: not null } moved) throw moved;
-                peerShutDown = !reason.IsFault; // the peer said SHUTDOWN: not a failure, but still reconnect for its return
-                throw new TunnelClosedException(ErrorCode.PeerGone, reason.Why);
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                Current = null;
-                var error = Describe(ex);
-                var wasUp = openedAt is { } t && _options.Time.GetElapsedTime(t) > TimeSpan.FromSeconds(10);
-                if (wasUp) _backoff.Reset();
-                // A middle that failed or refused us: try the next seed. A tunnel that simply ended: same seed first.
-                if (!wasUp || ex is LinkClosedException) _seed++;
-                if (ex is LinkClosedException { RedirectTo: { } to } && HostPort.TryParse(to, out var redirect, out _))
-                {
-                    _seed = IndexOf(redirect);
-                }
-                var delay = _backoff.Next();
-                _reconnects++;
-                if (peerShutDown) Log.PeerEnded(_log, error, delay.TotalSeconds);
-                else Log.Reconnecting(_log, error, delay.TotalSeconds);
-                SetState(TunnelPhase.BackingOff, middle.ToString(), null, error);
-                try { await Task.Delay(delay, _options.Time, token).ConfigureAwait(false); }
-                catch (OperationCanceledException) { break; }
-            }
-        }
-        SetState(TunnelPhase.Stopped, null, null, State.LastError);
+        _middle = middle;
+        Current = tunnel;
+        SetState(TunnelPhase.Open, middle.ToString(), tunnel.Session.PeerName, null);
+        Volatile.Read(ref _open).TrySetResult(tunnel);
     }
 
-    private TunnelOptions TunnelOptions(bool singleChannel) => new()
+    internal void Closed()
+    {
+        Current = null;
+        Interlocked.Exchange(ref _open, NewOpen());
+    }
+
+    internal void CountReconnect() => _reconnects++;
+
+    internal void Stopped()
+    {
+        Current = null;
+        SetState(TunnelPhase.Stopped, null, null, State.LastError);
+        _stopped.TrySetResult();
+    }
+
+    internal TunnelOptions TunnelOptions(bool singleChannel) => new()
     {
         Timings = _options.Timings,
         Time = _options.Time,
@@ -168,9 +123,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     };
 
     /// <summary>Registers at <paramref name="middle"/> under <paramref name="slot"/>, waits to be paired, and secures the session end to end.</summary>
-    private static readonly TimeSpan ReturnToFirstSeedAfter = TimeSpan.FromSeconds(20);
-
-    private async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token)
+    internal async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token)
     {
         var (relay, pairing) = await MiddleLink.RegisterAsync(
             _dialer, middle, _setup.Info(slot), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time, onWaiting, token).ConfigureAwait(false);
@@ -206,8 +159,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
             return false;
         }
         var session = await ConnectAsync(middle, slot, null, null, cancellationToken).ConfigureAwait(false);
-        var dedicated = new TunnelActor(session, _targets, TunnelOptions(singleChannel: true), _loggers.CreateLogger("Lstp.Tunnel"));
-        dedicated.Start();
+        var dedicated = TunnelHandle.Start(_actors, session, Targets, TunnelOptions(singleChannel: true), TunnelLog);
         return dedicated.Tell(new TunnelCommand.OpenChannel(client, Lstp.Protocol.Messages.TargetKind.Service, service, 0));
     }
 
@@ -218,33 +170,13 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         try
         {
             var session = await ConnectAsync(middle, slot, null, null, _stop.Token).ConfigureAwait(false);
-            new TunnelActor(session, _targets, TunnelOptions(singleChannel: true), _loggers.CreateLogger("Lstp.Tunnel")).Start();
+            TunnelHandle.Start(_actors, session, Targets, TunnelOptions(singleChannel: true), TunnelLog);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            Log.DedicatedRefused(_log, $"slot {slot}", Describe(ex));
+            Log.DedicatedRefused(_log, $"slot {slot}", TunnelKeeper.Describe(ex));
         }
     }
-
-    private int IndexOf(HostPort middle)
-    {
-        for (var i = 0; i < _options.Middles.Count; i++)
-        {
-            if (_options.Middles[i].Equals(middle)) return i;
-        }
-        return _seed;
-    }
-
-    private static string Describe(Exception ex) => ex switch
-    {
-        ProtocolException p => $"{p.Code}: {p.Message}",
-        LinkClosedException l => l.Message,
-        DialException d => d.Message,
-        TunnelClosedException t => t.Message,
-        EndOfStreamException => "the middle closed the link",
-        IOException io => $"the link failed: {io.Message}",
-        _ => ex.Message,
-    };
 
     private void SetState(TunnelPhase phase, string? middle, string? peer, string? error)
     {
@@ -256,12 +188,14 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     public async Task ShutdownAsync(string reason)
     {
         _stop.Cancel();
-        if (Current is { } tunnel)
+        if (_keeper is null)
         {
-            tunnel.Tell(new TunnelCommand.Shutdown(reason));
-            await tunnel.Completion.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            SetState(TunnelPhase.Stopped, null, null, State.LastError);
+            return;
         }
-        if (_loop is not null) await _loop.ConfigureAwait(false);
+        _keeper.Tell(new TunnelKeeper.Stop(reason));
+        // The keeper allows its tunnel 5 s to close; past that (an actor system already terminating) don't hold the end's stop.
+        await _stopped.Task.WaitAsync(TimeSpan.FromSeconds(7)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
@@ -270,23 +204,11 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static TaskCompletionSource<TunnelActor> NewOpen() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static TaskCompletionSource<TunnelHandle> NewOpen() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "tunnel to {Peer} open via {Path} ({Security})")]
-        public static partial void Open(ILogger logger, string peer, string path, string security);
-
         [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "dedicated tunnel connection for {What} failed: {Reason}")]
         public static partial void DedicatedRefused(ILogger logger, string what, string reason);
-
-        [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "tunnel down: {Cause}; reconnecting in {Seconds:0.0} s")]
-        public static partial void Reconnecting(ILogger logger, string cause, double seconds);
-
-        [LoggerMessage(EventId = 404, Level = LogLevel.Information, Message = "tunnel ended: {Cause}; reconnecting in {Seconds:0.0} s")]
-        public static partial void PeerEnded(ILogger logger, string cause, double seconds);
-
-        [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "no peer on {Middle} within {Seconds:0} s: back to the first middle seed, where the peer may wait")]
-        public static partial void BackToFirstSeed(ILogger logger, string middle, double seconds);
     }
 }

@@ -7,7 +7,7 @@ using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Session;
 using Microsoft.Extensions.Logging;
-using TunnelActor = Lstp.Tunnel.Session.Tunnel;
+using TunnelHandle = Lstp.Tunnel.Session.Tunnel;
 
 namespace Lstp.EndProxy.EntryPoints;
 
@@ -18,7 +18,7 @@ namespace Lstp.EndProxy.EntryPoints;
 /// </summary>
 public abstract partial class ProxyEntryPoint(TunnelSupervisor supervisor, TimeSpan waitForTunnel, ILogger log)
 {
-    private (TunnelActor Tunnel, AllowList Policy)? _peerPolicy;
+    private (TunnelHandle Tunnel, AllowList Policy)? _peerPolicy;
 
     protected abstract string Kind { get; }
 
@@ -64,7 +64,7 @@ public abstract partial class ProxyEntryPoint(TunnelSupervisor supervisor, TimeS
         }
     }
 
-    private AllowList PeerPolicy(TunnelActor tunnel)
+    private AllowList PeerPolicy(TunnelHandle tunnel)
     {
         var cached = _peerPolicy;
         if (cached is { } c && ReferenceEquals(c.Tunnel, tunnel)) return c.Policy;

@@ -2,8 +2,9 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using Lstp.Actors;
+using Akka.Actor;
 using Lstp.EndProxy.Services;
+using Lstp.Tunnel.Actors;
 using Lstp.Tunnel.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -25,8 +26,15 @@ namespace Lstp.EndProxy.Helpers;
 /// do with each reply is all the state the translation needs. A command the relay refuses is sent as NOOP and
 /// its reply replaced, which keeps that order without the relay ever writing to the client out of turn.
 /// </summary>
-internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
+internal sealed partial class FtpControlRelay : ReceiveActor
 {
+    /// <summary>Lines read but not yet handled, per relay: a client that floods commands waits instead of growing memory.</summary>
+    private const int LinesInFlight = 256;
+
+    private readonly SemaphoreSlim _lineCredits = new(LinesInFlight, LinesInFlight);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _stopped;
+    private StopReason? _why;
     private readonly Socket _client;
     private readonly Socket _server;
     private readonly IHelperChannels _channels;
@@ -41,16 +49,22 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
     private bool _serverDone;
     private FtpPassiveListener? _passive;
 
-    public FtpControlRelay(Socket client, Socket server, IHelperChannels channels, ILogger log)
-        : base($"ftp control relay for {channels.Service}")
+    public FtpControlRelay(Socket client, Socket server, IHelperChannels channels, ILogger log, (IPAddress Client, IPAddress Local) addresses, TaskCompletionSource stopped)
     {
+        _stopped = stopped;
         _client = client;
         _server = server;
         _channels = channels;
         _log = log;
-        _clientAddress = Normalise(((IPEndPoint)client.RemoteEndPoint!).Address);
-        _localAddress = Normalise(((IPEndPoint)client.LocalEndPoint!).Address);
+        (_clientAddress, _localAddress) = addresses;
+        ReceiveAsync<Event>(OnEventAsync);
     }
+
+    /// <summary>The client's address and ours, read before the actor starts: reading them throws once the client has left.</summary>
+    public static (IPAddress Client, IPAddress Local) Addresses(Socket client) =>
+        (Normalise(((IPEndPoint)client.RemoteEndPoint!).Address), Normalise(((IPEndPoint)client.LocalEndPoint!).Address));
+
+    private CancellationToken Stopping => _stopping.Token;
 
     /// <summary>What the actor hears: a whole line from either side, or a side's end.</summary>
     internal abstract record Event
@@ -76,25 +90,30 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
         public sealed record Refused(string Reply) : Pending;
     }
 
-    protected override ValueTask OnStartAsync()
+    protected override void PreStart()
     {
-        _ = Task.Run(() => ReadLinesAsync(_client, line => new Event.FromClient(line), client: true));
-        _ = Task.Run(() => ReadLinesAsync(_server, line => new Event.FromServer(line), client: false));
-        return ValueTask.CompletedTask;
+        var self = Self;
+        _ = Task.Run(() => ReadLinesAsync(self, _client, line => new Event.FromClient(line), client: true));
+        _ = Task.Run(() => ReadLinesAsync(self, _server, line => new Event.FromServer(line), client: false));
     }
 
-    protected override async ValueTask Initial(Event message)
+    /// <summary>
+    /// Handles one event; the mailbox waits until it is done. Its awaits keep the actor's context (no
+    /// ConfigureAwait(false) here), so what follows them may stop the actor.
+    /// </summary>
+    private async Task OnEventAsync(Event message)
     {
+        if (message is Event.FromClient or Event.FromServer) _lineCredits.Release();
         switch (message)
         {
             case Event.FromClient command:
-                await OnCommandAsync(command.Line).ConfigureAwait(false);
+                await OnCommandAsync(command.Line);
                 break;
             case Event.FromServer reply:
-                await OnReplyAsync(reply.Line).ConfigureAwait(false);
+                await OnReplyAsync(reply.Line);
                 break;
             case Event.Ended { Error: { } error } ended:
-                Stop(StopReason.Failed(new IOException($"the {(ended.Client ? "FTP client" : "control channel")} failed: {error.Message}", error)));
+                StopWith(StopReason.Failed(new IOException($"the {(ended.Client ? "FTP client" : "control channel")} failed: {error.Message}", error)));
                 break;
             case Event.Ended { Client: true }:
                 _clientDone = true;
@@ -105,7 +124,13 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
                 HalfClose(_client);
                 break;
         }
-        if (_clientDone && _serverDone) Stop(StopReason.Normal);
+        if (_clientDone && _serverDone) StopWith(StopReason.Normal);
+    }
+
+    private void StopWith(StopReason why)
+    {
+        _why ??= why;
+        Context.Stop(Self);
     }
 
     private async ValueTask OnCommandAsync(byte[] line)
@@ -286,7 +311,7 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
     private ValueTask<int> SendAsync(Socket socket, string line) => socket.SendAsync(FtpLines.Bytes(line), SocketFlags.None, Stopping);
 
     /// <summary>Reads whole lines off <paramref name="socket"/> in Kestrel's loop shape and tells them to the actor, in order.</summary>
-    private async Task ReadLinesAsync(Socket socket, Func<byte[], Event> toEvent, bool client)
+    private async Task ReadLinesAsync(IActorRef self, Socket socket, Func<byte[], Event> toEvent, bool client)
     {
         var reader = PipeReader.Create(new NetworkStream(socket, ownsSocket: false), new StreamPipeReaderOptions(leaveOpen: true));
         Exception? error = null;
@@ -298,7 +323,8 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
                 var buffer = result.Buffer;
                 while (FtpLines.TryReadLine(ref buffer, out var line))
                 {
-                    await TellAsync(toEvent(line.ToArray()), Stopping).ConfigureAwait(false);
+                    await _lineCredits.WaitAsync(Stopping).ConfigureAwait(false);
+                    self.Tell(toEvent(line.ToArray()));
                 }
                 if (buffer.Length >= HelperLimits.MaxLine) throw new InvalidDataException($"a control line over {HelperLimits.MaxLine} bytes is not FTP");
                 var rest = result.IsCompleted && !buffer.IsEmpty ? buffer.ToArray() : null;
@@ -306,7 +332,11 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
                 if (result.IsCompleted)
                 {
                     // A last line without its line end still goes through, as it is.
-                    if (rest is not null) await TellAsync(toEvent(rest), Stopping).ConfigureAwait(false);
+                    if (rest is not null)
+                    {
+                        await _lineCredits.WaitAsync(Stopping).ConfigureAwait(false);
+                        self.Tell(toEvent(rest));
+                    }
                     break;
                 }
             }
@@ -323,7 +353,7 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
         {
             await reader.CompleteAsync().ConfigureAwait(false);
         }
-        Tell(new Event.Ended(client, error));
+        self.Tell(new Event.Ended(client, error));
     }
 
     private static void HalfClose(Socket socket)
@@ -332,8 +362,10 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException) { }
     }
 
-    protected override ValueTask OnStopAsync(StopReason reason)
+    protected override void PostStop()
     {
+        var reason = _why ?? new StopReason("the forward closed");
+        _stopping.Cancel();
         _passive?.Dispose();
         if (reason.IsFault)
         {
@@ -346,7 +378,8 @@ internal sealed partial class FtpControlRelay : Actor<FtpControlRelay.Event>
             _client.Dispose();
             _server.Dispose();
         }
-        return ValueTask.CompletedTask;
+        _stopping.Dispose();
+        _stopped.TrySetResult();
     }
 
     /// <summary>Whether two addresses are one host (an IPv4-mapped IPv6 address is its IPv4 address).</summary>

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Akka.Actor;
 using Microsoft.Extensions.Logging;
 
 namespace Lstp.EndProxy.Helpers;
@@ -9,6 +10,8 @@ namespace Lstp.EndProxy.Helpers;
 /// </summary>
 public sealed partial class FtpHelper : IApplicationHelper
 {
+    private static long _relays;
+
     public string Protocol => "ftp";
 
     public async Task RelayAsync(Socket client, IHelperChannels channels, ILogger log, CancellationToken cancellationToken)
@@ -29,10 +32,10 @@ public sealed partial class FtpHelper : IApplicationHelper
             client.Dispose();
             return;
         }
-        FtpControlRelay relay;
+        (System.Net.IPAddress, System.Net.IPAddress) addresses;
         try
         {
-            relay = new FtpControlRelay(client, server, channels, log);
+            addresses = FtpControlRelay.Addresses(client);
         }
         catch
         {
@@ -41,9 +44,10 @@ public sealed partial class FtpHelper : IApplicationHelper
             client.Dispose();
             throw;
         }
-        relay.Start();
-        using var _ = cancellationToken.Register(() => relay.Stop(new Actors.StopReason("the forward closed")));
-        await relay.Completion.ConfigureAwait(false);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var relay = channels.Actors.ActorOf(Props.Create(() => new FtpControlRelay(client, server, channels, log, addresses, stopped)), $"ftp-relay-{Interlocked.Increment(ref _relays)}");
+        using var _ = cancellationToken.Register(() => relay.Tell(PoisonPill.Instance));
+        await stopped.Task.ConfigureAwait(false);
     }
 
     public IServiceWatcher Watch(DataGrantScope grants, ILogger log) => new FtpReplyWatcher(grants, log);

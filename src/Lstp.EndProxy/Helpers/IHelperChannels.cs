@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Akka.Actor;
 using Lstp.Tunnel.Channels;
 
 namespace Lstp.EndProxy.Helpers;
@@ -8,6 +9,9 @@ public interface IHelperChannels
 {
     /// <summary>The peer's service the forward reaches.</summary>
     string Service { get; }
+
+    /// <summary>Where the relay runs its actor (the end's actor system).</summary>
+    IActorRefFactory Actors { get; }
 
     /// <summary>
     /// Opens the control channel to the service and returns the relay's side of it (a socket whose bytes the

@@ -3,7 +3,7 @@ using Lstp.EndProxy.Connect;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Session;
-using TunnelActor = Lstp.Tunnel.Session.Tunnel;
+using TunnelHandle = Lstp.Tunnel.Session.Tunnel;
 
 namespace Lstp.EndProxy.Helpers;
 
@@ -14,9 +14,11 @@ namespace Lstp.EndProxy.Helpers;
 /// </summary>
 internal sealed class TunnelHelperChannels(TunnelSupervisor supervisor, string protocol, string service, TimeSpan waitForTunnel) : IHelperChannels
 {
-    private TunnelActor? _tunnel;
+    private TunnelHandle? _tunnel;
 
     public string Service => service;
+
+    public Akka.Actor.IActorRefFactory Actors => supervisor.Actors;
 
     public async Task<Socket?> OpenControlAsync(CancellationToken cancellationToken)
     {

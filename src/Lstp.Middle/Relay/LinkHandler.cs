@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.Middle.Relay;
 
 /// <summary>
-/// Kestrel's handler for every link an end opens to this middle: DESIGN.md setup steps 2–3. It reads the
+/// Kestrel's handler for every link an end opens to this middle: docs/architecture.md setup steps 2–3. It reads the
 /// setup under a deadline, registers the end, pairs it when its peer is already waiting, and from then on
 /// relays: RELAY frames are copied to the peer's link header and all, their payload never parsed.
 /// </summary>
@@ -234,7 +234,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         return ok;
     }
 
-    /// <summary>DESIGN.md step 3: link the two, and send each the other's setup with this middle's entry appended.</summary>
+    /// <summary>docs/architecture.md setup step 3: link the two, and send each the other's setup with this middle's entry appended.</summary>
     private async Task PairAsync(WaitingEnd waiting, LinkSession second)
     {
         var first = waiting.Link;

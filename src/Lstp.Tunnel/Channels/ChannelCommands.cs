@@ -3,11 +3,14 @@ using Lstp.Protocol.Messages;
 
 namespace Lstp.Tunnel.Channels;
 
-/// <summary>Messages a service channel's mailbox accepts.</summary>
+/// <summary>Messages a service channel actor accepts.</summary>
 public abstract record ChannelCommand
 {
     /// <summary>SERVICE_BEGIN_ACK arrived: the peer reached the target.</summary>
-    public sealed record BeginAcked : ChannelCommand;
+    public sealed record BeginAcked : ChannelCommand
+    {
+        public static readonly BeginAcked Instance = new();
+    }
 
     /// <summary>CONNECTION_NACK or SERVICE_BEGIN_NACK arrived.</summary>
     public sealed record BeginRefused(ErrorCode Code, string Reason) : ChannelCommand;
@@ -25,7 +28,10 @@ public abstract record ChannelCommand
     public sealed record Close(bool Graceful) : ChannelCommand;
 
     /// <summary>The peer shut the tunnel down: send nothing more, deliver what already arrived, then stop.</summary>
-    public sealed record Drain : ChannelCommand;
+    public sealed record Drain : ChannelCommand
+    {
+        public static readonly Drain Instance = new();
+    }
 }
 
 /// <summary>How opening a channel ended, as the entry point that asked for it needs to know (SOCKS reply codes).</summary>

@@ -1,52 +1,44 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using Lstp.Actors;
+using Akka.Actor;
 using Lstp.Protocol;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Compression;
 using Lstp.Tunnel.Link;
 using Lstp.Tunnel.Session;
-using Microsoft.Extensions.Logging;
 
 namespace Lstp.Tunnel.Channels;
 
 /// <summary>
-/// One multiplexed service channel: an actor that owns the local application's socket and moves its bytes.
-/// The uplink reads the socket into SERVICE_DATA frames (waiting while the peer has paused us); the downlink
-/// writes what the peer sent from a pipe into the socket, and that pipe's fill level drives PAUSE/RESUME.
-/// Each direction ends with SERVICE_FREE_REQUEST, so a half-close stays a half-close; when both are done
-/// the channel sends SERVICE_FREE_RESPONSE and stops. When the tunnel agreed on a compression method, the uplink
-/// may send a frame as SERVICE_DATA_COMPRESSED (<see cref="ChannelCompressor"/> decides), and the pipe holds what
-/// arrives as <see cref="InboundRecord"/>s, compressed ones still compressed: the downlink decompresses each just
-/// before writing it, so a channel holds at most one decompressed frame however well the data compresses, while
-/// flow control counts application bytes (the length each compressed frame declares) either way.
+/// One multiplexed service channel's data plane: the local application's socket and the two pumps that move its
+/// bytes. Its actor (<see cref="ServiceChannelActor"/>) decides when they start and when the channel ends; the
+/// tunnel's reader writes into it in stream order. The uplink reads the socket into SERVICE_DATA frames (waiting
+/// while the peer has paused us); the downlink writes what the peer sent from a pipe into the socket, and that
+/// pipe's fill level drives PAUSE/RESUME. When the tunnel agreed on a compression method, the uplink may send a
+/// frame as SERVICE_DATA_COMPRESSED (<see cref="ChannelCompressor"/> decides), and the pipe holds what arrives as
+/// <see cref="InboundRecord"/>s, compressed ones still compressed: the downlink decompresses each just before
+/// writing it, so a channel holds at most one decompressed frame however well the data compresses, while flow
+/// control counts application bytes (the length each compressed frame declares) either way.
 /// </summary>
-public sealed partial class ServiceChannel : Actor<ChannelCommand>
+public sealed class ServiceChannel
 {
     private readonly Socket _socket;
     private readonly TunnelWriter _writer;
     private readonly TunnelCounters _counters;
-    private readonly ILogger _log;
-    private readonly Func<ChannelOutcome, ValueTask>? _onOutcome;
     private readonly Pipe _down = new(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly CancellationTokenSource _stopping = new();
     private readonly bool _records;
     private bool _downlinkWritable = true;
-    private bool _sentFree;
-    private bool _downlinkDone;
-    private bool _peerAborted;
     private bool _counted;
 
-    public ServiceChannel(uint id, Socket socket, TunnelWriter writer, TunnelCounters counters, FlowThresholds thresholds, string description, bool opener, Func<ChannelOutcome, ValueTask>? onOutcome, ILogger log, ChannelCompression? compression = null)
-        : base($"channel {id}")
+    public ServiceChannel(uint id, Socket socket, TunnelWriter writer, TunnelCounters counters, FlowThresholds thresholds, string description, bool opener, ChannelCompression? compression = null)
     {
         Id = id;
         _socket = socket;
         _writer = writer;
         _counters = counters;
-        _log = log;
-        _onOutcome = onOutcome;
         Description = description;
         IsOpener = opener;
         Flow = new ChannelFlowControl(thresholds.Pause, thresholds.Resume,
@@ -68,113 +60,36 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
     /// <summary>The uplink's compressor while it runs (null when this end sends raw): whether auto gave up, for status and tests.</summary>
     public ChannelCompressor? Compressor { get; private set; }
 
-    protected override ValueTask OnStartAsync()
-    {
-        if (IsOpener)
-        {
-            Become(Opening);
-        }
-        else
-        {
-            // The accepting side is created once its target is dialled: it starts open.
-            StartPumps();
-            Become(Open);
-        }
-        return ValueTask.CompletedTask;
-    }
+    /// <summary>The channel's actor: the pumps and the reader tell it how their side ended.</summary>
+    internal IActorRef Owner { get; set; } = ActorRefs.Nobody;
 
-    protected override ValueTask Initial(ChannelCommand message) => Opening(message);
+    /// <summary>Whether the pumps ever started (the channel was open).</summary>
+    internal bool Started => _counted;
 
-    /// <summary>The opener waits for SERVICE_BEGIN_ACK before moving any bytes.</summary>
-    private async ValueTask Opening(ChannelCommand message)
-    {
-        switch (message)
-        {
-            case ChannelCommand.BeginAcked:
-                if (_onOutcome is not null) await _onOutcome(ChannelOutcome.Success).ConfigureAwait(false);
-                StartPumps();
-                Become(Open);
-                break;
-            case ChannelCommand.BeginRefused refused:
-                Log.Refused(_log, Id, Description, refused.Code, refused.Reason);
-                if (_onOutcome is not null) await _onOutcome(new ChannelOutcome(false, refused.Code, refused.Reason)).ConfigureAwait(false);
-                Stop(new StopReason($"refused: {refused.Reason}"));
-                break;
-            case ChannelCommand.PeerFree:
-                if (_onOutcome is not null) await _onOutcome(new ChannelOutcome(false, ErrorCode.TargetRefused, "the peer closed the channel")).ConfigureAwait(false);
-                Stop(new StopReason("the peer closed the channel before it opened"));
-                break;
-            case ChannelCommand.Close or ChannelCommand.Drain:
-                if (_onOutcome is not null) await _onOutcome(new ChannelOutcome(false, ErrorCode.PeerGone, "the tunnel closed")).ConfigureAwait(false);
-                Stop(new StopReason("tunnel closed"));
-                break;
-        }
-    }
+    private CancellationToken Stopping => _stopping.Token;
 
-    private ValueTask Open(ChannelCommand message)
-    {
-        switch (message)
-        {
-            case ChannelCommand.UplinkEnded { Error: null }:
-                SendFree(FreeFlags.None);
-                break;
-            case ChannelCommand.UplinkEnded failed:
-                Abort($"reading the application failed: {failed.Error!.Message}");
-                return ValueTask.CompletedTask;
-            case ChannelCommand.DownlinkEnded { Error: null }:
-                _downlinkDone = true;
-                break;
-            case ChannelCommand.DownlinkEnded { Error: ProtocolException bad }:
-                // Only this channel's data is bad; the tunnel and its other channels carry on.
-                Abort($"the peer's data could not be decompressed: {bad.Message}");
-                return ValueTask.CompletedTask;
-            case ChannelCommand.DownlinkEnded failed:
-                Abort($"writing to the application failed: {failed.Error!.Message}");
-                return ValueTask.CompletedTask;
-            case ChannelCommand.PeerFree { Flags: var flags } when flags.HasFlag(FreeFlags.Abort):
-                _peerAborted = true;
-                Abort("the peer aborted the channel");
-                return ValueTask.CompletedTask;
-            case ChannelCommand.PeerFree:
-                break; // the downlink drains the pipe, then half-closes the socket
-            case ChannelCommand.Close { Graceful: true }:
-                SendFree(FreeFlags.None);
-                _downlinkDone = true;
-                break;
-            case ChannelCommand.Drain:
-                // The reader already ended the downlink pipe (PeerFinished): the channel stops once the
-                // application has been given every byte that arrived.
-                _sentFree = true;
-                break;
-            case ChannelCommand.Close:
-                Abort("the tunnel closed");
-                return ValueTask.CompletedTask;
-        }
-        if (_sentFree && _downlinkDone)
-        {
-            _writer.SendControl(new ServiceFreeResponse(Id));
-            Stop(new StopReason("closed"));
-        }
-        return ValueTask.CompletedTask;
-    }
+    private void Tell(ChannelCommand command) => Owner.Tell(command);
 
-    private void SendFree(FreeFlags flags)
-    {
-        if (_sentFree && flags == FreeFlags.None) return;
-        _sentFree = true;
-        _writer.SendControl(new ServiceFreeRequest(Id, flags));
-    }
+    /// <summary>Tells the peer this end is done with the channel (FIN, or an abort).</summary>
+    internal void SendFree(FreeFlags flags) => _writer.SendControl(new ServiceFreeRequest(Id, flags));
 
-    private void Abort(string why)
+    internal void SendFreeResponse() => _writer.SendControl(new ServiceFreeResponse(Id));
+
+    /// <summary>Makes the coming close a reset: the application must not mistake a broken channel for a clean end.</summary>
+    internal void ResetOnClose()
     {
-        Log.Aborted(_log, Id, Description, why);
-        if (!_peerAborted) SendFree(FreeFlags.Abort);
-        // Reset rather than FIN: the application must not mistake a broken channel for a clean end.
         try { _socket.LingerState = new LingerOption(true, 0); } catch (SocketException) { } catch (ObjectDisposedException) { }
-        Stop(new StopReason($"aborted: {why}"));
     }
 
-    private void StartPumps()
+    /// <summary>Stops both pumps and closes the application's socket.</summary>
+    internal void Stop()
+    {
+        if (_counted) _counters.ChannelClosed();
+        try { _stopping.Cancel(); } catch (ObjectDisposedException) { }
+        try { _socket.Dispose(); } catch (ObjectDisposedException) { }
+    }
+
+    internal void StartPumps()
     {
         _counters.ChannelOpened();
         _counted = true;
@@ -437,29 +352,5 @@ public sealed partial class ServiceChannel : Actor<ChannelCommand>
         {
             ArrayPool<byte>.Shared.Return(scratch);
         }
-    }
-
-    protected override ValueTask OnStopAsync(StopReason reason)
-    {
-        if (_counted) _counters.ChannelClosed();
-        if (IsOpener && _onOutcome is not null && !_counted && reason.IsFault)
-        {
-            _ = _onOutcome(new ChannelOutcome(false, ErrorCode.Internal, reason.Why));
-        }
-        try { _socket.Dispose(); } catch (ObjectDisposedException) { }
-        Log.Closed(_log, Id, Description, reason.ToString());
-        return ValueTask.CompletedTask;
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "channel {Channel} to {Target} refused by the peer: {Code} {Reason}")]
-        public static partial void Refused(ILogger logger, uint channel, string target, ErrorCode code, string reason);
-
-        [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "channel {Channel} to {Target} aborted: {Reason}")]
-        public static partial void Aborted(ILogger logger, uint channel, string target, string reason);
-
-        [LoggerMessage(EventId = 302, Level = LogLevel.Debug, Message = "channel {Channel} to {Target} closed: {Reason}")]
-        public static partial void Closed(ILogger logger, uint channel, string target, string reason);
     }
 }

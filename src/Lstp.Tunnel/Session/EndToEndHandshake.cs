@@ -10,7 +10,7 @@ using Lstp.Tunnel.Security;
 namespace Lstp.Tunnel.Session;
 
 /// <summary>
-/// DESIGN.md setup steps 4–5, run by both ends once the middle has paired them:
+/// docs/architecture.md setup steps 4–5, run by both ends once the middle has paired them:
 /// <list type="number">
 /// <item>Both ends refuse a plaintext mismatch (each sees both flags; neither needs to tell the other).</item>
 /// <item>Master election: the end with the lower instance id (its TOPOLOGY_EXCHANGE node id) is master.</item>

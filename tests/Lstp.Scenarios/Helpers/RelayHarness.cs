@@ -30,7 +30,7 @@ public sealed class RelayHarness : IAsyncDisposable
     public static async Task<RelayHarness> StartAsync(TestLog log)
     {
         var (client, relaySide) = await LoopbackPair.CreateAsync(CancellationToken.None);
-        var channels = new FakeChannels();
+        var channels = new FakeChannels(Lstp.Tunnel.Actors.LstpActorSystem.Create("relay-harness", log));
         var relaying = new FtpHelper().RelayAsync(relaySide, channels, log.CreateLogger("Lstp.EndProxy.Helpers"), CancellationToken.None);
         var server = await channels.Control.Task.WaitAsync(TimeSpan.FromSeconds(5));
         var harness = new RelayHarness(new LineSocket(client), new LineSocket(server), channels, relaying);
@@ -45,14 +45,18 @@ public sealed class RelayHarness : IAsyncDisposable
         Server.Socket.Dispose();
         await Relaying.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
         while (Channels.Data.Reader.TryRead(out var data)) data.Local.Dispose();
+        await Channels.ActorSystem.Terminate();
     }
 
     /// <summary>One data channel the relay asked for.</summary>
     public sealed record DataChannel(Socket Local, ushort Port, Func<ChannelOutcome, ValueTask>? OnOutcome);
 
     /// <summary>Stands in for the tunnel: the control channel is a loopback pair whose far side the test holds.</summary>
-    public sealed class FakeChannels : IHelperChannels
+    public sealed class FakeChannels(Akka.Actor.ActorSystem system) : IHelperChannels
     {
+        public Akka.Actor.ActorSystem ActorSystem => system;
+        public Akka.Actor.IActorRefFactory Actors => system;
+
         public TaskCompletionSource<Socket> Control { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Channel<DataChannel> Data { get; } = System.Threading.Channels.Channel.CreateUnbounded<DataChannel>();
 

@@ -1,0 +1,271 @@
+using Akka.Actor;
+using Lstp.Protocol;
+using Lstp.Transport;
+using Lstp.Transport.Dialing;
+using Lstp.Tunnel.Actors;
+using Lstp.Tunnel.Link;
+using Lstp.Tunnel.Session;
+using Microsoft.Extensions.Logging;
+using TunnelHandle = Lstp.Tunnel.Session.Tunnel;
+
+namespace Lstp.EndProxy.Connect;
+
+/// <summary>
+/// The actor that keeps an end's tunnel up, through the setup sequence: Connecting (dial a middle seed and
+/// register), Waiting (for the peer to register), Securing (the end-to-end handshake), Open (its tunnel actor is
+/// a child), BackingOff (jittered exponential backoff, then the next seed after a failure). Each attempt's async
+/// work ends in a message to it; a message from an attempt that is over is recognised by its number and dropped.
+/// Its handle, <see cref="TunnelSupervisor"/>, publishes what it decides for entry points and status pages.
+/// </summary>
+internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
+{
+    /// <summary>Waiting unpaired on a seed other than the first this long: go back to the first, where the peer may wait.</summary>
+    private static readonly TimeSpan ReturnToFirstSeedAfter = TimeSpan.FromSeconds(20);
+    /// <summary>A tunnel up this long counts as a success: the backoff starts again from its minimum.</summary>
+    private static readonly TimeSpan UpLongEnough = TimeSpan.FromSeconds(10);
+    /// <summary>How long a stopping end waits for its tunnel's SHUTDOWN to leave and the link to close.</summary>
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(5);
+
+    private readonly TunnelSupervisor _handle;
+    private readonly EndOptions _options;
+    private readonly Backoff _backoff;
+    private readonly ILogger _log;
+    private int _seed;
+    private int _attempt;
+    private CancellationTokenSource? _connecting;
+
+    public TunnelKeeper(TunnelSupervisor handle, EndOptions options, ILogger log)
+    {
+        _handle = handle;
+        _options = options;
+        _log = log;
+        _backoff = new Backoff(options.BackoffMin, options.BackoffMax);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Stop keeping the tunnel: SHUTDOWN on the open one, then stop.</summary>
+    public sealed record Stop(string Reason);
+
+    private sealed record Waiting(int Attempt);
+    private sealed record Paired(int Attempt, string Peer);
+    private sealed record Secured(int Attempt, SecuredSession Session) : IUndeliverable
+    {
+        /// <summary>The keeper stopped while this attempt finished: close the session nobody will use.</summary>
+        public void Settle() => _ = Session.DisposeAsync().AsTask();
+    }
+    private sealed record ConnectFailed(int Attempt, Exception Error);
+    private sealed record ReturnToFirstSeed(int Attempt);
+    private sealed record TunnelEnded(TunnelHandle Tunnel, StopReason Reason);
+    private sealed record Retry
+    {
+        public static readonly Retry Instance = new();
+    }
+
+    private HostPort Middle => _options.Middles[_seed % _options.Middles.Count];
+
+    protected override void PreStart() => Connect();
+
+    protected override void OnReceive(object message) => Unhandled(message);
+
+    // STATES
+
+    /// <summary>Connecting, Waiting and Securing: one attempt at one seed, from the dial to the end-to-end handshake.</summary>
+    private UntypedReceive Connecting(int attempt, HostPort middle) => message =>
+    {
+        switch (message)
+        {
+            case Waiting w when w.Attempt == attempt:
+                _handle.Publish(TunnelPhase.Waiting, middle.ToString(), null);
+                break;
+            case Paired p when p.Attempt == attempt:
+                Timers.Cancel("return-to-first");
+                _handle.Publish(TunnelPhase.Securing, middle.ToString(), p.Peer);
+                break;
+            case Secured s when s.Attempt == attempt:
+                Opened(s.Session, middle);
+                break;
+            case Secured stale:
+                _ = stale.Session.DisposeAsync().AsTask(); // an attempt that was given up
+                break;
+            case ReturnToFirstSeed r when r.Attempt == attempt:
+                _connecting?.Cancel();
+                break;
+            case ConnectFailed f when f.Attempt == attempt && f.Error is OperationCanceledException && _connecting?.IsCancellationRequested == true:
+                _seed = _options.Middles.Count * (_seed / _options.Middles.Count + 1); // the first seed, next round
+                Log.BackToFirstSeed(_log, middle.ToString(), ReturnToFirstSeedAfter.TotalSeconds);
+                Connect();
+                break;
+            case ConnectFailed f when f.Attempt == attempt:
+                Failed(f.Error, middle, openedAt: null, peerShutDown: false);
+                break;
+            case Stop stop:
+                Stopping(stop, tunnel: null);
+                break;
+            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed:
+                break; // from an attempt that is over
+            default:
+                Unhandled(message);
+                break;
+        }
+    };
+
+    /// <summary>Open: the tunnel actor runs as a child until it ends.</summary>
+    private UntypedReceive Open(TunnelHandle tunnel, HostPort middle, long openedAt) => message =>
+    {
+        switch (message)
+        {
+            case TunnelEnded ended when ended.Tunnel == tunnel:
+                _handle.Closed();
+                if (ended.Reason.Fault is LinkClosedException { RedirectTo: not null } moved)
+                {
+                    Failed(moved, middle, openedAt, peerShutDown: false);
+                    break;
+                }
+                // The peer said SHUTDOWN: not a failure, but reconnect for its return all the same.
+                Failed(new TunnelClosedException(ErrorCode.PeerGone, ended.Reason.Why), middle, openedAt, peerShutDown: !ended.Reason.IsFault);
+                break;
+            case Stop stop:
+                Stopping(stop, tunnel);
+                break;
+            case Secured stale:
+                _ = stale.Session.DisposeAsync().AsTask();
+                break;
+            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed or TunnelEnded:
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    };
+
+    /// <summary>BackingOff: waiting out the backoff before the next attempt.</summary>
+    private void BackingOff(object message)
+    {
+        switch (message)
+        {
+            case Retry:
+                Connect();
+                break;
+            case Stop stop:
+                Stopping(stop, tunnel: null);
+                break;
+            case Secured stale:
+                _ = stale.Session.DisposeAsync().AsTask();
+                break;
+            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed or TunnelEnded:
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>Stopping: the open tunnel (if any) sends SHUTDOWN and closes; then the keeper stops.</summary>
+    private void Stopping(Stop stop, TunnelHandle? tunnel)
+    {
+        Timers.CancelAll();
+        _connecting?.Cancel();
+        if (tunnel is null || !tunnel.Tell(new TunnelCommand.Shutdown(stop.Reason)))
+        {
+            Context.Stop(Self);
+            return;
+        }
+        tunnel.Completion.WaitAsync(ShutdownGrace).PipeTo(Self, success: _ => Retry.Instance, failure: _ => Retry.Instance);
+        Become(message =>
+        {
+            if (message is Retry) Context.Stop(Self);
+            else if (message is Secured stale) _ = stale.Session.DisposeAsync().AsTask();
+        });
+    }
+
+    private void Connect()
+    {
+        var attempt = ++_attempt;
+        var middle = Middle;
+        _connecting?.Dispose();
+        _connecting = new CancellationTokenSource();
+        _handle.Publish(TunnelPhase.Connecting, middle.ToString(), null);
+        if (_seed % _options.Middles.Count != 0) Timers.StartSingleTimer("return-to-first", new ReturnToFirstSeed(attempt), ReturnToFirstSeedAfter);
+        var self = Self;
+        _handle.ConnectAsync(middle, 0, _ => self.Tell(new Waiting(attempt)), peer => self.Tell(new Paired(attempt, peer)), _connecting.Token)
+            .PipeTo(self, success: session => new Secured(attempt, session), failure: error => new ConnectFailed(attempt, Unwrap(error)));
+        Become(Connecting(attempt, middle));
+    }
+
+    private void Opened(SecuredSession session, HostPort middle)
+    {
+        Timers.Cancel("return-to-first");
+        var tunnel = TunnelHandle.Start(Context, session, _handle.Targets, _handle.TunnelOptions(singleChannel: false), _handle.TunnelLog);
+        var openedAt = _options.Time.GetTimestamp();
+        tunnel.Completion.PipeTo(Self, success: reason => new TunnelEnded(tunnel, reason));
+        var pairing = session.Pairing;
+        Log.Open(_log, pairing.Peer.EndName, string.Join(" -> ", pairing.Path.Select(e => e.Name)), session.Encrypted ? "TLS 1.3" : "plaintext");
+        _handle.Opened(tunnel, middle);
+        Become(Open(tunnel, middle, openedAt));
+    }
+
+    /// <summary>
+    /// An attempt failed or the tunnel ended: a middle that failed or refused us means the next seed, a tunnel that
+    /// simply ended means the same seed first; a REDIRECT names the seed. Then back off.
+    /// </summary>
+    private void Failed(Exception error, HostPort middle, long? openedAt, bool peerShutDown)
+    {
+        var why = Describe(error);
+        var wasUp = openedAt is { } t && _options.Time.GetElapsedTime(t) > UpLongEnough;
+        if (wasUp) _backoff.Reset();
+        if (!wasUp || error is LinkClosedException) _seed++;
+        if (error is LinkClosedException { RedirectTo: { } to } && HostPort.TryParse(to, out var redirect, out _)) _seed = IndexOf(redirect);
+        var delay = _backoff.Next();
+        _handle.CountReconnect();
+        if (peerShutDown) Log.PeerEnded(_log, why, delay.TotalSeconds);
+        else Log.Reconnecting(_log, why, delay.TotalSeconds);
+        _handle.Publish(TunnelPhase.BackingOff, middle.ToString(), null, why);
+        Timers.StartSingleTimer("retry", Retry.Instance, delay);
+        Become(BackingOff);
+    }
+
+    private int IndexOf(HostPort middle)
+    {
+        for (var i = 0; i < _options.Middles.Count; i++)
+        {
+            if (_options.Middles[i].Equals(middle)) return i;
+        }
+        return _seed;
+    }
+
+    private static Exception Unwrap(Exception error) => error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerException! : error;
+
+    internal static string Describe(Exception ex) => ex switch
+    {
+        ProtocolException p => $"{p.Code}: {p.Message}",
+        LinkClosedException l => l.Message,
+        DialException d => d.Message,
+        TunnelClosedException t => t.Message,
+        EndOfStreamException => "the middle closed the link",
+        IOException io => $"the link failed: {io.Message}",
+        _ => ex.Message,
+    };
+
+    protected override void PostStop()
+    {
+        _connecting?.Cancel();
+        _connecting?.Dispose();
+        _handle.Stopped();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "tunnel to {Peer} open via {Path} ({Security})")]
+        public static partial void Open(ILogger logger, string peer, string path, string security);
+
+        [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "tunnel down: {Cause}; reconnecting in {Seconds:0.0} s")]
+        public static partial void Reconnecting(ILogger logger, string cause, double seconds);
+
+        [LoggerMessage(EventId = 404, Level = LogLevel.Information, Message = "tunnel ended: {Cause}; reconnecting in {Seconds:0.0} s")]
+        public static partial void PeerEnded(ILogger logger, string cause, double seconds);
+
+        [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "no peer on {Middle} within {Seconds:0} s: back to the first middle seed, where the peer may wait")]
+        public static partial void BackToFirstSeed(ILogger logger, string middle, double seconds);
+    }
+}

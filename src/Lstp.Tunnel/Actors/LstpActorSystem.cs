@@ -1,0 +1,41 @@
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Configuration;
+using Akka.Hosting.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Lstp.Tunnel.Actors;
+
+/// <summary>
+/// Creates the actor system an end or a middle runs its actors in: the embedded HOCON defaults, Akka's own log
+/// lines routed into the process's <see cref="ILoggerFactory"/> (so they reach stderr with ours, never stdout),
+/// and the <see cref="UndeliveredSettler"/> that settles any command an actor could no longer take.
+/// </summary>
+public static class LstpActorSystem
+{
+    /// <summary>
+    /// Akka's defaults, tuned for a tunnel node. Dead letters are not logged: every command that owns something
+    /// (a socket, a reply) is settled by the <see cref="UndeliveredSettler"/>, and the rest (a channel's last
+    /// notice to a tunnel that already ended) are expected during shutdown. Warnings and errors still reach the log.
+    /// </summary>
+    public const string Defaults = """
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = OFF
+          loggers = ["Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting"]
+          log-dead-letters = off
+          log-dead-letters-during-shutdown = off
+          actor.ask-timeout = 30s
+          coordinated-shutdown.run-by-clr-shutdown-hook = off
+        }
+        """;
+
+    public static ActorSystem Create(string name, ILoggerFactory loggers, Config? overrides = null)
+    {
+        var config = (overrides ?? Config.Empty).WithFallback(ConfigurationFactory.ParseString(Defaults));
+        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new LoggerFactorySetup(loggers));
+        var system = ActorSystem.Create(name, setup);
+        system.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
+        return system;
+    }
+}

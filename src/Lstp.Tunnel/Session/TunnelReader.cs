@@ -1,0 +1,93 @@
+using System.Buffers.Binary;
+using Akka.Actor;
+using Lstp.Protocol;
+using Lstp.Protocol.Messages;
+using Lstp.Tunnel.Channels;
+using Lstp.Tunnel.Link;
+
+namespace Lstp.Tunnel.Session;
+
+/// <summary>
+/// Reads a tunnel's end-to-end stream in order. SERVICE_DATA goes straight into its channel's buffer, and PAUSE,
+/// RESUME and FREE act on the channel from here, so they stay in order with its data; every other frame goes to
+/// the tunnel actor. It never waits for an application, so one slow channel cannot stall the others.
+/// </summary>
+internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider time)
+{
+    private long _lastHeard = time.GetTimestamp();
+
+    /// <summary>When the peer was last heard from (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long LastHeard => Volatile.Read(ref _lastHeard);
+
+    /// <summary>Reads until the stream ends or fails, then tells the actor <see cref="TunnelCommand.ReaderEnded"/>.</summary>
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        var reader = tunnel.Session.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var header = await reader.ReadHeaderAsync(ProtocolLimits.DefaultMaxPayload, stopping).ConfigureAwait(false);
+                if (header is null) break;
+                Volatile.Write(ref _lastHeard, time.GetTimestamp());
+                var (type, length) = header.Value;
+                switch (type)
+                {
+                    case MessageType.ServiceData or MessageType.ServiceDataCompressed:
+                        await ReceiveDataAsync(reader, type, length, stopping).ConfigureAwait(false);
+                        continue;
+                    case MessageType.ServiceDataPause or MessageType.ServiceDataResume or MessageType.ServiceFreeRequest:
+                        OnChannelSignal(await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false));
+                        continue;
+                    case MessageType.Shutdown:
+                        // Nothing follows SHUTDOWN: end each channel's downlink here, in order after its data.
+                        var shutdown = await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false);
+                        foreach (var channel in tunnel.Table.Values) channel.PeerFinished(FreeFlags.None);
+                        actor.Tell(new TunnelCommand.FromPeer(shutdown));
+                        continue;
+                    default:
+                        actor.Tell(new TunnelCommand.FromPeer(await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false)));
+                        continue;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        actor.Tell(new TunnelCommand.ReaderEnded(error));
+    }
+
+    private async ValueTask ReceiveDataAsync(FrameStreamReader reader, MessageType type, int length, CancellationToken stopping)
+    {
+        if (length < 4) throw new ProtocolException(ErrorCode.Malformed, $"malformed {MessageNames.Of(type)}: no channel id");
+        var idBytes = new byte[4];
+        var got = 0;
+        while (got < 4) got += await reader.ReadPayloadAsync(idBytes.AsMemory(got), 4 - got, stopping).ConfigureAwait(false);
+        var id = BinaryPrimitives.ReadUInt32BigEndian(idBytes);
+        if (!tunnel.Table.TryGetValue(id, out var channel)) await ServiceChannel.SkipAsync(reader, length - 4, stopping).ConfigureAwait(false); // a channel that just closed
+        else if (type == MessageType.ServiceDataCompressed) await channel.ReceiveCompressedDataAsync(reader, length - 4, stopping).ConfigureAwait(false);
+        else await channel.ReceiveDataAsync(reader, length - 4, stopping).ConfigureAwait(false);
+    }
+
+    private void OnChannelSignal(Message message)
+    {
+        switch (message)
+        {
+            case ServiceDataPause pause when tunnel.Table.TryGetValue(pause.Channel, out var paused):
+                paused.Gate.Pause();
+                break;
+            case ServiceDataResume resume when tunnel.Table.TryGetValue(resume.Channel, out var resumed):
+                resumed.Gate.Resume();
+                break;
+            case ServiceFreeRequest free when tunnel.Table.TryGetValue(free.Channel, out var freed):
+                freed.PeerFinished(free.Flags);
+                break;
+        }
+    }
+}
