@@ -295,7 +295,7 @@ w("")
 w(f"`{RSS.get('loadgen_cmd', 'lstp loadgen idle')}` opened the tunnels (both ends of every pair in one process, "
   f"distinct random 32-byte keys, default TLS) in {RSS.get('loadgen_seconds', '?')} s; the middle's admin API "
   f"reported {RSS.get('middle_reports_tunnels', '?')} tunnels. The middle ran with `{RSS.get('middle_flags', '')}`: "
-  "the per-source defaults (50 new links/s, 64 waiting ends) would throttle one loader on one address. "
+  "the per-source defaults (50 new links/s, 64 waiting ends, 1024 end links) would throttle one loader on one address. "
   "RSS was read 5 s after the last pair opened, without forcing a GC."
   + (f" The loader itself held {fmt(loadgen / 1024, 0)} MiB for {2 * tunnels} ends ({fmt(loadgen / (2 * tunnels), 1)} KiB per end)." if loadgen else ""))
 if BASE:

@@ -540,9 +540,13 @@ PIDS=()
 # BINARY's loadgen; writes RAW/rss<SUFFIX>.env (SUFFIX: empty, or @base for the baseline), then stops both.
 memory_test() {
   local suffix=$1 bin=$2 mport=$3 aport=$4 mpid lpid t_loadgen rss_before rss_pause="" rss_after loadgen_rss seen i
-  local -a loadgen_args
+  local -a loadgen_args limits
+  # One loader on one address: lift the per-source limits. --max-links-per-source exists only in builds that have it
+  # (a --baseline may be older).
+  limits=(--max-connections-per-second 100000 --max-waiting-per-source 100000)
+  if "$bin" middle --help 2>/dev/null | grep -q -- --max-links-per-source; then limits+=(--max-links-per-source 100000); fi
   spawn "rss-middle$suffix" "$bin" middle --listen "127.0.0.1:$mport" --admin "127.0.0.1:$aport" --name "rss-middle${suffix//@/-}" \
-    --max-connections-per-second 100000 --max-waiting-per-source 100000 --log-level warning
+    "${limits[@]}" --log-level warning
   mpid=$(pid_of "rss-middle$suffix")
   wait_listen "$mport" "lstp middle" "$mpid"
   wait_listen "$aport" "lstp middle admin" "$mpid"
@@ -576,7 +580,7 @@ rss_after_kib=$rss_after
 loadgen_rss_kib=$loadgen_rss
 loadgen_seconds=$t_loadgen
 middle_reports_tunnels=$seen
-middle_flags=--max-connections-per-second 100000 --max-waiting-per-source 100000 --log-level warning
+middle_flags=${limits[*]} --log-level warning
 loadgen_cmd=lstp ${loadgen_args[*]}
 EOF
   log "  middle RSS: before ${rss_before} KiB, at $PAUSE_AT ${rss_pause:-n/a} KiB, at $TUNNELS ${rss_after} KiB (middle sees $seen tunnels)"

@@ -104,7 +104,7 @@ start_middle() {
   local name=$1; shift
   LINK[$name]=$(free_port)
   "$LSTP" middle --listen "127.0.0.1:${LINK[$name]}" --advertise "127.0.0.1:${LINK[$name]}" --name "$name" --admin off \
-    --max-connections-per-second 1000000 --max-waiting-per-source 1000000 --log-level warning "$@" \
+    --max-connections-per-second 1000000 --max-waiting-per-source 1000000 --max-links-per-source 1000000 --log-level warning "$@" \
     >"$OUT/logs/middle-$name.txt" 2>&1 &
   PIDS+=($!)
   wait_port "${LINK[$name]}" "middle $name"

@@ -99,6 +99,7 @@ public sealed class MiddleHost : IAsyncDisposable
         var feed = new StatusFeed(node, loggers.CreateLogger("Lstp.Admin"));
         node.Metrics.ErrorSent += feed.OnErrorSent;
         CredentialCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
+        LoopbackHostCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
         app.MapLstpAdmin(node, feed);
         try
         {

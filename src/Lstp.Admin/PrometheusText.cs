@@ -13,7 +13,7 @@ public static class PrometheusText
         var text = new StringBuilder();
         Gauge(text, "lstp_tunnels", "Paired tunnels relayed by this middle.", tunnels.Count);
         Gauge(text, "lstp_waiting_ends", "Ends registered and waiting for their peer.", node.Registry.Snapshot().Count);
-        Gauge(text, "lstp_channels", "Channels open, as the ends report them.", tunnels.Sum(t => t.ReportedChannels));
+        Gauge(text, "lstp_channels", "Channels open, as the ends report them.", tunnels.Sum(t => (long)t.ReportedChannels));
         Counter(text, "lstp_connections_total", "Links accepted.", node.Metrics.Connections);
         Counter(text, "lstp_pairings_total", "Pairings made.", node.Metrics.Pairings);
         text.Append("# HELP lstp_relayed_bytes_total Relay payload bytes forwarded, by direction.\n# TYPE lstp_relayed_bytes_total counter\n");

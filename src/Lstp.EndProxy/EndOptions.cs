@@ -97,6 +97,12 @@ public sealed record EndOptions
 
     public LinkTimings Timings { get; init; } = LinkTimings.Default;
 
+    /// <summary>SOCKS5 and HTTP CONNECT: how long a local client may take to send its request before it is closed.</summary>
+    public TimeSpan EntryPointHandshakeTimeout { get; init; } = EntryPoints.EntryPointLimits.HandshakeTimeout;
+
+    /// <summary>SOCKS5 and HTTP CONNECT: requests being read at once, per entry point; a client beyond it is closed at once.</summary>
+    public int MaxEntryPointHandshakes { get; init; } = EntryPoints.EntryPointLimits.MaxHandshakes;
+
     /// <summary>How long a local connection waits for the tunnel to (re)open before it is closed.</summary>
     public TimeSpan WaitForTunnel { get; init; } = TimeSpan.FromSeconds(15);
 

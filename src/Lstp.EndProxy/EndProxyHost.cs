@@ -6,6 +6,7 @@ using Lstp.EndProxy.Policy;
 using Lstp.EndProxy.Publish;
 using Lstp.EndProxy.Forwards;
 using Lstp.EndProxy.Services;
+using Lstp.Transport;
 using Lstp.Transport.Dialing;
 using Lstp.Tunnel.Actors;
 using Lstp.Tunnel.Security;
@@ -79,12 +80,22 @@ public sealed class EndProxyHost : IAsyncDisposable
             var credentials = ParseCredentials(options.ProxyAuth);
             if (options.Socks is { } socks)
             {
-                var entry = new SocksEntryPoint(supervisor, credentials, options.WaitForTunnel, log);
+                RequireLoopbackOrCredentials(socks, "--socks", credentials);
+                var entry = new SocksEntryPoint(supervisor, credentials, options.WaitForTunnel, log)
+                {
+                    HandshakeTimeout = options.EntryPointHandshakeTimeout,
+                    MaxHandshakes = options.MaxEntryPointHandshakes,
+                };
                 host._listeners.Add(new LocalListener(socks, $"socks {socks}", entry.OnClientAsync, log));
             }
             if (options.HttpProxy is { } http)
             {
-                var entry = new HttpProxyEntryPoint(supervisor, credentials, options.WaitForTunnel, log);
+                RequireLoopbackOrCredentials(http, "--http-proxy", credentials);
+                var entry = new HttpProxyEntryPoint(supervisor, credentials, options.WaitForTunnel, log)
+                {
+                    HandshakeTimeout = options.EntryPointHandshakeTimeout,
+                    MaxHandshakes = options.MaxEntryPointHandshakes,
+                };
                 host._listeners.Add(new LocalListener(http, $"http-proxy {http}", entry.OnClientAsync, log));
             }
         }
@@ -107,6 +118,21 @@ public sealed class EndProxyHost : IAsyncDisposable
             && options.Services.All(s => options.Publish.Any(p => p.Service == s.Name));
         if (!onlyPublishes) supervisor.Start();
         return host;
+    }
+
+    /// <summary>
+    /// A SOCKS or HTTP CONNECT entry point reaches into the peer's network: off loopback, anyone who can connect to
+    /// it could use the tunnel, so it needs --proxy-auth there (as the admin endpoint needs its token).
+    /// </summary>
+    private static void RequireLoopbackOrCredentials(HostPort listen, string flag, EntryPointCredentials? credentials)
+    {
+        if (credentials is not null) return;
+        var loopback = listen.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            || (System.Net.IPAddress.TryParse(listen.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip));
+        if (!loopback)
+        {
+            throw new FormatException($"{flag} {listen}: not a loopback address, so anyone who reaches it could use the tunnel into the peer's network; add --proxy-auth USER:PASS or listen on 127.0.0.1");
+        }
     }
 
     private static EntryPointCredentials? ParseCredentials(string? userPass)

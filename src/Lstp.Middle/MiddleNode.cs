@@ -19,6 +19,9 @@ public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry,
     /// <summary>Every link open at this node now (ends and node links), e.g. to tell them all to move when draining.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<LinkSession, byte> Links { get; } = new();
     public MiddleMetrics Metrics { get; } = new();
+
+    /// <summary>Links open, in all and per source, against the limits.</summary>
+    public LinkCounter LinkCount { get; } = new(options);
     public SourceRateLimiter RateLimiter { get; } = new(options.MaxConnectionsPerSecondPerSource, options.Time);
     public byte[] NodeId { get; } = RandomNumberGenerator.GetBytes(ProtocolLimits.NodeIdSize);
     public DateTimeOffset StartedAt { get; } = options.Time.GetUtcNow();

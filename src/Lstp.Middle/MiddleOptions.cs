@@ -43,6 +43,15 @@ public sealed record MiddleOptions
     /// <summary>Ends one source address may have waiting at once.</summary>
     public int MaxWaitingPerSource { get; init; } = 64;
 
+    /// <summary>
+    /// End links (tunnels and published ports' control links) one source address may hold open at once, waiting or
+    /// paired. A corporate NAT puts many ends behind one address: 1,024 of them still fit.
+    /// </summary>
+    public int MaxLinksPerSource { get; init; } = 1024;
+
+    /// <summary>Links of every kind this middle holds open at once: 100,000 is about 4 GiB and as many descriptors.</summary>
+    public int MaxLinks { get; init; } = 100_000;
+
     /// <summary>New connections per second one source address may open (token bucket, burst of the same size).</summary>
     public int MaxConnectionsPerSecondPerSource { get; init; } = 50;
 

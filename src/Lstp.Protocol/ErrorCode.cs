@@ -20,6 +20,7 @@ public enum ErrorCode : ushort
     Replaced = 14,
     WaitExpired = 15,
     MiddleDraining = 16,
+    TooManyLinks = 17,
 
     // End-to-end setup.
     AuthFailed = 20,
@@ -34,6 +35,7 @@ public enum ErrorCode : ushort
     NotAllowed = 33,
     TooManyChannels = 34,
     UnknownChannel = 35,
+    FlowControl = 36,
 
     // Lifetime.
     PeerGone = 40,

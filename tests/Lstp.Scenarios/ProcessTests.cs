@@ -56,6 +56,10 @@ public sealed class ProcessTests(ITestOutputHelper output)
     [InlineData("middle --listen 127.0.0.1:99999", "--listen")]
     [InlineData("middle --no-such-flag", "--no-such-flag")]
     [InlineData("end --middle 127.0.0.1:1 --secret-file /nonexistent/file", "does not exist")]
+    [InlineData("middle --upstream 127.0.0.1:1 --upstream-token-file /nonexistent/file", "--upstream-token-file")]
+    [InlineData("middle --upstream 127.0.0.1:1 --upstream-token t --upstream-token-file /etc/passwd", "give the upstream-token once")]
+    [InlineData("end --middle 127.0.0.1:1 --secret s --socks 1080 --proxy-auth-file /nonexistent/file", "--proxy-auth-file")]
+    [InlineData("end --middle 127.0.0.1:1 --secret s --socks 0.0.0.0:0", "--proxy-auth")]
     public async Task A_bad_option_exits_2_with_one_clear_line(string args, string mentions)
     {
         await using var process = LstpProcess.Start(args.Split(' '));

@@ -51,7 +51,7 @@ public sealed partial class StatusFeed : IAsyncDisposable
             Health: "up", _node.StartedAt, tunnels.Count, waiting.Count);
         var totals = new TotalsView(
             metrics.Connections, metrics.Pairings, metrics.BytesRelayed, metrics.Errors.Values.Sum(),
-            tunnels.Sum(t => t.Channels), tunnels.Sum(t => t.RateFirstToSecond + t.RateSecondToFirst));
+            tunnels.Sum(t => (long)t.Channels), tunnels.Sum(t => t.RateFirstToSecond + t.RateSecondToFirst));
         return new StatusView(
             _node.Options.Name, _node.Self.Address, _node.StartedAt, _node.Options.Time.GetUtcNow(), totals,
             tunnels, waiting, Errors.Snapshot(), Cluster(self));

@@ -53,6 +53,7 @@ public sealed class EndAdmin : IAsyncDisposable
         });
         var app = builder.Build();
         CredentialCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
+        LoopbackHostCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/metrics", () => Results.Text(EndMetricsText.Render(host), "text/plain; version=0.0.4"));
         app.MapGet("/api/end", () => Results.Json(EndView.From(host)));

@@ -13,7 +13,7 @@ public sealed record StatusView(
     ClusterView Cluster);
 
 /// <summary>This node's running totals since it started.</summary>
-public sealed record TotalsView(long Connections, long Pairings, long BytesRelayed, long Errors, int Channels, long Rate);
+public sealed record TotalsView(long Connections, long Pairings, long BytesRelayed, long Errors, long Channels, long Rate);
 
 /// <summary>An end waiting for its peer.</summary>
 public sealed record WaitingView(string End, string From, DateTimeOffset Since);

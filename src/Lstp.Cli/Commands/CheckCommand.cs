@@ -374,7 +374,7 @@ internal static class MiddleRules
     public static readonly string[] Keys =
     [
         "Listen", "Name", "Advertise", "Tokens", "TokenFile", "WaitExpiry", "SetupDeadline", "MaxWaitingPerSource",
-        "MaxConnectionsPerSecond", "MaxFrameSize", "TlsCert", "TlsKey", "Upstream", "UpstreamToken", "PublishRange", .. CommonRules.AdminKeys,
+        "MaxLinksPerSource", "MaxLinks", "MaxConnectionsPerSecond", "MaxFrameSize", "TlsCert", "TlsKey", "Upstream", "UpstreamToken", "UpstreamTokenFile", "PublishRange", .. CommonRules.AdminKeys,
     ];
 
     public static void Check(Section s)
@@ -390,6 +390,8 @@ internal static class MiddleRules
         CommonRules.PositiveSeconds(s, "WaitExpiry");
         CommonRules.PositiveSeconds(s, "SetupDeadline");
         CommonRules.PositiveCount(s, "MaxWaitingPerSource");
+        CommonRules.PositiveCount(s, "MaxLinksPerSource");
+        CommonRules.PositiveCount(s, "MaxLinks");
         CommonRules.PositiveCount(s, "MaxConnectionsPerSecond");
         CommonRules.PositiveCount(s, "MaxFrameSize");
         if (s.Has("TlsCert") != s.Has("TlsKey")) s.Problem(s.Location(s.Has("TlsCert") ? "TlsCert" : "TlsKey"), $"{s.Path}.TlsCert and {s.Path}.TlsKey go together");
@@ -398,6 +400,8 @@ internal static class MiddleRules
         CommonRules.Address(s, "Upstream", allowPortZero: false);
         if (s.Scalar("UpstreamToken") is { } upstreamToken && string.IsNullOrWhiteSpace(upstreamToken)) s.Problem(s.Location("UpstreamToken"), "the upstream admission token is empty");
         if (s.Has("UpstreamToken") && !s.Has("Upstream")) s.Problem(s.Location("UpstreamToken"), $"has no effect without {s.Path}.Upstream");
+        CommonRules.ReadableFile(s, "UpstreamTokenFile", "the upstream admission token", mustHoldText: true);
+        if (s.Has("UpstreamToken") && s.Has("UpstreamTokenFile")) s.Problem(s.Location("UpstreamTokenFile"), $"give the upstream token once: {s.Path}.UpstreamToken or {s.Path}.UpstreamTokenFile");
         if (s.Scalar("PublishRange") is { } range) CommonRules.TryParse(s, s.Location("PublishRange"), range, PortRange.Parse, out _);
         CommonRules.Admin(s);
     }
@@ -409,7 +413,7 @@ internal static class EndRules
     public static readonly string[] Keys =
     [
         "Middles", "Secret", "SecretFile", "Name", "Token", "TokenFile", "Via", "Services", "Allow", "Forwards", "Socks",
-        "HttpProxy", "ProxyAuth", "Publish", "Plaintext", "MiddleTls", "MiddleFingerprint", "MiddleCa", "MaxChannels", .. CommonRules.AdminKeys,
+        "HttpProxy", "ProxyAuth", "ProxyAuthFile", "Publish", "Plaintext", "MiddleTls", "MiddleFingerprint", "MiddleCa", "MaxChannels", .. CommonRules.AdminKeys,
     ];
 
     public static void Check(Section s)
@@ -466,6 +470,8 @@ internal static class EndRules
             s.Problem(s.Location("ProxyAuth"), "expected USER:PASS");
         }
         if (s.Has("ProxyAuth") && !s.Has("Socks") && !s.Has("HttpProxy")) s.Problem(s.Location("ProxyAuth"), $"has no effect without {s.Path}.Socks or {s.Path}.HttpProxy");
+        CommonRules.ReadableFile(s, "ProxyAuthFile", "USER:PASS for local proxy clients", mustHoldText: true);
+        if (s.Has("ProxyAuth") && s.Has("ProxyAuthFile")) s.Problem(s.Location("ProxyAuthFile"), $"give the proxy credentials once: {s.Path}.ProxyAuth or {s.Path}.ProxyAuthFile");
         CommonRules.Flag(s, "Plaintext");
         CommonRules.Flag(s, "MiddleTls");
         CommonRules.ReadableFile(s, "MiddleCa", "PEM CA certificate", mustHoldText: true);

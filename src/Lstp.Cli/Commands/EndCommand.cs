@@ -25,7 +25,8 @@ public static class EndCommand
         var allow = new Option<string[]>("--allow") { Description = "destination the peer may reach through SOCKS/CONNECT: CIDR or host pattern with :PORT, :LOW-HIGH or :* (repeatable; deny by default)" };
         var socks = new Option<string>("--socks") { Description = "local SOCKS5 server into the peer's network, [HOST:]PORT" };
         var httpProxy = new Option<string>("--http-proxy") { Description = "local HTTP CONNECT proxy into the peer's network, [HOST:]PORT" };
-        var proxyAuth = new Option<string>("--proxy-auth") { Description = "USER:PASS local clients of --socks/--http-proxy must present" };
+        var proxyAuth = new Option<string>("--proxy-auth") { Description = "USER:PASS local clients of --socks/--http-proxy must present (prefer --proxy-auth-file: flags show in ps); required when they listen off loopback" };
+        var proxyAuthFile = new Option<string>("--proxy-auth-file") { Description = "file holding USER:PASS for --socks/--http-proxy clients" };
         var publish = new Option<string[]>("--publish") { Description = "ask the middle to expose one of this end's services on a public port: SERVICE=PORT (repeatable)" };
         var middleTls = new Option<bool>("--middle-tls") { Description = "use TLS on the link to the middle, trusting the system's CAs" };
         var fingerprint = new Option<string>("--middle-fingerprint") { Description = "use TLS to the middle and pin its certificate's SHA-256 (implies --middle-tls)" };
@@ -41,7 +42,7 @@ public static class EndCommand
 
         var command = new Command("end", "Run an end proxy: dial out to a middle, pair with the peer end, carry application connections end to end.")
         {
-            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, publish, allow, forward, helper, admin, socks, httpProxy, proxyAuth, compress, plaintext, config, logFormat, logLevel,
+            middle, secret, secretFile, name, token, tokenFile, via, middleTls, fingerprint, middleCa, maxChannels, service, publish, allow, forward, helper, admin, socks, httpProxy, proxyAuth, proxyAuthFile, compress, plaintext, config, logFormat, logLevel,
         };
         var adminFlags = new AdminFlags();
         adminFlags.AddTo(command);
@@ -69,7 +70,7 @@ public static class EndCommand
                 Publish = [.. settings.List(publish, "Publish").Select(Lstp.EndProxy.Publish.PublishSpec.Parse)],
                 Socks = settings.String(socks, "Socks") is { } sk ? CommonOptions.Listen(sk, "--socks") : null,
                 HttpProxy = settings.String(httpProxy, "HttpProxy") is { } hp ? CommonOptions.Listen(hp, "--http-proxy") : null,
-                ProxyAuth = settings.String(proxyAuth, "ProxyAuth"),
+                ProxyAuth = settings.Secret(proxyAuth, proxyAuthFile, "ProxyAuth", "proxy-auth"),
                 MaxChannels = MiddleCommand.Count(settings.String(maxChannels, "MaxChannels"), "--max-channels", defaults.MaxChannels),
             };
             var pin = settings.String(fingerprint, "MiddleFingerprint");

@@ -23,11 +23,15 @@ public static class MiddleCommand
         var waitExpiry = new Option<string>("--wait-expiry") { Description = "how long a first end waits for its peer, seconds (default 600)" };
         var setupDeadline = new Option<string>("--setup-deadline") { Description = "seconds a new link has to complete its setup (default 10)" };
         var maxWaiting = new Option<string>("--max-waiting-per-source") { Description = "ends one source address may have waiting (default 64)" };
+        var maxLinksPerSource = new Option<string>("--max-links-per-source") { Description = "end links (tunnels, published ports) one source address may hold open, waiting or paired (default 1024)" };
+        var maxLinks = new Option<string>("--max-links") { Description = "links of every kind this middle holds open at once (default 100000)" };
         var rate = new Option<string>("--max-connections-per-second") { Description = "new links per second per source address (default 50)" };
         var upstream = new Option<string>("--upstream") { Description = "cascade: hand ends to this middle, HOST:PORT, instead of pairing them here" };
-        var upstreamToken = new Option<string>("--upstream-token") { Description = "admission token to present to the upstream middle" };
+        var upstreamToken = new Option<string>("--upstream-token") { Description = "admission token to present to the upstream middle (prefer --upstream-token-file: flags show in ps)" };
+        var upstreamTokenFile = new Option<string>("--upstream-token-file") { Description = "file holding the admission token for the upstream middle" };
         var cluster = new Option<string>("--cluster") { Description = "join the cluster of middles whose PostgreSQL this Npgsql connection string names (needs --advertise)" };
-        var clusterSecret = new Option<string>("--cluster-secret") { Description = "secret the cluster's nodes authenticate each other's links with (default: the one stored in the cluster database)" };
+        var clusterSecretFile = new Option<string>("--cluster-secret-file") { Description = "file holding the cluster secret" };
+        var clusterSecret = new Option<string>("--cluster-secret") { Description = "(prefer --cluster-secret-file: flags show in ps) secret the cluster's nodes authenticate each other's links with (default: the one stored in the cluster database)" };
         var publishRange = new Option<string>("--publish-range") { Description = "public ports ends may ask this middle to open, LOW-HIGH (none by default)" };
         var tlsCert = new Option<string>("--tls-cert") { Description = "PEM certificate for TLS on the link listener (with --tls-key)" };
         var tlsKey = new Option<string>("--tls-key") { Description = "PEM private key for --tls-cert" };
@@ -38,10 +42,11 @@ public static class MiddleCommand
 
         var command = new Command("middle", "Run a middle proxy: ends dial out to it, it pairs them and relays bytes it cannot read.")
         {
-            listen, name, admin, token, tokenFile, advertise, upstream, upstreamToken, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, rate, config, logFormat, logLevel,
+            listen, name, admin, token, tokenFile, advertise, upstream, upstreamToken, upstreamTokenFile, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, maxLinksPerSource, maxLinks, rate, config, logFormat, logLevel,
         };
         command.Options.Add(cluster);
         command.Options.Add(clusterSecret);
+        command.Options.Add(clusterSecretFile);
         var adminFlags = new AdminFlags();
         adminFlags.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
@@ -67,8 +72,10 @@ public static class MiddleCommand
                 WaitExpiry = Seconds(settings.String(waitExpiry, "WaitExpiry"), "--wait-expiry", defaults.WaitExpiry),
                 SetupDeadline = Seconds(settings.String(setupDeadline, "SetupDeadline"), "--setup-deadline", defaults.SetupDeadline),
                 MaxWaitingPerSource = Count(settings.String(maxWaiting, "MaxWaitingPerSource"), "--max-waiting-per-source", defaults.MaxWaitingPerSource),
+                MaxLinksPerSource = Count(settings.String(maxLinksPerSource, "MaxLinksPerSource"), "--max-links-per-source", defaults.MaxLinksPerSource),
+                MaxLinks = Count(settings.String(maxLinks, "MaxLinks"), "--max-links", defaults.MaxLinks),
                 Upstream = settings.String(upstream, "Upstream") is { } up ? CommonOptions.Address(up, "--upstream", default) : null,
-                UpstreamToken = settings.String(upstreamToken, "UpstreamToken"),
+                UpstreamToken = settings.Secret(upstreamToken, upstreamTokenFile, "UpstreamToken", "upstream-token"),
                 PublishRange = settings.String(publishRange, "PublishRange") is { } pr ? PortRange.Parse(pr) : null,
                 TlsCertificate = settings.String(tlsCert, "TlsCert"),
                 TlsKey = settings.String(tlsKey, "TlsKey"),
@@ -80,7 +87,7 @@ public static class MiddleCommand
             Lstp.Cluster.ClusterNode? clusterNode = null;
             if (settings.String(cluster, "Cluster") is { } clusterDatabase)
             {
-                var clusterOptions = new Lstp.Cluster.ClusterOptions { ConnectionString = clusterDatabase, Secret = settings.String(clusterSecret, "ClusterSecret") };
+                var clusterOptions = new Lstp.Cluster.ClusterOptions { ConnectionString = clusterDatabase, Secret = settings.Secret(clusterSecret, clusterSecretFile, "ClusterSecret", "cluster-secret") };
                 try { clusterNode = await Lstp.Cluster.ClusterSetup.JoinAsync(clusterOptions, options, loggers, cancellationToken); }
                 catch (Lstp.Cluster.Store.ClusterUnavailableException ex) { Console.Error.WriteLine($"lstp: {ex.Message}"); return 1; }
                 options = clusterNode.Options;

@@ -19,6 +19,13 @@ namespace Lstp.EndProxy.EntryPoints;
 public abstract partial class ProxyEntryPoint(TunnelSupervisor supervisor, TimeSpan waitForTunnel, ILogger log)
 {
     private (TunnelHandle Tunnel, AllowList Policy)? _peerPolicy;
+    private int _handshaking;
+
+    /// <summary>How long a client may take to send its request (<see cref="EntryPointLimits.HandshakeTimeout"/>).</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = EntryPointLimits.HandshakeTimeout;
+
+    /// <summary>Requests read at once (<see cref="EntryPointLimits.MaxHandshakes"/>).</summary>
+    public int MaxHandshakes { get; init; } = EntryPointLimits.MaxHandshakes;
 
     protected abstract string Kind { get; }
 
@@ -32,15 +39,36 @@ public abstract partial class ProxyEntryPoint(TunnelSupervisor supervisor, TimeS
         var stream = new NetworkStream(client, ownsSocket: false);
         string host;
         int port;
-        try
+        if (Interlocked.Increment(ref _handshaking) > MaxHandshakes)
         {
-            (host, port) = await ReadRequestAsync(stream, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is EntryPointHandshakeException or EndOfStreamException or IOException)
-        {
-            Log.BadRequest(log, Kind, ex.Message);
+            Interlocked.Decrement(ref _handshaking);
+            Log.TooManyHandshakes(log, Kind, MaxHandshakes);
             client.Dispose();
             return;
+        }
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            deadline.CancelAfter(HandshakeTimeout);
+            try
+            {
+                (host, port) = await ReadRequestAsync(stream, deadline.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is EntryPointHandshakeException or EndOfStreamException or IOException)
+            {
+                Log.BadRequest(log, Kind, ex.Message);
+                client.Dispose();
+                return;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.BadRequest(log, Kind, $"no request within {HandshakeTimeout.TotalSeconds:0.#} s");
+                client.Dispose();
+                return;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _handshaking);
+            }
         }
 
         var tunnel = await supervisor.WaitForTunnelAsync(waitForTunnel, cancellationToken).ConfigureAwait(false);
@@ -97,6 +125,9 @@ public abstract partial class ProxyEntryPoint(TunnelSupervisor supervisor, TimeS
 
         [LoggerMessage(EventId = 521, Level = LogLevel.Information, Message = "{Kind}: refused {Code}: {Reason}")]
         public static partial void Refused(ILogger logger, string kind, ErrorCode code, string reason);
+
+        [LoggerMessage(EventId = 522, Level = LogLevel.Warning, Message = "{Kind}: {Max} local clients are already sending their requests; closed a new one")]
+        public static partial void TooManyHandshakes(ILogger logger, string kind, int max);
     }
 }
 

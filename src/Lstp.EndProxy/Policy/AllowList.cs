@@ -17,8 +17,10 @@ namespace Lstp.EndProxy.Policy;
 /// address it resolves to and the port. <see cref="CheckName"/> is only the first half of that check; the
 /// dial must go through <see cref="CheckAddress"/> for the resolved address (see <see cref="Resolver"/>).</item>
 /// <item>A name allowed by a host rule must still not resolve to loopback, link-local (cloud metadata),
-/// this-network, multicast or broadcast addresses unless a CIDR rule covers that address: a host rule
-/// such as <c>*:443</c> must not let the peer reach the server end's own host through a name like localhost.</item>
+/// this-network, multicast or broadcast addresses, nor to an address of the server end's own host, unless a
+/// CIDR rule covers that address: a host rule such as <c>*:443</c> must not let the peer reach the server end's
+/// own host through a name like localhost or the host's own name.</item>
+/// <item>A literal written as a name (<c>10.0.0.5.</c>, with DNS's trailing dot) is read as the literal it is.</item>
 /// </list>
 /// </remarks>
 public sealed class AllowList
@@ -27,9 +29,11 @@ public sealed class AllowList
 
     private readonly AddressRule[] _addressRules;
     private readonly HostRule[] _hostRules;
+    private readonly Func<IPAddress, bool> _isOwnAddress;
 
-    private AllowList(IReadOnlyList<AllowRule> rules)
+    private AllowList(IReadOnlyList<AllowRule> rules, Func<IPAddress, bool>? isOwnAddress = null)
     {
+        _isOwnAddress = isOwnAddress ?? OwnAddresses.Contains;
         _addressRules = rules.OfType<AddressRule>().ToArray();
         _hostRules = rules.OfType<HostRule>().ToArray();
         Patterns = rules.Select(r => r.ToString()).ToArray();
@@ -40,8 +44,11 @@ public sealed class AllowList
 
     public bool IsEmpty => Patterns.Count == 0;
 
-    /// <summary>Parses <c>--allow</c> patterns; throws <see cref="FormatException"/> naming the first bad one.</summary>
-    public static AllowList Parse(IEnumerable<string> patterns)
+    /// <summary>
+    /// Parses <c>--allow</c> patterns; throws <see cref="FormatException"/> naming the first bad one.
+    /// <paramref name="isOwnAddress"/> says which addresses are this host's (default: its network interfaces').
+    /// </summary>
+    public static AllowList Parse(IEnumerable<string> patterns, Func<IPAddress, bool>? isOwnAddress = null)
     {
         var rules = new List<AllowRule>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -51,7 +58,7 @@ public sealed class AllowList
                 throw new FormatException($"--allow '{pattern}': {error}");
             if (seen.Add(rule!.ToString())) rules.Add(rule);
         }
-        return new AllowList(rules);
+        return new AllowList(rules, isOwnAddress);
     }
 
     /// <summary>
@@ -64,6 +71,8 @@ public sealed class AllowList
         if (!IsPort(port)) return AllowDecision.Deny($"port {port} is not a TCP port (1-65535)");
         if (TryParseLiteral(host, out var literal)) return CheckAddress(literal, port, requestedName: null);
         if (!HostNames.TryNormalise(host, out var name)) return AllowDecision.Deny($"'{host}' is not a valid host name");
+        // "10.0.0.5." is 10.0.0.5 to the resolver: a literal, which only a CIDR rule allows.
+        if (TryParseLiteral(name, out literal)) return CheckAddress(literal, port, requestedName: null);
 
         var hostRule = _hostRules.FirstOrDefault(r => r.Matches(name, port));
         if (hostRule is not null) return AllowDecision.Allow($"{name}:{port} matches {hostRule}");
@@ -85,6 +94,7 @@ public sealed class AllowList
         string? name = null;
         if (requestedName is not null && !HostNames.TryNormalise(requestedName, out name))
             return AllowDecision.Deny($"'{requestedName}' is not a valid host name");
+        if (name is not null && TryParseLiteral(name, out _)) name = null; // a literal with a trailing dot is still a literal
 
         if (addressClass == AddressClass.Unspecified)
             return AllowDecision.Deny(name is null
@@ -102,6 +112,10 @@ public sealed class AllowList
         if (addressClass != AddressClass.Ordinary)
             return AllowDecision.Deny(
                 $"{name} resolves to forbidden address {address} ({AddressClasses.Describe(addressClass)}); " +
+                $"allow it explicitly with --allow {endpoint}");
+        if (_isOwnAddress(address))
+            return AllowDecision.Deny(
+                $"{name} resolves to forbidden address {address} (an address of this end's own host); " +
                 $"allow it explicitly with --allow {endpoint}");
         return AllowDecision.Allow($"{name}:{port} matches {hostRule} and resolves to {address}");
     }

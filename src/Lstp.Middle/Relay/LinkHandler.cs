@@ -34,11 +34,17 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         node.Links.TryAdd(link, 0);
         WaitingEnd? waiting = null;
         LinkSetup setup;
+        var counted = false;
+        var countedFromSource = false;
         try
         {
             if (!node.RateLimiter.TryAcquire(link.SourceAddress))
             {
                 throw new ProtocolException(ErrorCode.RateLimited, $"too many new connections from {link.SourceAddress} (limit {Options.MaxConnectionsPerSecondPerSource}/s)");
+            }
+            if (!(counted = node.LinkCount.TryAddLink()))
+            {
+                throw new ProtocolException(ErrorCode.TooManyLinks, $"this middle already holds its limit of {Options.MaxLinks} links");
             }
             using (var deadline = new CancellationTokenSource(Options.SetupDeadline, Options.Time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, connection.ConnectionClosed))
@@ -53,6 +59,12 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 }
             }
 
+            // End links count against their source; node links (other middles) and data links (a published port's
+            // clients, bounded there) do not, so one busy neighbour or a crowd of public clients locks out no end.
+            if (setup.Role == LinkRole.End && !(countedFromSource = node.LinkCount.TryAddFromSource(link.SourceAddress)))
+            {
+                throw new ProtocolException(ErrorCode.TooManyLinks, $"{link.SourceAddress} already holds {Options.MaxLinksPerSource} links to this middle (limit {Options.MaxLinksPerSource})");
+            }
             if (setup.Publish is { } publish)
             {
                 await node.Publisher.RunControlAsync(link, publish).ConfigureAwait(false);
@@ -112,6 +124,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         finally
         {
             node.Links.TryRemove(link, out _);
+            if (counted) node.LinkCount.RemoveLink();
+            if (countedFromSource) node.LinkCount.RemoveFromSource(link.SourceAddress);
             if (waiting is not null) node.Registry.Unregister(waiting);
             if (link.Peer is { } peer)
             {
@@ -214,13 +228,17 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 if (done) input.AdvanceTo(buffer.Start);
                 else input.AdvanceTo(buffer.Start, buffer.End);
             }
-            if (done) return special ?? new LinkSetup(claim, null, null);
+            if (done) return (special ?? new LinkSetup(claim, null, null)) with { Role = role };
             if (result.IsCompleted) throw new ConnectionAbortedException("the end closed during setup");
         }
     }
 
     /// <summary>What a link's setup asked for: a tunnel (possibly claimed by another node), a published port's control link, or a data link.</summary>
-    private sealed record LinkSetup(string? Claim, PublishRequest? Publish, DataLink? Data);
+    private sealed record LinkSetup(string? Claim, PublishRequest? Publish, DataLink? Data)
+    {
+        /// <summary>What the preamble said the link is: an end's, another middle's (node), or a published port's data link.</summary>
+        public LinkRole Role { get; init; } = LinkRole.End;
+    }
 
     private static bool IsValidToken(string presented, IReadOnlyList<string> tokens)
     {
@@ -539,7 +557,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             case Pong:
                 break;
             case TunnelReport report when link.Tunnel is { } tunnel:
-                tunnel.ReportedChannels = (int)Math.Min(report.Channels, int.MaxValue);
+                tunnel.Report(report.Channels);
                 break;
             case Error error:
                 throw new ConnectionAbortedException($"the end reported {error.Code}: {error.Reason}");

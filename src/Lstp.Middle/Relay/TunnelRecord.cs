@@ -13,6 +13,16 @@ public sealed class TunnelRecord(string id, LinkSession first, LinkSession secon
     public IReadOnlyList<TopologyEntry> Path => path;
     public DateTimeOffset Since => since;
 
-    /// <summary>Channel count as the ends last reported it in TUNNEL_REPORT (the middle cannot see channels).</summary>
-    public int ReportedChannels { get; set; }
+    /// <summary>
+    /// The most channels one tunnel may claim in TUNNEL_REPORT. The count is whatever an end says (the middle cannot
+    /// see channels), so it is clamped: a million is far beyond any real tunnel, and a million per tunnel summed in
+    /// 64 bits cannot overflow however many tunnels report it.
+    /// </summary>
+    public const int MaxReportedChannels = 1 << 20;
+
+    /// <summary>Channel count as the ends last reported it in TUNNEL_REPORT, clamped to <see cref="MaxReportedChannels"/>.</summary>
+    public int ReportedChannels { get; private set; }
+
+    /// <summary>Takes an end's TUNNEL_REPORT channel count, which it controls entirely.</summary>
+    public void Report(uint channels) => ReportedChannels = (int)Math.Min(channels, MaxReportedChannels);
 }

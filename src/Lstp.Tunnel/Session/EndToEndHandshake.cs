@@ -64,10 +64,14 @@ public static class EndToEndHandshake
             }
             return new SecuredSession(stream, reader, relay, pairing, isMaster, !iWantPlaintext, peerProps);
         }
-        catch (ProtocolException ex)
+        catch (Exception ex)
         {
-            // Tell the peer why, inside the secure channel, before giving up; best effort.
-            try { await WriteAsync(stream, new Error(ex.Code, ex.Message), CancellationToken.None).ConfigureAwait(false); } catch { }
+            // Tell the peer why, inside the secure channel, before giving up; best effort. Whatever the failure (a
+            // protocol error, a closed link, the handshake's deadline), the TLS session is released here.
+            if (ex is ProtocolException protocol)
+            {
+                try { await WriteAsync(stream, new Error(protocol.Code, protocol.Message), CancellationToken.None).ConfigureAwait(false); } catch { }
+            }
             if (!ReferenceEquals(stream, relay)) await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -111,6 +115,12 @@ public static class EndToEndHandshake
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw new ProtocolException(ErrorCode.AuthFailed, $"the end-to-end TLS handshake failed: {ex.Message}{(ex.InnerException is { } inner ? " " + inner.Message : "")}");
+        }
+        catch
+        {
+            // The link closed or the deadline passed mid-handshake: nothing to tell the peer, but release the session.
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 

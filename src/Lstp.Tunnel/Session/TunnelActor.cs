@@ -203,6 +203,11 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
 
     private void OnPeerFrame(Message frame)
     {
+        if (_writer.ControlQueued > TunnelWriter.MaxControlQueued)
+        {
+            Fail(new ProtocolException(ErrorCode.FlowControl, $"the peer sends requests faster than it reads the answers ({_writer.ControlQueued} queued to it)"));
+            return;
+        }
         switch (frame)
         {
             case ConnectionRequest request:

@@ -16,10 +16,20 @@ public sealed class TunnelWriter
     public const int DataCredits = 16;
 
     private readonly Channel<OutboundFrame> _queue = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>
+    /// Control frames queued and not yet written past which the peer is cut: it sends requests (PING, CONNECTION_REQUEST)
+    /// faster than it reads the answers, and each answer would otherwise wait here for good.
+    /// </summary>
+    public const int MaxControlQueued = 4096;
+
     private readonly SemaphoreSlim _credits = new(DataCredits, DataCredits);
     private long _bytesWritten;
+    private int _controlQueued;
 
     public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>Control frames queued and not yet written.</summary>
+    public int ControlQueued => Volatile.Read(ref _controlQueued);
 
     /// <summary>Queues a data frame written into a buffer rented from <see cref="ArrayPool{T}.Shared"/>; the writer returns it.</summary>
     public async ValueTask SendDataAsync(byte[] rented, int length, CancellationToken cancellationToken)
@@ -37,7 +47,9 @@ public sealed class TunnelWriter
     public bool SendControl(Message message)
     {
         var frame = message.ToFrame();
-        return _queue.Writer.TryWrite(new OutboundFrame(frame, frame.Length, Pooled: false));
+        if (!_queue.Writer.TryWrite(new OutboundFrame(frame, frame.Length, Pooled: false))) return false;
+        Interlocked.Increment(ref _controlQueued);
+        return true;
     }
 
     /// <summary>Stops accepting frames; the writer loop ends after writing what is queued.</summary>
@@ -74,7 +86,11 @@ public sealed class TunnelWriter
 
     private void Release(OutboundFrame frame)
     {
-        if (!frame.Pooled) return;
+        if (!frame.Pooled)
+        {
+            Interlocked.Decrement(ref _controlQueued);
+            return;
+        }
         ArrayPool<byte>.Shared.Return(frame.Buffer);
         _credits.Release();
     }

@@ -36,6 +36,25 @@ public sealed class AdminAccessTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData("attacker.example", HttpStatusCode.MisdirectedRequest)]
+    [InlineData("127.0.0.1.nip.example", HttpStatusCode.MisdirectedRequest)]
+    [InlineData("localhost", HttpStatusCode.OK)]
+    [InlineData("127.0.0.1", HttpStatusCode.OK)]
+    [InlineData("[::1]", HttpStatusCode.OK)]
+    public async Task A_loopback_admin_without_credentials_answers_only_requests_addressed_to_loopback(string host, HttpStatusCode expected)
+    {
+        // DNS rebinding: a page from attacker.example, its name now resolving to 127.0.0.1, sends Host: attacker.example.
+        await using var middle = await MiddleHost.StartAsync(Options("127.0.0.1"), new TestLog(output));
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{middle.AdminAddress!.Value.Port}/api/status");
+        request.Headers.Host = $"{host}:{middle.AdminAddress!.Value.Port}";
+
+        var response = await http.SendAsync(request);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("/")]
     [InlineData("/api/tunnels")]
     [InlineData("/api/status")]

@@ -35,6 +35,7 @@ public sealed class ClusterMiddle : IAsyncDisposable
             Name = name,
             MaxConnectionsPerSecondPerSource = 1_000_000,
             MaxWaitingPerSource = 1_000_000,
+            MaxLinksPerSource = 1_000_000,
         };
         var clusterOptions = new ClusterOptions { ConnectionString = connectionString };
         var node = await ClusterSetup.JoinAsync(cluster?.Invoke(clusterOptions) ?? clusterOptions, middle?.Invoke(options) ?? options, log);

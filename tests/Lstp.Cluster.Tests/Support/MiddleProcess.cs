@@ -29,7 +29,7 @@ public sealed class MiddleProcess : IAsyncDisposable
             "middle", "--listen", address.ToString(), "--advertise", address.ToString(), "--name", name, "--admin", admin.ToString(),
             "--cluster", connectionString,
             // Every end of a test comes from 127.0.0.1: lift the per-source limits.
-            "--max-connections-per-second", "1000000", "--max-waiting-per-source", "1000000",
+            "--max-connections-per-second", "1000000", "--max-waiting-per-source", "1000000", "--max-links-per-source", "1000000",
             .. extra,
         ];
         var process = LstpProcess.Start(args);

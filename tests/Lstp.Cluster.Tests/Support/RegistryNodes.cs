@@ -29,7 +29,7 @@ public sealed class RegistryNode : IAsyncDisposable
 
     public static async Task<RegistryNode> StartAsync(string connectionString, string name, ILoggerFactory log, Func<ClusterOptions, ClusterOptions>? tune = null)
     {
-        var options = new MiddleOptions { Listen = new HostPort("127.0.0.1", Net.FreePort()), Admin = null, Name = name, MaxWaitingPerSource = 1_000_000 };
+        var options = new MiddleOptions { Listen = new HostPort("127.0.0.1", Net.FreePort()), Admin = null, Name = name, MaxWaitingPerSource = 1_000_000, MaxLinksPerSource = 1_000_000 };
         var clusterOptions = new ClusterOptions { ConnectionString = connectionString };
         var cluster = await ClusterSetup.JoinAsync(tune?.Invoke(clusterOptions) ?? clusterOptions, options, log);
         var registry = (PgPairingRegistry)cluster.Options.RegistryFactory!(cluster.Options, log);

@@ -94,6 +94,47 @@ public sealed class LimitTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Paired_links_from_one_source_beyond_its_limit_are_refused_with_TooManyLinks()
+    {
+        // Only waiting ends used to be counted: one address could pair its own links without end.
+        var (rig, tunnel, echo) = await GoodPairAsync(LoopbackMiddle() with { MaxLinksPerSource = 2 });
+        await using var _ = rig;
+        await using var __ = echo;
+        var key = RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
+        await using var first = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(5));
+        await using var second = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(5));
+        await first.SendAsync(RawSetup.Bytes(RawSetup.End("self-a", key)));
+        await second.SendAsync(RawSetup.Bytes(RawSetup.End("self-b", key)));
+        await Eventually.TrueAsync(() => rig.Middle.Node.Tunnels.Snapshot().Count == 2, "the source's own two links are paired");
+
+        await using var third = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(5));
+        await third.SendAsync(RawSetup.Bytes(RawSetup.End("self-c")));
+        var answer = await ReadAnswerAsync(third);
+
+        Assert.Equal(ErrorCode.TooManyLinks, answer.ErrorCode);
+        Assert.Equal(2, rig.Middle.Node.Tunnels.Snapshot().Count);
+        await AssertUnharmedAsync(rig, tunnel, 2);
+    }
+
+    [Fact]
+    public async Task A_link_beyond_the_middles_total_limit_is_refused_with_TooManyLinks()
+    {
+        // The good tunnel holds two links; the limit leaves room for one more.
+        var (rig, tunnel, echo) = await GoodPairAsync(LoopbackMiddle() with { MaxLinks = 3 });
+        await using var _ = rig;
+        await using var __ = echo;
+        await using var waiting = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(6));
+        await waiting.SendAsync(RawSetup.Bytes(RawSetup.End("fills-the-middle")));
+        Assert.Contains((await waiting.ReadSetupAnswerAsync(TimeSpan.FromSeconds(10))).Answer.Messages, m => m is Waiting);
+
+        await using var refused = await RawLink.ConnectAsync(rig.Middle.LinkAddress, Source(7));
+        await refused.SendAsync(RawSetup.Bytes(RawSetup.End("one-too-many")));
+
+        Assert.Equal(ErrorCode.TooManyLinks, (await ReadAnswerAsync(refused)).ErrorCode);
+        await AssertUnharmedAsync(rig, tunnel, 3);
+    }
+
+    [Fact]
     public async Task A_third_waiting_end_from_one_source_is_refused_with_TooManyWaiting_while_the_first_two_keep_waiting()
     {
         var (rig, tunnel, echo) = await GoodPairAsync(LoopbackMiddle() with { MaxWaitingPerSource = 2 });

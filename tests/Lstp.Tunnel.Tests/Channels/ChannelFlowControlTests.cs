@@ -1,3 +1,4 @@
+using Lstp.Protocol;
 using Lstp.Tunnel.Channels;
 using Xunit;
 
@@ -24,6 +25,30 @@ public sealed class ChannelFlowControlTests
     }
 
     [Fact]
+    public void A_peer_that_ignores_PAUSE_is_cut_at_the_ceiling_instead_of_growing_memory()
+    {
+        var signals = new List<bool>();
+        var flow = new ChannelFlowControl(1000, 250, signals.Add, ceiling: 5000);
+
+        Assert.True(flow.OnReceived(1000));
+        Assert.False(flow.OnReceived(4000)); // in flight when PAUSE left: still within the ceiling
+        var cut = Assert.Throws<ProtocolException>(() => flow.OnReceived(1));
+
+        Assert.Equal(ErrorCode.FlowControl, cut.Code);
+        Assert.Equal([true], signals);
+    }
+
+    [Fact]
+    public void The_default_ceiling_leaves_room_for_what_a_path_holds_in_flight()
+    {
+        var flow = new ChannelFlowControl(FlowThresholds.Default.Pause, FlowThresholds.Default.Resume);
+
+        Assert.Equal(FlowThresholds.Default.Pause + ChannelFlowControl.DefaultCeilingAbovePause, flow.Ceiling);
+        flow.OnReceived(flow.Ceiling);
+        Assert.Throws<ProtocolException>(() => flow.OnReceived(1));
+    }
+
+    [Fact]
     public async Task Signals_from_the_reader_and_the_downlink_alternate_and_the_last_one_is_the_state()
     {
         // The tunnel's reader counts arriving bytes on one thread while the downlink drains on another. A RESUME
@@ -31,7 +56,8 @@ public sealed class ChannelFlowControlTests
         for (var round = 0; round < 50; round++)
         {
             var signals = new List<bool>();
-            var flow = new ChannelFlowControl(64 * 1024, 16 * 1024, signals.Add);
+            // This reader ignores PAUSE on purpose (it only races the drain), so no ceiling applies.
+            var flow = new ChannelFlowControl(64 * 1024, 16 * 1024, signals.Add, ceiling: long.MaxValue);
             long available = 0;
             var received = 0L;
             var done = false;
