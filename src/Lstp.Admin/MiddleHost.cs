@@ -83,7 +83,24 @@ public sealed class MiddleHost : IAsyncDisposable
             kestrel.Listen(ListenAddress.Resolve(options.Listen), listen =>
             {
                 linkListen = listen;
-                if (linkCertificate is not null) listen.UseHttps(linkCertificate);
+                if (linkCertificate is not null)
+                {
+                    // A TLS handshake costs the middle CPU before a single LSTP byte, so the per-source rate limit is
+                    // checked before it; a connection over the limit is closed without one (no ERROR can reach it yet).
+                    listen.Use(next => connection =>
+                    {
+                        var source = LinkSession.SourceOf(connection.RemoteEndPoint?.ToString() ?? "unknown");
+                        if (!node.RateLimiter.TryAcquire(source))
+                        {
+                            node.Metrics.Error(Protocol.ErrorCode.RateLimited, $"too many new connections from {source}, before TLS", source);
+                            connection.Abort(new ConnectionAbortedException("rate limited before the TLS handshake"));
+                            return Task.CompletedTask;
+                        }
+                        connection.Items[LinkSession.RateCheckedItem] = true;
+                        return next(connection);
+                    });
+                    listen.UseHttps(linkCertificate);
+                }
                 listen.UseConnectionHandler<LinkHandler>();
             });
             if (adminEndPoint is not null)

@@ -49,6 +49,13 @@ internal sealed partial class FtpControlRelay : ReceiveActor
     private bool _serverDone;
     private FtpPassiveListener? _passive;
 
+    /// <summary>
+    /// The connection to the client's active port, while it is being made. The server went passive and may finish a
+    /// transfer before it exists (its "226" overtaking our connect), which a client in active mode reads as a failed
+    /// transfer: final replies wait for it.
+    /// </summary>
+    private Task _activeConnect = Task.CompletedTask;
+
     public FtpControlRelay(Socket client, Socket server, IHelperChannels channels, ILogger log, (IPAddress Client, IPAddress Local) addresses, TaskCompletionSource stopped)
     {
         _stopped = stopped;
@@ -81,6 +88,12 @@ internal sealed partial class FtpControlRelay : ReceiveActor
         public sealed record Relay : Pending
         {
             public static readonly Relay Instance = new();
+        }
+
+        /// <summary>Its final reply ends a transfer: pass it on once the client's active data connection exists.</summary>
+        public sealed record Transfer : Pending
+        {
+            public static readonly Transfer Instance = new();
         }
 
         /// <summary>It answers the PASV/EPSV sent in place of the client's PORT/EPRT.</summary>
@@ -166,6 +179,10 @@ internal sealed partial class FtpControlRelay : ReceiveActor
                 // between the ends is encrypted anyway; curl --ssl falls back to plain FTP on this answer.
                 await RefuseAsync("502 AUTH is not available through the LSTP FTP helper, which must read the control connection.\r\n").ConfigureAwait(false);
                 break;
+            case "RETR" or "LIST" or "NLST" or "MLSD" or "STOR" or "STOU" or "APPE":
+                _pending.Enqueue(Pending.Transfer.Instance);
+                await _server.SendAsync(line, SocketFlags.None, Stopping).ConfigureAwait(false);
+                break;
             default:
                 _pending.Enqueue(Pending.Relay.Instance);
                 await _server.SendAsync(line, SocketFlags.None, Stopping).ConfigureAwait(false);
@@ -210,7 +227,12 @@ internal sealed partial class FtpControlRelay : ReceiveActor
             case Pending.Relay when reply.Last && reply.Code is 227 or 229:
                 await RelayPassiveAsync(line, text, reply.Code).ConfigureAwait(false);
                 break;
-            case Pending.Relay:
+            case Pending.Transfer when reply.First && !_activeConnect.IsCompleted:
+                try { await _activeConnect.WaitAsync(ServiceCatalog.DialTimeout, Stopping).ConfigureAwait(false); }
+                catch (TimeoutException) { } // the connect gave up too; the client hears the server's answer
+                await _client.SendAsync(line, SocketFlags.None, Stopping).ConfigureAwait(false);
+                break;
+            case Pending.Relay or Pending.Transfer:
                 await _client.SendAsync(line, SocketFlags.None, Stopping).ConfigureAwait(false);
                 break;
             case Pending.ActiveToPassive active when reply.Last:
@@ -263,8 +285,15 @@ internal sealed partial class FtpControlRelay : ReceiveActor
         // The channel moves no bytes before SERVICE_BEGIN_ACK and awaits this callback before it starts its
         // pumps (docs/protocol.md §7.2), so the socket is connected to the client just in time, and only when
         // the server's end reached the data port.
-        if (!_channels.OpenData(socket, (ushort)serverPort, outcome => ConnectActiveAsync(log, service, socket, active.ClientData, serverPort, outcome)))
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _activeConnect = connected.Task;
+        if (!_channels.OpenData(socket, (ushort)serverPort, async outcome =>
+            {
+                try { await ConnectActiveAsync(log, service, socket, active.ClientData, serverPort, outcome).ConfigureAwait(false); }
+                finally { connected.TrySetResult(); }
+            }))
         {
+            connected.TrySetResult();
             await SendAsync(_client, "425 Can't open data connection: the tunnel is closing.\r\n").ConfigureAwait(false);
             return;
         }

@@ -38,7 +38,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var countedFromSource = false;
         try
         {
-            if (!node.RateLimiter.TryAcquire(link.SourceAddress))
+            if (!connection.Items.ContainsKey(LinkSession.RateCheckedItem) && !node.RateLimiter.TryAcquire(link.SourceAddress))
             {
                 throw new ProtocolException(ErrorCode.RateLimited, $"too many new connections from {link.SourceAddress} (limit {Options.MaxConnectionsPerSecondPerSource}/s)");
             }

@@ -31,7 +31,13 @@ public sealed class LinkSession
     public LinkOutput Output { get; }
     public string Remote { get; }
     public CancellationToken Closed { get; }
-    public string SourceAddress => Remote.Contains(']') ? Remote[..(Remote.LastIndexOf(']') + 1)] : Remote.Split(':')[0];
+    public string SourceAddress => SourceOf(Remote);
+
+    /// <summary>The address part of a remote endpoint's text (IPv6 keeps its brackets): what per-source limits count by.</summary>
+    public static string SourceOf(string remote) => remote.Contains(']') ? remote[..(remote.LastIndexOf(']') + 1)] : remote.Split(':')[0];
+
+    /// <summary>Set on a connection whose new-connection rate was already checked (before its TLS handshake).</summary>
+    public const string RateCheckedItem = "lstp.rate-checked";
 
     /// <summary>True once this middle answered with its preamble (a refusal sent before must carry one).</summary>
     public bool PreambleSent { get; set; }

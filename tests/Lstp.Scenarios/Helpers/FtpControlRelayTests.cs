@@ -102,6 +102,35 @@ public sealed class FtpControlRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_transfers_final_reply_waits_for_the_clients_active_data_connection()
+    {
+        // The server went passive, so it may finish the transfer before the client's active port is connected; a
+        // client in active mode that reads "226" before its data connection arrives fails the transfer (curl: 8).
+        await using var relay = await StartAsync();
+        using var clientPort = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        clientPort.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        clientPort.Listen(1);
+        var at = (IPEndPoint)clientPort.LocalEndPoint!;
+        await relay.Client.SendAsync($"EPRT |1|127.0.0.1|{at.Port}|\r\n");
+        Assert.Equal("EPSV\r\n", await relay.Server.ReadLineAsync());
+        await relay.Server.SendAsync("229 Entering Extended Passive Mode (|||50002|)\r\n");
+        Assert.Equal("200 EPRT command successful.\r\n", await relay.Client.ReadLineAsync());
+        var channel = await relay.Channels.NextDataAsync();
+
+        await relay.Client.SendAsync("RETR blob.bin\r\n");
+        Assert.Equal("RETR blob.bin\r\n", await relay.Server.ReadLineAsync());
+        await relay.Server.SendAsync("125 Data connection already open. Transfer starting.\r\n226 Transfer complete.\r\n");
+        Assert.Equal("125 Data connection already open. Transfer starting.\r\n", await relay.Client.ReadLineAsync());
+        var early = relay.Client.ReadLineAsync();
+        await Task.Delay(300); // nothing to wait on: the reply must not come while the data connection does not exist
+        Assert.False(early.IsCompleted, "226 reached the client before its active data connection");
+
+        await channel.OnOutcome!(ChannelOutcome.Success);
+        using var accepted = await clientPort.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal("226 Transfer complete.\r\n", await early);
+    }
+
+    [Fact]
     public async Task Replies_keep_their_commands_order_when_the_client_sends_two_commands_in_one_write()
     {
         await using var relay = await StartAsync();

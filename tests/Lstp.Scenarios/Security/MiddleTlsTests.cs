@@ -79,4 +79,32 @@ public sealed class MiddleTlsTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("server-end", Assert.Single(rig.Middle.Node.Registry.Snapshot()).Link.EndName);
         Assert.Equal(0, rig.Middle.Node.Metrics.Pairings);
     }
+
+    [Fact]
+    public async Task TLS_handshakes_beyond_the_per_source_rate_are_refused_before_the_handshake()
+    {
+        // The rate limit used to run after Kestrel's TLS handshake: a flood from one address cost the middle a
+        // handshake per connection before any limit applied.
+        var (certificate, key, _) = TestCertificates.WritePem(_directory);
+        await using var middle = await Lstp.Admin.MiddleHost.StartAsync(LoopbackMiddle() with { TlsCertificate = certificate, TlsKey = key, MaxConnectionsPerSecondPerSource = 1 }, new TestLog(output));
+
+        Assert.True(await HandshakesAsync(middle.LinkAddress), "the first connection within the rate completes its TLS handshake");
+        Assert.False(await HandshakesAsync(middle.LinkAddress), "a second connection within the same second got a TLS handshake");
+        Assert.Equal(1L, middle.Node.Metrics.Errors.GetValueOrDefault(Lstp.Protocol.ErrorCode.RateLimited));
+    }
+
+    private static async Task<bool> HandshakesAsync(HostPort middle)
+    {
+        using var socket = await Net.ConnectAsync(middle.Port);
+        await using var ssl = new System.Net.Security.SslStream(new System.Net.Sockets.NetworkStream(socket, ownsSocket: false), false, (_, _, _, _) => true);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions { TargetHost = "lstp-middle" }).WaitAsync(TimeSpan.FromSeconds(10));
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or System.Security.Authentication.AuthenticationException)
+        {
+            return false;
+        }
+    }
 }
