@@ -85,9 +85,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
             case Secured s when s.Attempt == attempt:
                 Opened(s.Session, middle);
                 break;
-            case Secured stale:
-                _ = stale.Session.DisposeAsync().AsTask(); // an attempt that was given up
-                break;
+
             case ReturnToFirstSeed r when r.Attempt == attempt:
                 _connecting?.Cancel();
                 break;
@@ -102,10 +100,8 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
             case Stop stop:
                 Stopping(stop, tunnel: null);
                 break;
-            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed:
-                break; // from an attempt that is over
             default:
-                Unhandled(message);
+                LateOrUnhandled(message);
                 break;
         }
     };
@@ -128,13 +124,8 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
             case Stop stop:
                 Stopping(stop, tunnel);
                 break;
-            case Secured stale:
-                _ = stale.Session.DisposeAsync().AsTask();
-                break;
-            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed or TunnelEnded:
-                break;
             default:
-                Unhandled(message);
+                LateOrUnhandled(message);
                 break;
         }
     };
@@ -150,10 +141,24 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
             case Stop stop:
                 Stopping(stop, tunnel: null);
                 break;
+            default:
+                LateOrUnhandled(message);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// What an attempt or a tunnel that is over may still send: a session it secured is closed, the rest is dropped.
+    /// Anything else no state expects is <see cref="UntypedActor.Unhandled"/>.
+    /// </summary>
+    private void LateOrUnhandled(object message)
+    {
+        switch (message)
+        {
             case Secured stale:
                 _ = stale.Session.DisposeAsync().AsTask();
                 break;
-            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed or TunnelEnded:
+            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed or TunnelEnded or Retry:
                 break;
             default:
                 Unhandled(message);
@@ -175,7 +180,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
         Become(message =>
         {
             if (message is Retry) Context.Stop(Self);
-            else if (message is Secured stale) _ = stale.Session.DisposeAsync().AsTask();
+            else if (message is not Stop) LateOrUnhandled(message);
         });
     }
 
