@@ -399,8 +399,8 @@ internal sealed partial class FtpControlRelay : ReceiveActor
         if (reason.IsFault)
         {
             Log.Failed(_log, _channels.Service, reason.Why);
-            ServiceTap.Reset(_client);
-            ServiceTap.Reset(_server);
+            ChannelSockets.Reset(_client);
+            ChannelSockets.Reset(_server);
         }
         else
         {

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Lstp.Tunnel.Channels;
 
 namespace Lstp.EndProxy.Helpers;
 
@@ -46,14 +47,9 @@ internal static class ServiceTap
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // One side failed: reset both, so neither application mistakes it for a clean end.
-            Reset(a);
-            Reset(b);
+            ChannelSockets.Reset(a);
+            ChannelSockets.Reset(b);
         }
     }
 
-    internal static void Reset(Socket socket)
-    {
-        try { socket.LingerState = new LingerOption(true, 0); } catch (Exception ex) when (ex is SocketException or ObjectDisposedException) { }
-        socket.Dispose();
-    }
 }

@@ -12,8 +12,6 @@ public sealed class LinkCounter(MiddleOptions options)
     private readonly ConcurrentDictionary<string, int> _perSource = new(StringComparer.Ordinal);
     private int _total;
 
-    public int Total => Volatile.Read(ref _total);
-
     /// <summary>Counts one more link in all; false (and nothing counted) past the middle's limit.</summary>
     public bool TryAddLink()
     {
@@ -50,7 +48,4 @@ public sealed class LinkCounter(MiddleOptions options)
             }
         }
     }
-
-    /// <summary>End links from <paramref name="source"/> now.</summary>
-    public int FromSource(string source) => _perSource.TryGetValue(source, out var count) ? count : 0;
 }

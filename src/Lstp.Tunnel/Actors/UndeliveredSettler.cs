@@ -6,21 +6,15 @@ namespace Lstp.Tunnel.Actors;
 /// <summary>
 /// Listens to the system's dead letters and settles every <see cref="IUndeliverable"/> among them: a command sent
 /// to an actor that stopped before it could take it (a tunnel that ended as an application connected) still gets
-/// an answer, so no message is lost silently. Counts what it settled for diagnostics.
+/// an answer, so no message is lost silently.
 /// </summary>
 public sealed class UndeliveredSettler : ReceiveActor
 {
-    private static long _settled;
-
-    /// <summary>How many undeliverable commands were settled in this process.</summary>
-    public static long Settled => Interlocked.Read(ref _settled);
-
     public UndeliveredSettler()
     {
         Receive<AllDeadLetters>(letter =>
         {
             if (letter.Message is not IUndeliverable undeliverable) return;
-            Interlocked.Increment(ref _settled);
             try
             {
                 undeliverable.Settle();

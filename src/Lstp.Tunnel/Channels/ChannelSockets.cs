@@ -11,7 +11,13 @@ public static class ChannelSockets
     /// </summary>
     public static void Reset(Socket socket)
     {
-        try { socket.LingerState = new LingerOption(true, 0); } catch (SocketException) { } catch (ObjectDisposedException) { }
+        ResetOnClose(socket);
         try { socket.Dispose(); } catch (ObjectDisposedException) { }
+    }
+
+    /// <summary>Makes the socket's coming close a reset (linger on, timeout 0), for whoever closes it later.</summary>
+    public static void ResetOnClose(Socket socket)
+    {
+        try { socket.LingerState = new LingerOption(true, 0); } catch (SocketException) { } catch (ObjectDisposedException) { }
     }
 }

@@ -63,9 +63,6 @@ public sealed class ServiceChannel
     /// <summary>The channel's actor: the pumps and the reader tell it how their side ended.</summary>
     internal IActorRef Owner { get; set; } = ActorRefs.Nobody;
 
-    /// <summary>Whether the pumps ever started (the channel was open).</summary>
-    internal bool Started => _counted;
-
     private CancellationToken Stopping => _stopping.Token;
 
     private void Tell(ChannelCommand command) => Owner.Tell(command);
@@ -76,10 +73,7 @@ public sealed class ServiceChannel
     internal void SendFreeResponse() => _writer.SendControl(new ServiceFreeResponse(Id));
 
     /// <summary>Makes the coming close a reset: the application must not mistake a broken channel for a clean end.</summary>
-    internal void ResetOnClose()
-    {
-        try { _socket.LingerState = new LingerOption(true, 0); } catch (SocketException) { } catch (ObjectDisposedException) { }
-    }
+    internal void ResetOnClose() => ChannelSockets.ResetOnClose(_socket);
 
     /// <summary>Stops both pumps and closes the application's socket.</summary>
     internal void Stop()
