@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages LSTP's tests, lab and benchmarks use (Debian/Ubuntu, as root).
 # Idempotent: installs only what is missing, runs `apt-get update` only then, and leaves no
-# package-started service (tinyproxy, postgresql, sshd) listening, because tests start their
+# package-started service (tinyproxy, sshd) listening, because tests start their
 # own instances on ports they choose.
 set -euo pipefail
 
@@ -10,7 +10,6 @@ PACKAGES=(
   tinyproxy microsocks           # the corporate proxies the dialers and the lab go through
   nftables iproute2 tcpdump curl # the firewall lab and its checks
   python3-pyftpdlib              # an FTP server for the FTP helper's active/passive tests
-  postgresql                     # the cluster's shared registry
   docker-compose                 # the compose demo
   chromium                       # dashboard page tests
   openssh-server openssh-client  # tunnelled-SSH scenarios
@@ -55,9 +54,9 @@ for package in "${PACKAGES[@]}"; do
   fi
 done
 
-# Stop and disable the daemons these packages ship, so nothing of theirs holds 8888, 5432 or 22.
+# Stop and disable the daemons these packages ship, so nothing of theirs holds 8888 or 22.
 # sshd only when this run installed it: on a developer machine it may be how someone is logged in.
-services=(tinyproxy postgresql)
+services=(tinyproxy)
 [[ " ${missing[*]} " == *" openssh-server "* ]] && services+=(ssh)
 for service in "${services[@]}"; do
   [[ -e /etc/init.d/$service || -e /lib/systemd/system/$service.service ]] || continue

@@ -3,8 +3,10 @@
 #
 #   bench/cluster/run.sh [--quick] [--runs N] [--duration S] [--pairs N] [--concurrency N] [--no-build]
 #
-# Three middles: "solo" (no --cluster: the in-memory registry) and "node-a", "node-b" (one cluster on a
-# PostgreSQL this script starts in a temporary directory, with the server's default settings).
+# Three middles: "solo" (no --cluster: the in-memory registry) and "node-a", "node-b": one Akka.Cluster of
+# two nodes, each with its own cluster endpoint (--advertise 127.0.0.1:CPORT), node-a seeding itself and node-b
+# joining through node-a, cluster traffic over mutual TLS with a certificate made by `lstp cluster-cert` (as an
+# operator runs it). Measuring starts once both nodes' admin endpoints (/api/status) list both nodes up.
 #   pairings   bench/cluster/pairings.cs opens --pairs pairs of raw end links, --concurrency at a time, and
 #              times each pair until both links hold the peer's setup (no end-to-end handshake: only the
 #              middles' work): both ends at solo; both at node-a; one at node-a and one at node-b.
@@ -42,8 +44,6 @@ for n in "$RUNS" "$DURATION" "$PAIRS" "$CONCURRENCY"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --runs, --duration, --pairs and --concurrency take positive integers" >&2; exit 2; }
 done
 
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[[ -x $PG_BIN/initdb ]] || { echo "run.sh: PostgreSQL server binaries missing: run scripts/install-deps.sh" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "run.sh: iperf3 missing: run scripts/install-deps.sh" >&2; exit 1; }
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
@@ -56,25 +56,23 @@ STARTED_AT=$SECONDS
 log() { printf '[%4ds] %s\n' $((SECONDS - STARTED_AT)) "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
-# Every background process is recorded and stopped on exit, by pid; PostgreSQL by pg_ctl.
+# Every background process is recorded and stopped on exit, by pid.
 PIDS=()
-AS_PG=()
-[[ $(id -u) -eq 0 ]] && AS_PG=(runuser -u postgres --)
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [[ -d $WORK/pg/data ]] && (cd /tmp && "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1 || true)
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  local port=$1 what=$2 i
-  for ((i = 0; i < 300; i++)); do
+wait_port() { # port what [pid]: a cluster node opens its link listener only once it has joined (up to 60 s)
+  local port=$1 what=$2 pid=${3:-} i
+  for ((i = 0; i < 900; i++)); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null && die "$what exited before it listened on $port"
     sleep 0.1
   done
   die "$what did not listen on $port"
@@ -88,31 +86,42 @@ fi
 dotnet build -c Release "$HERE/pairings.cs" -nologo -v quiet >"$OUT/logs/build-pairings.txt" 2>&1 || die "pairings.cs build (see $OUT/logs/build-pairings.txt)"
 [[ -x $LSTP ]] || die "$LSTP missing (run without --no-build)"
 
-log "starting PostgreSQL"
-chmod 711 "$WORK" # postgres must reach its directory inside
-mkdir -p "$WORK/pg"
-[[ ${#AS_PG[@]} -gt 0 ]] && chown postgres:postgres "$WORK/pg"
-PG_PORT=$(free_port)
-(cd /tmp && "${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C >"$OUT/logs/initdb.txt" 2>&1) || die "initdb"
-(cd /tmp && "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 30 \
-  -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null) || die "PostgreSQL did not start"
-psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -q -c "CREATE DATABASE lstp" || die "createdb"
-CLUSTER="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=lstp"
+CERT=$WORK/cluster.p12
+"$LSTP" cluster-cert "$CERT" >"$OUT/logs/cluster-cert.txt" 2>&1 || die "lstp cluster-cert (see $OUT/logs/cluster-cert.txt)"
 
-declare -A LINK
-start_middle() {
-  local name=$1; shift
+# The link listener's address is the middle's link address (no --public); a cluster node also gets its own cluster
+# endpoint (--advertise) and an admin endpoint on loopback, to see the membership; the solo middle runs without one.
+declare -A LINK ADMIN CPORT
+start_middle() { # name [cluster flags...]
+  local name=$1 admin=off; shift
   LINK[$name]=$(free_port)
-  "$LSTP" middle --listen "127.0.0.1:${LINK[$name]}" --advertise "127.0.0.1:${LINK[$name]}" --name "$name" --admin off \
+  if (($#)); then ADMIN[$name]=$(free_port); admin=127.0.0.1:${ADMIN[$name]}; fi
+  "$LSTP" middle --listen "127.0.0.1:${LINK[$name]}" --name "$name" --admin "$admin" \
     --max-connections-per-second 1000000 --max-waiting-per-source 1000000 --max-links-per-source 1000000 --log-level warning "$@" \
     >"$OUT/logs/middle-$name.txt" 2>&1 &
   PIDS+=($!)
-  wait_port "${LINK[$name]}" "middle $name"
+  wait_port "${LINK[$name]}" "middle $name (see $OUT/logs/middle-$name.txt)" "$!"
 }
-log "starting middles solo, node-a, node-b"
+members_up() { # admin-port names...: /api/status lists every one of the names, each with health "up"
+  local port=$1; shift
+  curl -fsS --max-time 2 "http://127.0.0.1:$port/api/status" 2>/dev/null | python3 -c '
+import json, sys
+members = {m["name"]: m["health"] for m in json.load(sys.stdin)["cluster"]["members"]}
+sys.exit(0 if all(members.get(n) == "up" for n in sys.argv[1:]) else 1)' "$@"
+}
+log "starting middles solo, node-a, node-b (cluster endpoints, mutual TLS)"
+CPORT[node-a]=$(free_port)
+CPORT[node-b]=$(free_port)
 start_middle solo
-start_middle node-a --cluster "$CLUSTER"
-start_middle node-b --cluster "$CLUSTER"
+start_middle node-a --advertise "127.0.0.1:${CPORT[node-a]}" --cluster "127.0.0.1:${CPORT[node-a]}" --cluster-cert "$CERT"
+start_middle node-b --advertise "127.0.0.1:${CPORT[node-b]}" --cluster "127.0.0.1:${CPORT[node-a]}" --cluster-cert "$CERT"
+for ((i = 0; i < 300; i++)); do
+  members_up "${ADMIN[node-a]}" node-a node-b && members_up "${ADMIN[node-b]}" node-a node-b && break
+  sleep 0.1
+done
+members_up "${ADMIN[node-a]}" node-a node-b && members_up "${ADMIN[node-b]}" node-a node-b || die "node-b did not join node-a's cluster (see $OUT/logs/middle-node-*.txt; curl http://127.0.0.1:${ADMIN[node-a]}/api/status)"
+curl -fsS "http://127.0.0.1:${ADMIN[node-a]}/api/status" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["cluster"]))' >"$OUT/raw/cluster-status.json"
+log "cluster up: node-a and node-b list each other"
 
 # ---------------------------------------------------------------------------------------------
 PAIRINGS=(solo:solo:solo node:node-a:node-a across:node-a:node-b)
@@ -170,9 +179,9 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 
 # ---------------------------------------------------------------------------------------------
-python3 - "$OUT" "$HERE/RESULTS-cluster.md" "$RUNS" "$DURATION" "$PAIRS" "$CONCURRENCY" "$((SECONDS - STARTED_AT))" "$("$PG_BIN/postgres" --version)" <<'PY'
+python3 - "$OUT" "$HERE/RESULTS-cluster.md" "$RUNS" "$DURATION" "$PAIRS" "$CONCURRENCY" "$((SECONDS - STARTED_AT))" <<'PY'
 import glob, json, os, statistics, subprocess, sys, datetime
-out, results, runs, duration, pairs, concurrency, took, pg = sys.argv[1:9]
+out, results, runs, duration, pairs, concurrency, took = sys.argv[1:8]
 
 def median_range(values, fmt):
     if not values: return "n/a"
@@ -197,10 +206,10 @@ lines = [
     "## Cluster of middles (bench/cluster/run.sh)",
     "",
     f"- **Date:** {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {cpus} CPUs, load average {' '.join(load)} at the end (a shared machine)",
-    f"- **Code:** git commit `{git('rev-parse', '--short', 'HEAD')}` plus uncommitted changes; Release build; {pg.strip()} with its default settings (the cluster's `nodes` and `waiting` tables are UNLOGGED: a registration writes no WAL)",
+    f"- **Code:** git commit `{git('rev-parse', '--short', 'HEAD')}` plus uncommitted changes; Release build; node-a and node-b form one Akka.Cluster (node-b joins through node-a), cluster traffic over mutual TLS (`lstp cluster-cert`)",
     f"- **Reproduce:** `bench/cluster/run.sh` (runs={runs}, {duration} s per iperf3 test, {pairs} pairs at {concurrency} in flight); raw numbers in `bench/out/{os.path.basename(out)}/`; the run took {took} s",
     "",
-    "Everything on loopback: the middles, PostgreSQL, the ends and the load share the same CPUs. Each cell is the median of the runs (min–max).",
+    "Everything on loopback: the middles, the ends and the load share the same CPUs. Each cell is the median of the runs (min–max).",
     "",
     "### Pairings per second",
     "",
@@ -213,7 +222,7 @@ for label in ["solo", "node", "across"]:
     lines.append(f"| {names[label]} | {median_range(rate, lambda v: f'{v:,.0f}')} | {median_range(p50, lambda v: f'{v:.1f}')} | {median_range(p99, lambda v: f'{v:.1f}')} |")
 lines += [
     "",
-    f"`pairings.cs` opens each pair's two links at once (preamble, COMMONUNIQUE_INFO, TOPOLOGY_EXCHANGE, no end-to-end handshake) and times the pair until both links hold the peer's setup; {concurrency} pairs in flight. A pairing in the cluster is one registration per end, one round trip each (an implicit transaction: advisory lock on the pairing key, then the claim-or-store statement); across nodes the second end's node also dials the first end's node and hands the end on (NODE_CLAIM).",
+    f"`pairings.cs` opens each pair's two links at once (preamble, COMMONUNIQUE_INFO, TOPOLOGY_EXCHANGE, no end-to-end handshake) and times the pair until both links hold the peer's setup; {concurrency} pairs in flight. A pairing in the cluster: each end's node asks the pairing key's sharded entity (Akka.Cluster.Sharding, one entity per key, hosted on either node), which stores the end or claims the waiting peer for it; across nodes the second end's node then dials the first end's node and hands the end on (NODE_CLAIM). With both ends at node-a, the key's entity may still live on node-b (a message round trip over the cluster's TLS connection).",
     "",
     "### Throughput through one inter-node hop",
     "",

@@ -29,9 +29,12 @@ public sealed class MiddleHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly StatusFeed _feed;
 
-    private MiddleHost(WebApplication app, StatusFeed feed, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors)
+    private readonly bool _ownsActors;
+
+    private MiddleHost(WebApplication app, StatusFeed feed, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors, bool ownsActors)
     {
         Actors = actors;
+        _ownsActors = ownsActors;
         _app = app;
         _feed = feed;
         Node = node;
@@ -58,7 +61,14 @@ public sealed class MiddleHost : IAsyncDisposable
     /// Starts a middle whose admin endpoint requires <paramref name="access"/>. Refuses (ArgumentException) to
     /// bind the admin endpoint off loopback without credentials.
     /// </summary>
-    public static async Task<MiddleHost> StartAsync(MiddleOptions options, ILoggerFactory loggerFactory, AdminAccess access, CancellationToken cancellationToken = default)
+    public static Task<MiddleHost> StartAsync(MiddleOptions options, ILoggerFactory loggerFactory, AdminAccess access, CancellationToken cancellationToken = default) =>
+        StartAsync(options, loggerFactory, access, actors: null, cancellationToken);
+
+    /// <summary>
+    /// As above, running the middle's actors in <paramref name="actors"/> (a cluster node's system, which its owner
+    /// stops); null: the host makes its own and stops it with itself.
+    /// </summary>
+    public static async Task<MiddleHost> StartAsync(MiddleOptions options, ILoggerFactory loggerFactory, AdminAccess access, ActorSystem? actors, CancellationToken cancellationToken = default)
     {
         var adminEndPoint = options.Admin is { } asked ? ListenAddress.Resolve(asked) : null;
         if (adminEndPoint is not null) access.EnsureAllowedOn(adminEndPoint.Address, $"--admin {options.Admin}");
@@ -69,7 +79,8 @@ public sealed class MiddleHost : IAsyncDisposable
         builder.Services.AddSingleton<ILoggerFactory>(loggers);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         var linkCertificate = LoadCertificate(options);
-        var actors = LstpActorSystem.Create("lstp-middle", loggers);
+        var ownsActors = actors is null;
+        actors ??= LstpActorSystem.Create("lstp-middle", loggers);
         var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(actors, options, loggers.CreateLogger("Lstp.Middle.Pairing"));
         var node = new MiddleNode(options, registry, loggers);
         builder.Services.AddSingleton(node);
@@ -127,13 +138,13 @@ public sealed class MiddleHost : IAsyncDisposable
             await feed.DisposeAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             if (registry is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
-            await actors.Terminate().ConfigureAwait(false);
+            if (ownsActors) await actors.Terminate().ConfigureAwait(false);
             throw new InvalidOperationException($"cannot listen: {ex.Message}", ex);
         }
         var link = ListenAddress.Bound(linkListen!, options.Listen);
         node.BoundAddress = link.ToString();
         var adminBound = adminListen is null ? (HostPort?)null : ListenAddress.Bound(adminListen, options.Admin!.Value);
-        return new MiddleHost(app, feed, node, link, adminBound, actors);
+        return new MiddleHost(app, feed, node, link, adminBound, actors, ownsActors);
     }
 
     private static X509Certificate2? LoadCertificate(MiddleOptions options)
@@ -168,6 +179,6 @@ public sealed class MiddleHost : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
         await _feed.DisposeAsync().ConfigureAwait(false);
         if (Node.Registry is IAsyncDisposable registry) await registry.DisposeAsync().ConfigureAwait(false);
-        await Actors.Terminate().ConfigureAwait(false);
+        if (_ownsActors) await Actors.Terminate().ConfigureAwait(false);
     }
 }

@@ -16,6 +16,7 @@ public static class Program
             StatusCommand.Create(),
             CheckCommand.Create(),
             LoadgenCommand.Create(),
+            ClusterCertCommand.Create(),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,36 +1,45 @@
+using System.Security.Cryptography.X509Certificates;
+using Akka.Actor;
 using Lstp.Cluster.Drain;
 using Lstp.Cluster.Membership;
 using Lstp.Cluster.Pairing;
-using Lstp.Cluster.Store;
 using Lstp.Middle;
 using Lstp.Middle.Pairing;
+using Lstp.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Lstp.Cluster;
 
 /// <summary>
-/// A middle's membership of a cluster, from joining to draining: the database, this node's heartbeats, and
-/// the shared pairing registry it hands the middle through <see cref="MiddleOptions.RegistryFactory"/>.
-/// Made by <see cref="ClusterSetup.JoinAsync"/>; dispose it after the middle host (it leaves the cluster).
+/// A middle's membership of a cluster, from joining to draining: the node's actor system (remoting, cluster,
+/// sharding), the member list, and the sharded pairing registry it hands the middle through
+/// <see cref="MiddleOptions.RegistryFactory"/>. Made by <see cref="ClusterSetup.JoinAsync"/>; give <see cref="System"/>
+/// to the middle host, and dispose this after the host (it leaves the cluster).
 /// </summary>
 public sealed partial class ClusterNode : IAsyncDisposable
 {
     private readonly ClusterOptions _cluster;
+    private readonly IActorRef _region;
+    private readonly X509Certificate2? _certificate;
     private readonly ILogger _log;
+    private int _stopped;
 
-    internal ClusterNode(ClusterOptions cluster, MiddleOptions middle, ClusterDatabase database, ClusterMembership membership, string secret, ILogger log)
+    internal ClusterNode(ClusterOptions cluster, MiddleOptions middle, ActorSystem system, IActorRef region, ClusterMembers members, NodeInfo self, HostPort link, X509Certificate2? certificate, ILogger log)
     {
         _cluster = cluster;
-        Database = database;
-        Membership = membership;
+        _region = region;
+        _certificate = certificate;
         _log = log;
+        System = system;
+        Members = members;
+        Self = self;
         Options = middle with
         {
-            Advertise = membership.Advertise,
-            // Inter-node links present the cluster secret, which is accepted on node links only: an end that
-            // learned it still could not use it, and an open middle stays open to ends.
-            UpstreamToken = secret,
-            NodeTokens = [secret],
+            PublicAddress = link.ToString(),
+            // Node links present this node's token; a node link is admitted with the token of any member. An end
+            // never learns one (they travel only inside the cluster), and an open middle stays open to ends.
+            UpstreamToken = self.Token,
+            NodeTokens = members.Tokens,
             RegistryFactory = CreateRegistry,
         };
     }
@@ -38,52 +47,63 @@ public sealed partial class ClusterNode : IAsyncDisposable
     /// <summary>The middle's options with the cluster wired in: give these to <c>MiddleHost.StartAsync</c>.</summary>
     public MiddleOptions Options { get; }
 
-    public ClusterDatabase Database { get; }
+    /// <summary>The node's actor system; the middle host runs its actors in it.</summary>
+    public ActorSystem System { get; }
 
-    public ClusterMembership Membership { get; }
+    public ClusterMembers Members { get; }
+
+    /// <summary>What this node tells the others about itself.</summary>
+    public NodeInfo Self { get; }
+
+    /// <summary>This node's address in the cluster.</summary>
+    public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
 
     /// <summary>The shared registry, once the middle host has made it.</summary>
-    public PgPairingRegistry? Registry { get; private set; }
+    public ShardedPairingRegistry? Registry { get; private set; }
 
     private IPairingRegistry CreateRegistry(MiddleOptions options, ILoggerFactory loggers)
     {
         if (Registry is not null) throw new InvalidOperationException("a cluster node serves one middle");
-        return Registry = new PgPairingRegistry(options, _cluster, Database, Membership, loggers.CreateLogger("Lstp.Cluster.Pairing"));
+        return Registry = new ShardedPairingRegistry(options, _cluster, System, _region, Members, Self.Link, loggers.CreateLogger("Lstp.Cluster.Pairing"));
     }
 
     /// <summary>
-    /// SIGTERM: stop pairing here and send waiting ends to other live nodes, leave the cluster so no node hands
-    /// an end here any more, let tunnels with open channels run for the grace period while the others are told
-    /// to move, then close what is left. Returns when the node can stop.
+    /// SIGTERM: stop pairing here and send waiting ends to other live nodes, leave the cluster (coordinated shutdown
+    /// hands this node's shards over), let tunnels with open channels run for the grace period while the others are
+    /// told to move, then close what is left. Returns when the node can stop.
     /// </summary>
     public async Task DrainAsync(MiddleNode node, CancellationToken cancellationToken = default)
     {
-        Log.Draining(_log, Membership.Name, _cluster.DrainGrace.TotalSeconds);
-        using (var refresh = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            refresh.CancelAfter(TimeSpan.FromSeconds(2));
-            try { await Membership.RefreshAsync(refresh.Token).ConfigureAwait(false); }
-            catch (Exception ex) when (ex is ClusterUnavailableException or OperationCanceledException) { } // the last list it read will do
-        }
-        var targets = new RedirectTargets(Membership.Others);
+        Log.Draining(_log, Self.Name, _cluster.DrainGrace.TotalSeconds);
+        var targets = new RedirectTargets([.. Members.Others.Select(m => m.Info!.Link)]);
         if (!targets.Any) Log.NowhereToGo(_log);
         if (Registry is { } registry) await registry.BeginDrainAsync(targets.ForEnd).ConfigureAwait(false);
-        using (var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            leave.CancelAfter(TimeSpan.FromSeconds(2));
-            await Membership.LeaveAsync(leave.Token).ConfigureAwait(false);
-        }
+        var leaving = LeaveAsync();
         await NodeDrain.RunAsync(node, targets, _cluster.DrainGrace, _log, cancellationToken).ConfigureAwait(false);
-        Log.Drained(_log, Membership.Name);
+        await leaving.ConfigureAwait(false);
+        Log.Drained(_log, Self.Name);
     }
 
-    /// <summary>Stops heartbeats and notifications without leaving: to the other nodes this node has crashed.</summary>
-    public Task AbandonAsync() => Membership.AbandonAsync();
+    /// <summary>Leaves the cluster gracefully: shards hand over, the others see this node exit. Idempotent.</summary>
+    public Task LeaveAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return System.WhenTerminated;
+        return CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+    }
+
+    /// <summary>Stops without a word to the cluster: to the other nodes this node has crashed (tests of failure).</summary>
+    public Task AbandonAsync()
+    {
+        Interlocked.Exchange(ref _stopped, 1);
+        return System.Terminate();
+    }
 
     public async ValueTask DisposeAsync()
     {
-        await Membership.DisposeAsync().ConfigureAwait(false);
-        await Database.DisposeAsync().ConfigureAwait(false);
+        if (Registry is { } registry) await registry.DisposeAsync().ConfigureAwait(false);
+        await LeaveAsync().ConfigureAwait(false);
+        await System.WhenTerminated.ConfigureAwait(false);
+        _certificate?.Dispose();
     }
 
     private static partial class Log

@@ -1,53 +1,78 @@
+using Lstp.Transport;
+
 namespace Lstp.Cluster;
 
 /// <summary>
-/// How a middle joins a cluster (`lstp middle --cluster CONNSTRING`): the shared PostgreSQL database, the
-/// secret nodes authenticate each other's links with, and the timings of membership, failure and drain.
+/// How a middle joins a cluster of middles (`lstp middle --cluster SEEDS --advertise HOST:PORT --cluster-cert FILE`):
+/// the Akka.Cluster endpoints it joins through and announces, the certificate every node shares, and the timings
+/// of failure detection, pairing and drain.
 /// </summary>
 public sealed record ClusterOptions
 {
-    /// <summary>The Npgsql connection string of the database every node of the cluster names (never logged).</summary>
-    public required string ConnectionString { get; init; }
+    /// <summary>This node's cluster endpoint: bound, and announced to the other nodes (--advertise).</summary>
+    public required HostPort Advertise { get; init; }
 
     /// <summary>
-    /// The secret nodes present in ADMISSION on inter-node links. Null: the one stored in the database, created
-    /// with the schema. Give it to every node or to none.
+    /// Seed nodes: cluster endpoints of middles already in the cluster, or this one's (--cluster). The first seed
+    /// that answers lets this node in; a node that is itself the first seed starts the cluster when none answers.
     /// </summary>
-    public string? Secret { get; init; }
+    public IReadOnlyList<HostPort> Seeds { get; init; } = [];
 
-    /// <summary>How often a node says it is alive.</summary>
-    public TimeSpan HeartbeatInterval { get; init; } = ClusterTimings.HeartbeatInterval;
+    /// <summary>
+    /// PKCS#12 file every node holds (`lstp cluster-cert FILE`): cluster traffic runs over mutual TLS pinned to it,
+    /// so a node without it can neither join nor send. Required unless <see cref="Advertise"/> is on loopback.
+    /// </summary>
+    public string? CertificateFile { get; init; }
 
-    /// <summary>A node whose last heartbeat is older than this is dead: any live node deletes it and its waiting ends.</summary>
-    public TimeSpan DeadAfter { get; init; } = ClusterTimings.DeadAfter;
+    /// <summary>How long a starting node tries to join through its seeds before it gives up (exit 1).</summary>
+    public TimeSpan JoinTimeout { get; init; } = ClusterTimings.JoinTimeout;
 
-    /// <summary>While the database is unreachable, how long an end waits for a peer at this node before it is told why none comes.</summary>
-    public TimeSpan OfflineWait { get; init; } = ClusterTimings.OfflineWait;
+    /// <summary>How long a registration waits for the pairing key's entity before the end waits at this node alone.</summary>
+    public TimeSpan RegisterTimeout { get; init; } = ClusterTimings.RegisterTimeout;
+
+    /// <summary>How long one ask of the pairing key's entity waits before it is sent again.</summary>
+    public TimeSpan RegisterRetry { get; init; } = ClusterTimings.RegisterRetry;
 
     /// <summary>How long an end another node claimed may wait for that node's link before it is told to register again.</summary>
     public TimeSpan ClaimTimeout { get; init; } = ClusterTimings.ClaimTimeout;
 
+    /// <summary>How often ends that wait at this node alone are offered to the cluster's registry again.</summary>
+    public TimeSpan RetryLocal { get; init; } = ClusterTimings.RetryLocal;
+
     /// <summary>On SIGTERM, how long tunnels with open channels keep running before the node closes them.</summary>
     public TimeSpan DrainGrace { get; init; } = ClusterTimings.DrainGrace;
 
-    /// <summary>How long a starting node keeps trying to reach the database before it gives up.</summary>
-    public TimeSpan StartupTimeout { get; init; } = ClusterTimings.StartupTimeout;
+    /// <summary>A node silent for this long (no heartbeat) is unreachable (Akka's acceptable-heartbeat-pause).</summary>
+    public TimeSpan AcceptableHeartbeatPause { get; init; } = ClusterTimings.AcceptableHeartbeatPause;
+
+    /// <summary>How long the membership must be stable before the Split Brain Resolver downs the unreachable (stable-after).</summary>
+    public TimeSpan StableAfter { get; init; } = ClusterTimings.StableAfter;
 }
 
 /// <summary>The cluster's default timings, with the reason for each value.</summary>
 public static class ClusterTimings
 {
-    /// <summary>Often enough that death is noticed in seconds; one tiny UPDATE per node, cheap for the database.</summary>
-    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+    /// <summary>Long enough for the seeds of a cluster started together (docker compose) to come up.</summary>
+    public static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>Five missed heartbeats: a GC pause or a slow database does not evict a live node.</summary>
-    public static readonly TimeSpan DeadAfter = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// A pairing key's entity answers in a millisecond; it is silent only while its node is dead and not yet downed,
+    /// and the cluster has moved its shard (about 12 s after a kill -9 on 2 cores). The registration is buffered
+    /// meanwhile and answered then; only past this long does the end wait here alone, to be offered again.
+    /// </summary>
+    public static readonly TimeSpan RegisterTimeout = TimeSpan.FromSeconds(20);
 
-    /// <summary>Long enough for a peer on this node to arrive; short enough that the end moves on quickly (an end's first backoff is 0.25 s).</summary>
-    public static readonly TimeSpan OfflineWait = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// An entity answers in milliseconds even on a busy node; a message sent to a node that died a moment ago is lost
+    /// until the cluster marks it unreachable (about 2.5 s), so asking again every second finds the new home soon after.
+    /// </summary>
+    public static readonly TimeSpan RegisterRetry = TimeSpan.FromSeconds(1);
 
     /// <summary>A claiming node links in within one dial and one setup (milliseconds); the setup deadline is 10 s.</summary>
     public static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Often enough that an end waiting alone finds its peer within seconds of the registry returning.</summary>
+    public static readonly TimeSpan RetryLocal = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// `lstp` gives its command 10 s after SIGTERM (Program.cs ProcessTerminationTimeout): 5 s of grace leaves time to
@@ -55,18 +80,13 @@ public static class ClusterTimings
     /// </summary>
     public static readonly TimeSpan DrainGrace = TimeSpan.FromSeconds(5);
 
-    /// <summary>Long enough for a database container started alongside to accept connections.</summary>
-    public static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Heartbeats go every 500 ms; 2 s of silence is four missed ones, more than a GC pause on a busy node. With
+    /// <see cref="StableAfter"/> a killed node is downed about 5 s after it died, leaving its ends time to pair again
+    /// within 10 s.
+    /// </summary>
+    public static readonly TimeSpan AcceptableHeartbeatPause = TimeSpan.FromSeconds(2);
 
-    /// <summary>A registration must not hang on an unreachable database: connect within 3 s (Npgsql's default is 15 s).</summary>
-    public const int ConnectTimeoutSeconds = 3;
-
-    /// <summary>Every statement is small and indexed; 5 s means the database is in trouble (Npgsql's default is 30 s).</summary>
-    public const int CommandTimeoutSeconds = 5;
-
-    /// <summary>Registrations run concurrently, each holding a connection for two round trips; 30 serve thousands per second.</summary>
-    public const int MaxPoolSize = 30;
-
-    /// <summary>TCP keepalive on the LISTEN connection, so a database that vanished without a FIN is noticed.</summary>
-    public const int KeepaliveSeconds = 5;
+    /// <summary>Long enough that a node that only hiccupped comes back before it is downed (Akka's default is 20 s).</summary>
+    public static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(3);
 }

@@ -1,99 +1,116 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Cluster.Sharding;
+using Akka.Remote.Transport.DotNetty;
 using Lstp.Cluster.Membership;
-using Lstp.Cluster.Store;
+using Lstp.Cluster.Pairing;
 using Lstp.Middle;
 using Lstp.Transport;
+using Lstp.Tunnel.Actors;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace Lstp.Cluster;
 
+/// <summary>The node could not join the cluster through its seeds in time (exit 1: an outage, not a configuration mistake).</summary>
+public sealed class ClusterUnavailableException(string message) : Exception(message);
+
 /// <summary>
-/// The one call that makes a middle a cluster node (`lstp middle --cluster CONNSTRING --advertise HOST:PORT`):
-/// checks the options, reaches the database (retrying while it starts), creates or migrates the schema, reads
-/// or creates the cluster secret, and joins. Configuration mistakes throw <see cref="ArgumentException"/>
-/// (exit 2); a database that stays unreachable throws <see cref="ClusterUnavailableException"/>.
+/// The one call that makes a middle a cluster node (`lstp middle --cluster SEEDS --advertise HOST:PORT`): checks the
+/// options, starts the node's actor system with remoting (mutual TLS pinned to the cluster certificate), joins
+/// through the seeds, and starts the sharded pairing registry and the member list. Configuration mistakes throw
+/// <see cref="ArgumentException"/> (exit 2); seeds that never let the node in throw <see cref="ClusterUnavailableException"/>.
 /// </summary>
 public static partial class ClusterSetup
 {
-    private static readonly TimeSpan Retry = TimeSpan.FromSeconds(1);
-
     public static async Task<ClusterNode> JoinAsync(ClusterOptions cluster, MiddleOptions middle, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
         var log = loggers.CreateLogger("Lstp.Cluster");
         if (middle.Upstream is not null) throw new ArgumentException("--cluster and --upstream exclude each other: a cluster node hands ends on through the cluster");
-        if (cluster.Secret is { } given && string.IsNullOrWhiteSpace(given)) throw new ArgumentException("--cluster-secret: an empty secret is not allowed");
-        var advertise = AdvertiseOf(middle);
-
-        var database = ClusterDatabase.Open(cluster.ConnectionString, middle.Name, log);
+        if (cluster.Advertise.Port == 0) throw new ArgumentException($"--advertise {cluster.Advertise}: other nodes need a real port");
+        var link = LinkAddressOf(middle, cluster);
+        var certificate = LoadCertificate(cluster);
+        var system = certificate is null
+            ? LstpActorSystem.Create(ClusterHocon.SystemName, loggers, ClusterHocon.Create(cluster, tls: false))
+            : LstpActorSystem.Create(ClusterHocon.SystemName, loggers, ClusterHocon.Create(cluster, tls: true), TlsSetup(certificate));
         try
         {
-            var secret = await WithRetriesAsync(async ct =>
+            var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var akkaCluster = Akka.Cluster.Cluster.Get(system);
+            akkaCluster.RegisterOnMemberUp(() => joined.TrySetResult());
+            try
             {
-                await database.MigrateAsync(ct).ConfigureAwait(false);
-                return cluster.Secret ?? await database.ClusterSecretAsync(ct).ConfigureAwait(false);
-            }, database, cluster.StartupTimeout, log, cancellationToken).ConfigureAwait(false);
+                await joined.Task.WaitAsync(cluster.JoinTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new ClusterUnavailableException(
+                    $"could not join the cluster through {string.Join(", ", cluster.Seeds)} within {cluster.JoinTimeout.TotalSeconds:0} s " +
+                    "(are the seeds running, do they advertise exactly these addresses, and do all nodes hold the same --cluster-cert?)");
+            }
 
-            var membership = new ClusterMembership(database, cluster, Guid.NewGuid(), middle.Name, advertise, loggers.CreateLogger("Lstp.Cluster.Membership"));
-            await WithRetriesAsync(async ct => { await membership.JoinAsync(ct).ConfigureAwait(false); return true; }, database, cluster.StartupTimeout, log, cancellationToken).ConfigureAwait(false);
-            return new ClusterNode(cluster, middle, database, membership, secret, log);
+            var members = new ClusterMembers();
+            var self = new NodeInfo(middle.Name, link.ToString(), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)));
+            system.ActorOf(ClusterMembersActor.Props(self, members), ClusterMembersActor.Name);
+            var region = await ClusterSharding.Get(system).StartAsync(
+                "pairing", PairingKeyEntity.Props(), ClusterShardingSettings.Create(system), new PairingKeyExtractor()).ConfigureAwait(false);
+            Log.Joined(log, middle.Name, ClusterHocon.Address(cluster.Advertise, certificate is not null), link.ToString(), certificate is null ? "plaintext on loopback" : "mutual TLS");
+            return new ClusterNode(cluster, middle, system, region, members, self, link, certificate, log);
         }
         catch
         {
-            await database.DisposeAsync().ConfigureAwait(false);
+            await system.Terminate().ConfigureAwait(false);
+            certificate?.Dispose();
             throw;
         }
     }
 
-    /// <summary>Where other nodes dial this one: --advertise, or a listen address that names a reachable host and port.</summary>
-    private static string AdvertiseOf(MiddleOptions middle)
+    /// <summary>
+    /// Mutual TLS on every cluster connection, each side presenting the shared certificate and accepting only a peer
+    /// that presents the same one (pinned by thumbprint: the certificate is self-signed, no authority is asked).
+    /// </summary>
+    private static DotNettySslSetup TlsSetup(X509Certificate2 certificate) => new(
+        certificate,
+        suppressValidation: false,
+        requireMutualAuthentication: true,
+        validateCertificateHostname: false,
+        customValidator: CertificateValidation.PinnedCertificate(certificate.Thumbprint));
+
+    private static X509Certificate2? LoadCertificate(ClusterOptions cluster)
     {
-        if (middle.Advertise is { } text)
-        {
-            if (!HostPort.TryParse(text, out var address, out var error)) throw new ArgumentException($"--advertise: {error}");
-            if (address.Port == 0) throw new ArgumentException($"--advertise {text}: other nodes need a real port");
-            return address.ToString();
-        }
-        var listen = middle.Listen;
-        var wildcard = IPAddress.TryParse(listen.Host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
-        if (wildcard || listen.Port == 0)
-        {
-            throw new ArgumentException($"--cluster needs --advertise HOST:PORT: the address other nodes of the cluster dial to reach this one (--listen {listen} does not say)");
-        }
-        return listen.ToString();
+        if (cluster.CertificateFile is { } file) return ClusterCertificate.Load(file);
+        if (IsLoopback(cluster.Advertise.Host)) return null;
+        throw new ArgumentException(
+            $"--advertise {cluster.Advertise} is reachable from other machines: give --cluster-cert FILE (create it once with `lstp cluster-cert FILE` and copy it to every node), so that only nodes holding it can join");
     }
 
-    private static async Task<T> WithRetriesAsync<T>(Func<CancellationToken, Task<T>> attempt, ClusterDatabase database, TimeSpan timeout, ILogger log, CancellationToken cancellationToken)
+    /// <summary>
+    /// Where other nodes dial this one's link listener: --public, else the listen address when it names a host and
+    /// port, else the advertised cluster host with the listen port.
+    /// </summary>
+    private static HostPort LinkAddressOf(MiddleOptions middle, ClusterOptions cluster)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        var logged = false;
-        while (true)
+        if (middle.PublicAddress is { } text)
         {
-            try
-            {
-                return await attempt(cancellationToken).ConfigureAwait(false);
-            }
-            catch (ClusterUnavailableException ex) when (DateTime.UtcNow + Retry < deadline)
-            {
-                if (!logged) Log.WaitingForDatabase(log, database.Describe, ex.InnerException?.Message ?? ex.Message, timeout.TotalSeconds);
-                logged = true;
-            }
-            catch (PostgresException ex) when (ex.SqlState.StartsWith("28", StringComparison.Ordinal) || ex.SqlState == "3D000" || ex.SqlState == "42501")
-            {
-                // Wrong password, no such database, no permission: configuration, not an outage.
-                throw new ArgumentException($"--cluster: {database.Describe}: {ex.MessageText}");
-            }
-            catch (ClusterSchemaException ex)
-            {
-                throw new ArgumentException($"--cluster: {ex.Message}");
-            }
-            await Task.Delay(Retry, cancellationToken).ConfigureAwait(false);
+            if (!HostPort.TryParse(text, out var address, out var error)) throw new ArgumentException($"--public: {error}");
+            if (address.Port == 0) throw new ArgumentException($"--public {text}: ends and other nodes need a real port");
+            return address;
         }
+        var listen = middle.Listen;
+        if (listen.Port == 0) throw new ArgumentException($"--listen {listen}: a cluster node needs a fixed port (or --public HOST:PORT), since other nodes dial it");
+        var wildcard = IPAddress.TryParse(listen.Host.Trim('[', ']'), out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
+        return wildcard ? new HostPort(cluster.Advertise.Host, listen.Port) : listen;
     }
+
+    private static bool IsLoopback(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 640, Level = LogLevel.Warning, Message = "waiting for the cluster database {Database} ({Reason}); giving up after {Seconds:0} s")]
-        public static partial void WaitingForDatabase(ILogger logger, string database, string reason, double seconds);
+        [LoggerMessage(EventId = 640, Level = LogLevel.Information, Message = "{Name} joined the cluster as {Address}; its links at {Link}; cluster traffic: {Security}")]
+        public static partial void Joined(ILogger logger, string name, string address, string link, string security);
     }
 }

@@ -30,5 +30,5 @@ public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry,
     public string? BoundAddress { get; set; }
 
     /// <summary>This middle's own TOPOLOGY_EXCHANGE entry, appended to every setup it forwards.</summary>
-    public TopologyEntry Self => new(NodeKind.Middle, options.Name, options.Advertise ?? BoundAddress ?? options.Listen.ToString(), NodeId);
+    public TopologyEntry Self => new(NodeKind.Middle, options.Name, options.PublicAddress ?? BoundAddress ?? options.Listen.ToString(), NodeId);
 }

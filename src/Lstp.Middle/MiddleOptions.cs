@@ -13,8 +13,11 @@ public sealed record MiddleOptions
     /// <summary>Health, metrics, JSON API; loopback by default so nothing is exposed unless asked.</summary>
     public HostPort? Admin { get; init; } = new("127.0.0.1", 7780);
 
-    /// <summary>Where other nodes and ends are told this node is; defaults to the listen address.</summary>
-    public string? Advertise { get; init; }
+    /// <summary>
+    /// Where ends and other middles reach this middle's listener (--public), shown in TOPOLOGY_EXCHANGE and REDIRECT;
+    /// defaults to the listen address. Not the cluster endpoint (that is ClusterOptions.Advertise).
+    /// </summary>
+    public string? PublicAddress { get; init; }
 
     /// <summary>Public ports ends may ask this middle to open (--publish-range LOW-HIGH); none by default.</summary>
     public PortRange? PublishRange { get; init; }
@@ -67,7 +70,6 @@ public sealed record MiddleOptions
     /// <summary>Makes the pairing registry: null means the embedded in-memory one; a cluster supplies its shared one.</summary>
     public Func<MiddleOptions, Microsoft.Extensions.Logging.ILoggerFactory, Pairing.IPairingRegistry>? RegistryFactory { get; init; }
 
-    public string AdvertisedAddress => Advertise ?? Listen.ToString();
 }
 
 /// <summary>An inclusive range of TCP ports.</summary>

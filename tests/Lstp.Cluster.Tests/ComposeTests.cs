@@ -1,7 +1,7 @@
+using System.Text.Json;
 using Lstp.Cluster.Tests.Support;
 using Lstp.Testing;
 using Lstp.Transport;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace Lstp.Cluster.Tests;
@@ -11,9 +11,12 @@ namespace Lstp.Cluster.Tests;
 /// the file's own commands and environment as processes, with its host names rewritten to loopback ports.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ComposeTests(PostgresServer postgres, ITestOutputHelper output)
+public sealed class ComposeTests(ITestOutputHelper output)
 {
     private static readonly string[] Middles = ["middle-1", "middle-2", "middle-3"];
+
+    /// <summary>Where the cluster-cert service writes the certificate and the middles read it.</summary>
+    private const string Certificate = "/certs/cluster.p12";
 
     [Fact]
     public async Task Compose_file_validates_with_docker_compose_config()
@@ -22,22 +25,33 @@ public sealed class ComposeTests(PostgresServer postgres, ITestOutputHelper outp
         Assert.True(code == 0, $"docker-compose config: {text}");
 
         var compose = await ComposeFile.LoadAsync();
-        Assert.Equal(["client-end", "middle-1", "middle-2", "middle-3", "postgres", "server-end", "web"], compose.Services.EnumerateObject().Select(s => s.Name).Order());
-        foreach (var service in compose.Services.EnumerateObject())
+        Assert.Equal(["client-end", "cluster-cert", "middle-1", "middle-2", "middle-3", "server-end", "web"], compose.Services.EnumerateObject().Select(s => s.Name).Order());
+        foreach (var service in compose.Services.EnumerateObject().Where(s => s.Name != "cluster-cert"))
         {
             Assert.True(service.Value.TryGetProperty("healthcheck", out _), $"{service.Name} has no health check");
         }
+
+        // A one-shot: a restart policy would run it again and again.
+        Assert.False(compose.Services.GetProperty("cluster-cert").TryGetProperty("restart", out _), "cluster-cert has a restart policy");
+        Assert.Contains($"lstp cluster-cert {Certificate}", compose.Entrypoint("cluster-cert")[^1], StringComparison.Ordinal);
+
+        // The same seed list, in the same order, everywhere: the first seed alone starts the cluster, so nodes that
+        // disagreed on it could start two.
+        var seeds = string.Join(',', Middles.Select(m => $"{m}:4053"));
         foreach (var middle in Middles)
         {
             var command = compose.Command(middle);
             Assert.Equal("middle", command[0]);
-            Assert.Equal($"{middle}:7700", After(command, "--advertise"));
-            Assert.StartsWith("Host=postgres;", compose.Environment(middle)["LSTP__MIDDLE__CLUSTER"], StringComparison.Ordinal);
+            Assert.Equal($"{middle}:4053", After(command, "--advertise"));
+            Assert.Equal(seeds, After(command, "--cluster"));
+            Assert.Equal(Certificate, compose.Environment(middle)["LSTP__MIDDLE__CLUSTERCERT"]);
+            var dependency = compose.Services.GetProperty(middle).GetProperty("depends_on").GetProperty("cluster-cert");
+            Assert.Equal("service_completed_successfully", dependency.GetProperty("condition").GetString());
         }
         foreach (var end in new[] { "server-end", "client-end" })
         {
-            var seeds = After(compose.Command(end), "--middle").Split(',');
-            Assert.Equal(Middles.Select(m => $"{m}:7700").Order(), seeds.Order());
+            var links = After(compose.Command(end), "--middle").Split(',');
+            Assert.Equal(Middles.Select(m => $"{m}:7700").Order(), links.Order());
         }
     }
 
@@ -45,49 +59,64 @@ public sealed class ComposeTests(PostgresServer postgres, ITestOutputHelper outp
     public async Task Compose_topology_runs_as_processes_on_loopback()
     {
         var compose = await ComposeFile.LoadAsync();
-        var database = await postgres.CreateDatabaseAsync();
         await using var web = new HttpTextServer("hello through the cluster\n");
+        var certificates = Directory.CreateTempSubdirectory("lstp-compose-");
+        var certificate = Path.Combine(certificates.FullName, "cluster.p12");
 
-        // Each host:port of the compose network becomes a loopback port of this machine.
+        // Each host:port of the compose network becomes a loopback port of this machine, and the certs volume a
+        // temporary directory.
         var links = Middles.ToDictionary(m => m, _ => new HostPort("127.0.0.1", Net.FreePort()));
+        var endpoints = Middles.ToDictionary(m => m, _ => Endpoints.Free());
         var admins = Middles.ToDictionary(m => m, _ => new HostPort("127.0.0.1", Net.FreePort()));
-        var forwards = new Dictionary<string, HostPort> { ["0.0.0.0:8080"] = new("127.0.0.1", Net.FreePort()), ["0.0.0.0:15432"] = new("127.0.0.1", Net.FreePort()) };
+        var forward = new HostPort("127.0.0.1", Net.FreePort());
         string Rewrite(string service, string arg)
         {
-            foreach (var (middle, address) in links) arg = arg.Replace($"{middle}:7700", address.ToString(), StringComparison.Ordinal);
+            foreach (var middle in Middles)
+            {
+                arg = arg.Replace($"{middle}:7700", links[middle].ToString(), StringComparison.Ordinal)
+                         .Replace($"{middle}:4053", endpoints[middle].ToString(), StringComparison.Ordinal);
+            }
             if (links.TryGetValue(service, out var own)) arg = arg.Replace("0.0.0.0:7700", own.ToString(), StringComparison.Ordinal);
             if (admins.TryGetValue(service, out var admin)) arg = arg.Replace("127.0.0.1:7780", admin.ToString(), StringComparison.Ordinal);
-            foreach (var (listen, address) in forwards) arg = arg.Replace(listen, address.ToString(), StringComparison.Ordinal);
-            return arg.Replace("web:8000", $"127.0.0.1:{web.Port}", StringComparison.Ordinal)
-                      .Replace("postgres:5432", $"127.0.0.1:{postgres.Port}", StringComparison.Ordinal);
+            return arg.Replace("0.0.0.0:8080", forward.ToString(), StringComparison.Ordinal)
+                      .Replace("web:8000", $"127.0.0.1:{web.Port}", StringComparison.Ordinal)
+                      .Replace(Certificate, certificate, StringComparison.Ordinal);
         }
-        Dictionary<string, string> Environment(string service) => compose.Environment(service).ToDictionary(
-            e => e.Key, e => e.Key == "LSTP__MIDDLE__CLUSTER" ? database : Rewrite(service, e.Value));
+        LstpProcess Start(string service) => LstpProcess.Start(
+            compose.Environment(service).ToDictionary(e => e.Key, e => Rewrite(service, e.Value)),
+            [.. compose.Command(service).Select(a => Rewrite(service, a))]);
 
         var processes = new List<LstpProcess>();
         try
         {
-            foreach (var middle in Middles)
-            {
-                var process = LstpProcess.Start(Environment(middle), [.. compose.Command(middle).Select(a => Rewrite(middle, a))]);
-                processes.Add(process);
-                await process.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-            }
-            foreach (var end in new[] { "server-end", "client-end" })
-            {
-                processes.Add(LstpProcess.Start(Environment(end), [.. compose.Command(end).Select(a => Rewrite(end, a))]));
-            }
+            // What the cluster-cert service does. The middles then run with it although they advertise loopback,
+            // so cluster traffic is mutual TLS as in the containers.
+            var create = LstpProcess.Start("cluster-cert", certificate);
+            processes.Add(create);
+            Assert.True(await create.WaitForExitAsync() == 0, string.Join('\n', create.Lines));
 
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            // All at once, as compose starts them: each joins through the same seeds.
+            var middles = Middles.Select(Start).ToList();
+            processes.AddRange(middles);
+            foreach (var middle in middles)
+            {
+                await middle.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+                Assert.Contains(middle.Lines, l => l.Contains("cluster traffic: mutual TLS", StringComparison.Ordinal));
+            }
+            processes.Add(Start("server-end"));
+            processes.Add(Start("client-end"));
+
+            using var http = new HttpClient(new HttpClientHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(5) };
             foreach (var admin in admins.Values) Assert.Equal("ok\n", await http.GetStringAsync($"http://{admin}/healthz"));
 
-            var body = await RetryAsync(() => http.GetStringAsync($"http://{forwards["0.0.0.0:8080"]}/"), "the web service answers through the client end's forward");
-            Assert.Equal(web.Body, body);
+            await Eventually.TrueAsync(() => TryGet(http, $"http://{forward}/") == web.Body,
+                "the web service answers through the client end's forward", TimeSpan.FromSeconds(40));
 
-            await using var db = new NpgsqlConnection($"Host=127.0.0.1;Port={forwards["0.0.0.0:15432"].Port};Username=postgres;Database=postgres;Timeout=5");
-            await db.OpenAsync();
-            await using var query = new NpgsqlCommand("SELECT 'db through the tunnel'", db);
-            Assert.Equal("db through the tunnel", await query.ExecuteScalarAsync());
+            foreach (var (name, admin) in admins)
+            {
+                await Eventually.TrueAsync(() => MemberNames(http, admin).SequenceEqual(Middles),
+                    $"{name}'s /api/status lists the three middles as members", TimeSpan.FromSeconds(20));
+            }
 
             var tunnels = 0;
             foreach (var (name, admin) in admins)
@@ -105,28 +134,30 @@ public sealed class ComposeTests(PostgresServer postgres, ITestOutputHelper outp
                 if (process.HasExited) output.WriteLine(string.Join('\n', process.Lines));
                 await process.DisposeAsync();
             }
+            certificates.Delete(recursive: true);
         }
     }
 
     private static string After(IReadOnlyList<string> command, string flag) => command[command.ToList().IndexOf(flag) + 1];
 
-    private static async Task<T> RetryAsync<T>(Func<Task<T>> attempt, string what)
+    /// <summary>The body, or null while the address does not answer yet (for <see cref="Eventually"/>).</summary>
+    private static string? TryGet(HttpClient http, string url)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
-        while (true)
+        try
         {
-            try
-            {
-                return await attempt();
-            }
-            catch (Exception) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(250);
-            }
-            catch (Exception ex)
-            {
-                throw new TimeoutException($"timed out waiting until {what}", ex);
-            }
+            return http.GetStringAsync(url).GetAwaiter().GetResult();
         }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>cluster.members[].name of the node's /api/status, sorted.</summary>
+    private static IEnumerable<string> MemberNames(HttpClient http, HostPort admin)
+    {
+        if (TryGet(http, $"http://{admin}/api/status") is not { } json) return [];
+        using var status = JsonDocument.Parse(json);
+        return [.. status.RootElement.GetProperty("cluster").GetProperty("members").EnumerateArray().Select(m => m.GetProperty("name").GetString()!).Order()];
     }
 }

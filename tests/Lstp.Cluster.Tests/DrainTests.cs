@@ -12,16 +12,15 @@ namespace Lstp.Cluster.Tests;
 
 /// <summary>SIGTERM drains a node: its ends are told to move, busy channels get a grace period, then it exits.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class DrainTests(PostgresServer postgres, ITestOutputHelper output)
+public sealed class DrainTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Sigterm_moves_every_end_off_the_node_lets_a_busy_channel_finish_and_exits_cleanly()
     {
         var log = new TestLog(output, LogLevel.Warning);
-        var database = await postgres.CreateDatabaseAsync();
-        await using var n1 = await MiddleProcess.StartAsync(database, "node-1");
-        await using var n2 = await MiddleProcess.StartAsync(database, "node-2", "--log-level", "warning");
-        await using var n3 = await MiddleProcess.StartAsync(database, "node-3", "--log-level", "warning");
+        await using var n1 = await MiddleProcess.StartAsync("node-1", null);
+        await using var n2 = await MiddleProcess.StartAsync("node-2", n1, "--log-level", "warning");
+        await using var n3 = await MiddleProcess.StartAsync("node-3", n1, "--log-level", "warning");
         await using var echo = new EchoServer();
         var services = new Dictionary<string, string> { ["echo"] = echo.Address };
         List<HostPort> seeds = [n1.Address, n2.Address, n3.Address];

@@ -11,7 +11,7 @@ namespace Lstp.Cluster.Tests;
 
 /// <summary>Hundreds of tunnels over a three-node cluster, and what happens when a node dies under them.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class FailoverTests(PostgresServer postgres, ITestOutputHelper output)
+public sealed class FailoverTests(ITestOutputHelper output)
 {
     private const int Tunnels = 300;
 
@@ -19,12 +19,14 @@ public sealed class FailoverTests(PostgresServer postgres, ITestOutputHelper out
     public async Task Three_hundred_tunnels_over_three_nodes_all_pair_and_all_pair_again_after_kill_9_of_one_node()
     {
         var log = new TestLog(output, LogLevel.Error);
-        var database = await postgres.CreateDatabaseAsync();
         var nodes = new List<MiddleProcess>();
         var pairs = new List<EndPair>();
         try
         {
-            foreach (var name in new[] { "node-1", "node-2", "node-3" }) nodes.Add(await MiddleProcess.StartAsync(database, name, "--log-level", "warning"));
+            // Every node lists all three cluster endpoints as seeds, as a deployment would; node-1 is killed below,
+            // so the cluster must outlive its first seed.
+            var endpoints = new[] { Endpoints.Free(), Endpoints.Free(), Endpoints.Free() };
+            for (var i = 0; i < 3; i++) nodes.Add(await MiddleProcess.StartAsync($"node-{i + 1}", endpoints[i], endpoints, "--log-level", "warning"));
             var seeds = nodes.Select(n => n.Address).ToList();
 
             // Server ends start at node i % 3, client ends at node (i / 3) % 3: a third pair at one node, the rest
@@ -61,9 +63,27 @@ public sealed class FailoverTests(PostgresServer postgres, ITestOutputHelper out
             var old = affected.ToDictionary(p => p, p => p.Client.Supervisor.Current);
             var killedAt = Stopwatch.GetTimestamp();
             victim.Process.Kill();
-            await Eventually.TrueAsync(
-                () => affected.All(p => p.BothOpen && p.Client.Supervisor.Current != old[p] && !p.Client.Supervisor.Current!.Session.Pairing.Path.Any(e => e.Name == victim.Name)),
-                $"the {affected.Count} tunnels through {victim.Name} are open again elsewhere", TimeSpan.FromSeconds(120));
+            bool Repaired(EndPair p) => p.BothOpen && p.Client.Supervisor.Current != old[p] && !p.Client.Supervisor.Current!.Session.Pairing.Path.Any(e => e.Name == victim.Name);
+            try
+            {
+                await Eventually.TrueAsync(() => affected.All(Repaired), $"the {affected.Count} tunnels through {victim.Name} are open again elsewhere", TimeSpan.FromSeconds(120));
+            }
+            catch (TimeoutException)
+            {
+                // Say where the stragglers are, and what the surviving nodes logged.
+                foreach (var pair in affected.Where(p => !Repaired(p)).Take(10))
+                {
+                    output.WriteLine($"tunnel {pair.Index}: client {pair.Client.Supervisor.State}; server {pair.Server.Supervisor.State}");
+                }
+                Directory.CreateDirectory(OutDirectory);
+                foreach (var node in nodes.Skip(1))
+                {
+                    var file = Path.Combine(OutDirectory, $"failover-{node.Name}.log");
+                    await File.WriteAllLinesAsync(file, node.Process.Lines);
+                    output.WriteLine($"{node.Name}'s log: {file}");
+                }
+                throw;
+            }
             Assert.All(pairs, p => Assert.True(p.BothOpen, $"tunnel {p.Index} is down"));
 
             // Where the time goes: when the affected ends reached each phase (docs/protocol.md §7.1).

@@ -11,15 +11,14 @@ namespace Lstp.Cluster.Tests;
 
 /// <summary>Two ends that reach different nodes of a cluster pair through one inter-node hop.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class PairingAcrossNodesTests(PostgresServer postgres, ITestOutputHelper output)
+public sealed class PairingAcrossNodesTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Ends_on_different_nodes_pair_carry_data_intact_and_both_nodes_show_the_path_through_both()
     {
         var log = new TestLog(output, LogLevel.Information);
-        var database = await postgres.CreateDatabaseAsync();
-        await using var a = await ClusterMiddle.StartAsync(database, "node-a", log);
-        await using var b = await ClusterMiddle.StartAsync(database, "node-b", log);
+        await using var a = await ClusterMiddle.StartAsync("node-a", null, log);
+        await using var b = await ClusterMiddle.StartAsync("node-b", a, log);
         await using var echo = new EchoServer();
         await using var pair = EndPair.Start(1, serverSeeds: [b.Address], clientSeeds: [a.Address], log, new Dictionary<string, string> { ["echo"] = echo.Address });
 
@@ -60,9 +59,8 @@ public sealed class PairingAcrossNodesTests(PostgresServer postgres, ITestOutput
     public async Task Ends_on_the_same_node_pair_there_without_a_hop()
     {
         var log = new TestLog(output, LogLevel.Information);
-        var database = await postgres.CreateDatabaseAsync();
-        await using var a = await ClusterMiddle.StartAsync(database, "node-a", log);
-        await using var b = await ClusterMiddle.StartAsync(database, "node-b", log);
+        await using var a = await ClusterMiddle.StartAsync("node-a", null, log);
+        await using var b = await ClusterMiddle.StartAsync("node-b", a, log);
         await using var pair = EndPair.Start(1, serverSeeds: [a.Address], clientSeeds: [a.Address], log);
 
         var client = await pair.Client.Supervisor.WaitForTunnelAsync(TimeSpan.FromSeconds(20), CancellationToken.None) ?? throw new TimeoutException("no tunnel");

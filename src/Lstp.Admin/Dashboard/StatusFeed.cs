@@ -75,7 +75,7 @@ public sealed partial class StatusFeed : IAsyncDisposable
         var others = listed
             .Where(m => m.Name != self.Name && m.Address != self.Address)
             .OrderBy(m => m.Name, StringComparer.Ordinal)
-            .Select(m => new MemberView(m.Name, m.Address, m.Id, Self: false, Health: "up", null, null, null));
+            .Select(m => new MemberView(m.Name, m.Address, m.Id, Self: false, Health: m.Health, null, null, null));
         return new ClusterView("cluster", [self, .. others]);
     }
 

@@ -31,4 +31,4 @@ public sealed record ClusterView(string Mode, IReadOnlyList<MemberView> Members)
 public sealed record MemberView(string Name, string Address, string? NodeId, bool Self, string Health, DateTimeOffset? Since, int? Tunnels, int? Waiting);
 
 /// <summary>A cluster member as the cluster's membership lists it, for <see cref="MemberView"/>.</summary>
-public sealed record ClusterMemberInfo(string Name, string Address, string? Id);
+public sealed record ClusterMemberInfo(string Name, string Address, string? Id, string Health = "up");

@@ -373,7 +373,7 @@ internal static class MiddleRules
 {
     public static readonly string[] Keys =
     [
-        "Listen", "Name", "Advertise", "Tokens", "TokenFile", "WaitExpiry", "SetupDeadline", "MaxWaitingPerSource",
+        "Listen", "Name", "Public", "Cluster", "Advertise", "ClusterCert", "Tokens", "TokenFile", "WaitExpiry", "SetupDeadline", "MaxWaitingPerSource",
         "MaxLinksPerSource", "MaxLinks", "MaxConnectionsPerSecond", "MaxFrameSize", "TlsCert", "TlsKey", "Upstream", "UpstreamToken", "UpstreamTokenFile", "PublishRange", .. CommonRules.AdminKeys,
     ];
 
@@ -381,7 +381,16 @@ internal static class MiddleRules
     {
         CommonRules.Address(s, "Listen");
         CommonRules.Name(s, "Name");
-        CommonRules.Address(s, "Advertise");
+        CommonRules.Address(s, "Public");
+        CommonRules.Address(s, "Advertise", allowPortZero: false);
+        if (s.Scalar("Cluster") is { } seeds)
+        {
+            CommonRules.TryParse(s, s.Location("Cluster"), seeds, Commands.ClusterFlags.Seeds, out _);
+            if (!s.Has("Advertise")) s.Problem(s.Location("Cluster"), $"needs {s.Path}.Advertise: this node's own cluster endpoint");
+        }
+        CommonRules.ReadableFile(s, "ClusterCert", "the cluster certificate (PKCS#12)", mustHoldText: false);
+        if (s.Has("ClusterCert") && !s.Has("Advertise")) s.Problem(s.Location("ClusterCert"), $"has no effect without {s.Path}.Cluster and {s.Path}.Advertise");
+        if (s.Has("Cluster") && s.Has("Upstream")) s.Problem(s.Location("Upstream"), $"{s.Path}.Cluster and {s.Path}.Upstream exclude each other: a cluster node hands ends on through the cluster");
         foreach (var (location, token) in s.List("Tokens"))
         {
             if (string.IsNullOrWhiteSpace(token)) s.Problem(location, "an empty admission token is not allowed");

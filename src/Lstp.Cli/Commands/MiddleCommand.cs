@@ -19,7 +19,7 @@ public static class MiddleCommand
         var admin = new Option<string>("--admin") { Description = "health, metrics and JSON API, HOST:PORT (default 127.0.0.1:7780; 'off' to disable)" };
         var token = new Option<string[]>("--token") { Description = "admission token ends must present (repeatable; none: open middle)", AllowMultipleArgumentsPerToken = false };
         var tokenFile = new Option<string>("--token-file") { Description = "file holding one admission token per line" };
-        var advertise = new Option<string>("--advertise") { Description = "address shown to ends and other nodes, HOST:PORT (default: the listen address)" };
+        var publicAddress = new Option<string>("--public") { Description = "where ends and other middles reach the listener, HOST:PORT, shown in topology and REDIRECT (default: the listen address)" };
         var waitExpiry = new Option<string>("--wait-expiry") { Description = "how long a first end waits for its peer, seconds (default 600)" };
         var setupDeadline = new Option<string>("--setup-deadline") { Description = "seconds a new link has to complete its setup (default 10)" };
         var maxWaiting = new Option<string>("--max-waiting-per-source") { Description = "ends one source address may have waiting (default 64)" };
@@ -29,9 +29,9 @@ public static class MiddleCommand
         var upstream = new Option<string>("--upstream") { Description = "cascade: hand ends to this middle, HOST:PORT, instead of pairing them here" };
         var upstreamToken = new Option<string>("--upstream-token") { Description = "admission token to present to the upstream middle (prefer --upstream-token-file: flags show in ps)" };
         var upstreamTokenFile = new Option<string>("--upstream-token-file") { Description = "file holding the admission token for the upstream middle" };
-        var cluster = new Option<string>("--cluster") { Description = "join the cluster of middles whose PostgreSQL this Npgsql connection string names (needs --advertise)" };
-        var clusterSecretFile = new Option<string>("--cluster-secret-file") { Description = "file holding the cluster secret" };
-        var clusterSecret = new Option<string>("--cluster-secret") { Description = "(prefer --cluster-secret-file: flags show in ps) secret the cluster's nodes authenticate each other's links with (default: the one stored in the cluster database)" };
+        var cluster = new Option<string>("--cluster") { Description = "seed nodes of the middle cluster, HOST:PORT[,HOST:PORT...]: cluster endpoints of other middles, or this one's (needs --advertise)" };
+        var advertise = new Option<string>("--advertise") { Description = "this node's cluster endpoint, HOST:PORT, bound and announced to the other nodes (alone: a cluster of one that others may join)" };
+        var clusterCert = new Option<string>("--cluster-cert") { Description = "PKCS#12 file every node of the cluster holds (`lstp cluster-cert FILE`): mutual TLS between nodes; required unless --advertise is loopback" };
         var publishRange = new Option<string>("--publish-range") { Description = "public ports ends may ask this middle to open, LOW-HIGH (none by default)" };
         var tlsCert = new Option<string>("--tls-cert") { Description = "PEM certificate for TLS on the link listener (with --tls-key)" };
         var tlsKey = new Option<string>("--tls-key") { Description = "PEM private key for --tls-cert" };
@@ -42,11 +42,11 @@ public static class MiddleCommand
 
         var command = new Command("middle", "Run a middle proxy: ends dial out to it, it pairs them and relays bytes it cannot read.")
         {
-            listen, name, admin, token, tokenFile, advertise, upstream, upstreamToken, upstreamTokenFile, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, maxLinksPerSource, maxLinks, rate, config, logFormat, logLevel,
+            listen, name, admin, token, tokenFile, publicAddress, upstream, upstreamToken, upstreamTokenFile, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, maxLinksPerSource, maxLinks, rate, config, logFormat, logLevel,
         };
         command.Options.Add(cluster);
-        command.Options.Add(clusterSecret);
-        command.Options.Add(clusterSecretFile);
+        command.Options.Add(advertise);
+        command.Options.Add(clusterCert);
         var adminFlags = new AdminFlags();
         adminFlags.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
@@ -67,7 +67,7 @@ public static class MiddleCommand
                 Listen = CommonOptions.Address(settings.String(listen, "Listen"), "--listen", defaults.Listen),
                 Name = settings.String(name, "Name") ?? defaults.Name,
                 Admin = adminText is "off" or "none" ? null : CommonOptions.Address(adminText, "--admin", defaults.Admin!.Value),
-                Advertise = settings.String(advertise, "Advertise"),
+                PublicAddress = settings.String(publicAddress, "Public"),
                 Tokens = tokens,
                 WaitExpiry = Seconds(settings.String(waitExpiry, "WaitExpiry"), "--wait-expiry", defaults.WaitExpiry),
                 SetupDeadline = Seconds(settings.String(setupDeadline, "SetupDeadline"), "--setup-deadline", defaults.SetupDeadline),
@@ -85,16 +85,15 @@ public static class MiddleCommand
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
             var log = loggers.CreateLogger("Lstp.Cli");
             Lstp.Cluster.ClusterNode? clusterNode = null;
-            if (settings.String(cluster, "Cluster") is { } clusterDatabase)
+            if (ClusterFlags.Read(settings, cluster, advertise, clusterCert) is { } clusterOptions)
             {
-                var clusterOptions = new Lstp.Cluster.ClusterOptions { ConnectionString = clusterDatabase, Secret = settings.Secret(clusterSecret, clusterSecretFile, "ClusterSecret", "cluster-secret") };
                 try { clusterNode = await Lstp.Cluster.ClusterSetup.JoinAsync(clusterOptions, options, loggers, cancellationToken); }
-                catch (Lstp.Cluster.Store.ClusterUnavailableException ex) { Console.Error.WriteLine($"lstp: {ex.Message}"); return 1; }
+                catch (Lstp.Cluster.ClusterUnavailableException ex) { Console.Error.WriteLine($"lstp: {ex.Message}"); return 1; }
                 options = clusterNode.Options;
             }
             await using var leaveCluster = clusterNode; // disposed after the host: leaves the cluster
-            await using var host = await MiddleHost.StartAsync(options, loggers, adminFlags.Read(settings), cancellationToken);
-            if (clusterNode is not null) host.ShowCluster(() => [.. clusterNode.Membership.Members.Select(m => new ClusterMemberInfo(m.Name, m.Advertise, m.Id.ToString("N")))]);
+            await using var host = await MiddleHost.StartAsync(options, loggers, adminFlags.Read(settings), clusterNode?.System, cancellationToken);
+            if (clusterNode is not null) host.ShowCluster(() => ClusterFlags.Members(clusterNode));
             log.LogInformation("middle {Name} listening on {Link}; admin on {Admin}; {Admission}",
                 options.Name, host.LinkAddress, host.AdminAddress?.ToString() ?? "off", tokens.Count > 0 ? $"{tokens.Count} admission token(s) required" : "open (no --token)");
             if (options.TlsCertificate is not null)

@@ -1,4 +1,3 @@
-using Lstp.Cluster.Store;
 using Lstp.Middle;
 using Lstp.Middle.Pairing;
 using Lstp.Middle.Relay;
@@ -11,7 +10,7 @@ namespace Lstp.Cluster.Drain;
 /// Where a draining node sends each of its ends: a tunnel's ends to a live node already on the tunnel's path
 /// (so they meet there again and the path gets shorter), anything else to the live nodes in turn.
 /// </summary>
-internal sealed class RedirectTargets(IReadOnlyList<ClusterMember> others)
+internal sealed class RedirectTargets(IReadOnlyList<string> others)
 {
     private int _next;
 
@@ -23,12 +22,12 @@ internal sealed class RedirectTargets(IReadOnlyList<ClusterMember> others)
     {
         foreach (var entry in tunnel.Path)
         {
-            if (entry.Kind == NodeKind.Middle && others.FirstOrDefault(o => o.Advertise == entry.Address) is { } member) return member.Advertise;
+            if (entry.Kind == NodeKind.Middle && others.Contains(entry.Address)) return entry.Address;
         }
         return Next();
     }
 
-    private string? Next() => others.Count == 0 ? null : others[(int)((uint)Interlocked.Increment(ref _next) % (uint)others.Count)].Advertise;
+    private string? Next() => others.Count == 0 ? null : others[(int)((uint)Interlocked.Increment(ref _next) % (uint)others.Count)];
 }
 
 /// <summary>

@@ -5,20 +5,20 @@ namespace Lstp.Cluster.Pairing;
 /// <summary>Where this node stands with one of its waiting ends.</summary>
 internal enum EntryState
 {
-    /// <summary>Its registration statement is running; its row may or may not be committed yet.</summary>
+    /// <summary>Its registration is on its way to the key's entity.</summary>
     Pending,
 
-    /// <summary>Its row is in the database: any node may claim it.</summary>
+    /// <summary>Its key's entity holds it: any node may claim it.</summary>
     Stored,
 
-    /// <summary>Stored here while the database was unreachable: no row, only ends at this node can find it.</summary>
+    /// <summary>Waiting here alone (the registry did not answer): only ends at this node can find it until it is offered again.</summary>
     LocalOnly,
 
-    /// <summary>Another node claimed its row (it told us so) and is linking in to pair with it.</summary>
+    /// <summary>Another node claimed it (its entity told us so) and is linking in to pair with it.</summary>
     Claimed,
 }
 
-/// <summary>One end waiting at this node, under the id of its row in the cluster's database.</summary>
+/// <summary>One end waiting at this node, under its id in the cluster's registry.</summary>
 internal sealed class LocalEntry(Guid id, WaitingEnd end, EntryState state, DateTimeOffset now)
 {
     public Guid Id => id;
@@ -38,7 +38,7 @@ internal abstract record Admission
 }
 
 /// <summary>
-/// The ends waiting at this node, by row id, by pairing key and by end, with the per-source counts. A small
+/// The ends waiting at this node, by entry id, by pairing key and by end, with the per-source counts. A small
 /// lock-guarded map rather than an actor: <see cref="IPairingRegistry.TakeClaimed"/> is synchronous on the
 /// link's path, and removing an entry is the one-winner hand-off between a local match, another node's claim,
 /// an unregister and an expiry. Nothing under the lock does I/O or waits.
@@ -99,7 +99,7 @@ internal sealed class LocalWaitingTable(int maxPerSource)
         }
     }
 
-    /// <summary>Removes the entry with this row id, whatever its state; null when it is gone already.</summary>
+    /// <summary>Removes the entry with this entry id, whatever its state; null when it is gone already.</summary>
     public LocalEntry? Take(Guid id)
     {
         lock (_gate)

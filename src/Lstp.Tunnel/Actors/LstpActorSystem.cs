@@ -30,10 +30,11 @@ public static class LstpActorSystem
         }
         """;
 
-    public static ActorSystem Create(string name, ILoggerFactory loggers, Config? overrides = null)
+    /// <summary>Creates the system; <paramref name="overrides"/> and <paramref name="setups"/> add what a role needs (a cluster node: remoting, TLS).</summary>
+    public static ActorSystem Create(string name, ILoggerFactory loggers, Config? overrides = null, params Setup[] setups)
     {
         var config = (overrides ?? Config.Empty).WithFallback(ConfigurationFactory.ParseString(Defaults));
-        var setup = ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), new LoggerFactorySetup(loggers));
+        var setup = ActorSystemSetup.Create([BootstrapSetup.Create().WithConfig(config), new LoggerFactorySetup(loggers), .. setups]);
         var system = ActorSystem.Create(name, setup);
         system.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
         return system;

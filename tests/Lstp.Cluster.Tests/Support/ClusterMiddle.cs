@@ -9,11 +9,15 @@ namespace Lstp.Cluster.Tests.Support;
 /// <summary>One cluster node in the test's process: the cluster membership and the middle host it serves.</summary>
 public sealed class ClusterMiddle : IAsyncDisposable
 {
-    private ClusterMiddle(ClusterNode cluster, MiddleHost host)
+    private ClusterMiddle(ClusterNode cluster, MiddleHost host, HostPort endpoint)
     {
         Cluster = cluster;
         Host = host;
+        Endpoint = endpoint;
     }
+
+    /// <summary>The node's cluster endpoint (a seed for the next node).</summary>
+    public HostPort Endpoint { get; }
 
     public ClusterNode Cluster { get; }
     public MiddleHost Host { get; }
@@ -25,7 +29,7 @@ public sealed class ClusterMiddle : IAsyncDisposable
     /// A node listening on a free loopback port it advertises, with its admin endpoint on another, and the
     /// per-source limits lifted: every end of a test comes from 127.0.0.1.
     /// </summary>
-    public static async Task<ClusterMiddle> StartAsync(string connectionString, string name, ILoggerFactory log, Func<ClusterOptions, ClusterOptions>? cluster = null, Func<MiddleOptions, MiddleOptions>? middle = null)
+    public static async Task<ClusterMiddle> StartAsync(string name, ClusterMiddle? seed, ILoggerFactory log, Func<ClusterOptions, ClusterOptions>? cluster = null, Func<MiddleOptions, MiddleOptions>? middle = null)
     {
         var port = Net.FreePort();
         var options = new MiddleOptions
@@ -37,11 +41,12 @@ public sealed class ClusterMiddle : IAsyncDisposable
             MaxWaitingPerSource = 1_000_000,
             MaxLinksPerSource = 1_000_000,
         };
-        var clusterOptions = new ClusterOptions { ConnectionString = connectionString };
+        var endpoint = Endpoints.Free();
+        var clusterOptions = new ClusterOptions { Advertise = endpoint, Seeds = [seed?.Endpoint ?? endpoint] };
         var node = await ClusterSetup.JoinAsync(cluster?.Invoke(clusterOptions) ?? clusterOptions, middle?.Invoke(options) ?? options, log);
         try
         {
-            return new ClusterMiddle(node, await MiddleHost.StartAsync(node.Options, log));
+            return new ClusterMiddle(node, await MiddleHost.StartAsync(node.Options, log, Admin.Access.AdminAccess.LoopbackOnly, node.System), endpoint);
         }
         catch
         {
@@ -50,7 +55,7 @@ public sealed class ClusterMiddle : IAsyncDisposable
         }
     }
 
-    /// <summary>Dies without a word to the cluster: heartbeats stop, links are cut (what kill -9 looks like to the others).</summary>
+    /// <summary>Dies without a word to the cluster: remoting stops, links are cut (what kill -9 looks like to the others).</summary>
     public async Task CrashAsync()
     {
         await Cluster.AbandonAsync();

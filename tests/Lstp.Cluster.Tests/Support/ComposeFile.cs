@@ -43,7 +43,11 @@ public sealed class ComposeFile
         return new ComposeFile(document.RootElement.GetProperty("services").Clone());
     }
 
-    public IReadOnlyList<string> Command(string service) => [.. Services.GetProperty(service).GetProperty("command").EnumerateArray().Select(a => a.GetString()!)];
+    public IReadOnlyList<string> Command(string service) => Strings(service, "command");
+
+    public IReadOnlyList<string> Entrypoint(string service) => Strings(service, "entrypoint");
+
+    private IReadOnlyList<string> Strings(string service, string key) => [.. Services.GetProperty(service).GetProperty(key).EnumerateArray().Select(a => a.GetString()!)];
 
     public IReadOnlyDictionary<string, string> Environment(string service) =>
         Services.GetProperty(service).TryGetProperty("environment", out var env)

@@ -6,8 +6,9 @@ namespace Lstp.Cluster.Tests.Support;
 /// <summary>A real `lstp middle --cluster ...` process on loopback, as an operator (or docker compose) runs it.</summary>
 public sealed class MiddleProcess : IAsyncDisposable
 {
-    private MiddleProcess(LstpProcess process, string name, HostPort address, HostPort admin)
+    private MiddleProcess(LstpProcess process, string name, HostPort address, HostPort admin, HostPort endpoint)
     {
+        Endpoint = endpoint;
         Process = process;
         Name = name;
         Address = address;
@@ -19,15 +20,22 @@ public sealed class MiddleProcess : IAsyncDisposable
     public HostPort Address { get; }
     public HostPort Admin { get; }
 
+    /// <summary>The node's cluster endpoint (--advertise).</summary>
+    public HostPort Endpoint { get; }
+
     /// <summary>Starts a node and returns once it listens (it has joined the cluster by then).</summary>
-    public static async Task<MiddleProcess> StartAsync(string connectionString, string name, params string[] extra)
+    public static Task<MiddleProcess> StartAsync(string name, MiddleProcess? seed, params string[] extra) =>
+        StartAsync(name, Endpoints.Free(), seed is null ? null : [seed.Endpoint], extra);
+
+    /// <summary>Starts a node with cluster endpoint <paramref name="endpoint"/> joining through <paramref name="seeds"/> (none: itself).</summary>
+    public static async Task<MiddleProcess> StartAsync(string name, HostPort endpoint, IReadOnlyList<HostPort>? seeds, params string[] extra)
     {
         var address = new HostPort("127.0.0.1", Net.FreePort());
         var admin = new HostPort("127.0.0.1", Net.FreePort());
         string[] args =
         [
-            "middle", "--listen", address.ToString(), "--advertise", address.ToString(), "--name", name, "--admin", admin.ToString(),
-            "--cluster", connectionString,
+            "middle", "--listen", address.ToString(), "--name", name, "--admin", admin.ToString(),
+            "--cluster", string.Join(',', seeds ?? [endpoint]), "--advertise", endpoint.ToString(),
             // Every end of a test comes from 127.0.0.1: lift the per-source limits.
             "--max-connections-per-second", "1000000", "--max-waiting-per-source", "1000000", "--max-links-per-source", "1000000",
             .. extra,
@@ -44,7 +52,7 @@ public sealed class MiddleProcess : IAsyncDisposable
             await process.DisposeAsync();
             throw;
         }
-        return new MiddleProcess(process, name, address, admin);
+        return new MiddleProcess(process, name, address, admin, endpoint);
     }
 
     private static bool Accepts(HostPort address)

@@ -12,28 +12,37 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.Cluster.Tests.Support;
 
 /// <summary>
-/// Cluster nodes reduced to their registries: joined to the database, with registries made the way the middle
-/// host makes them, and ends that are only a setup on a link nobody reads. For tests of the registry itself.
+/// Cluster nodes reduced to their registries: real actor systems joined into one cluster on loopback, with
+/// registries made the way the middle host makes them, and ends that are only a setup on a link nobody reads.
+/// For tests of the registry itself.
 /// </summary>
 public sealed class RegistryNode : IAsyncDisposable
 {
-    private RegistryNode(ClusterNode cluster, PgPairingRegistry registry)
+    private RegistryNode(ClusterNode cluster, ShardedPairingRegistry registry, HostPort endpoint)
     {
         Cluster = cluster;
         Registry = registry;
+        Endpoint = endpoint;
     }
 
     public ClusterNode Cluster { get; }
-    public PgPairingRegistry Registry { get; }
-    public string Advertise => Cluster.Membership.Advertise;
+    public ShardedPairingRegistry Registry { get; }
 
-    public static async Task<RegistryNode> StartAsync(string connectionString, string name, ILoggerFactory log, Func<ClusterOptions, ClusterOptions>? tune = null)
+    /// <summary>Where the node's links are: what a claiming node is told to dial.</summary>
+    public string Link => Registry.Link;
+
+    /// <summary>The node's cluster endpoint (a seed for the next node).</summary>
+    public HostPort Endpoint { get; }
+
+    /// <summary>Starts a node joining through <paramref name="seed"/>; without one it starts a new cluster.</summary>
+    public static async Task<RegistryNode> StartAsync(string name, RegistryNode? seed, ILoggerFactory log, Func<ClusterOptions, ClusterOptions>? tune = null)
     {
         var options = new MiddleOptions { Listen = new HostPort("127.0.0.1", Net.FreePort()), Admin = null, Name = name, MaxWaitingPerSource = 1_000_000, MaxLinksPerSource = 1_000_000 };
-        var clusterOptions = new ClusterOptions { ConnectionString = connectionString };
+        var endpoint = Endpoints.Free();
+        var clusterOptions = new ClusterOptions { Advertise = endpoint, Seeds = [seed?.Endpoint ?? endpoint] };
         var cluster = await ClusterSetup.JoinAsync(tune?.Invoke(clusterOptions) ?? clusterOptions, options, log);
-        var registry = (PgPairingRegistry)cluster.Options.RegistryFactory!(cluster.Options, log);
-        return new RegistryNode(cluster, registry);
+        var registry = (ShardedPairingRegistry)cluster.Options.RegistryFactory!(cluster.Options, log);
+        return new RegistryNode(cluster, registry, endpoint);
     }
 
     /// <summary>A waiting end's stand-in: its setup names the pairing key and the end.</summary>
@@ -46,6 +55,9 @@ public sealed class RegistryNode : IAsyncDisposable
         };
         return new WaitingEnd(link, DateTimeOffset.UtcNow);
     }
+
+    /// <summary>Dies without a word to the cluster (what kill -9 looks like to the others).</summary>
+    public Task CrashAsync() => Cluster.AbandonAsync();
 
     public async ValueTask DisposeAsync()
     {
