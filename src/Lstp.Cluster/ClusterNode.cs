@@ -40,6 +40,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
             // never learns one (they travel only inside the cluster), and an open middle stays open to ends.
             UpstreamToken = self.Token,
             NodeTokens = members.Tokens,
+            Members = () => [.. members.All.Where(m => m.Serves).Select(m => m.Info!.Link)],
             RegistryFactory = CreateRegistry,
         };
     }

@@ -67,6 +67,12 @@ public sealed record MiddleOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// The link addresses of the cluster's live middles, sent to each end in MIDDLE_MEMBERS so it can fail over to
+    /// any of them; null for a lone middle (nothing is sent).
+    /// </summary>
+    public Func<IReadOnlyList<string>>? Members { get; init; }
+
     /// <summary>Makes the pairing registry: null means the embedded in-memory one; a cluster supplies its shared one.</summary>
     public Func<MiddleOptions, Microsoft.Extensions.Logging.ILoggerFactory, Pairing.IPairingRegistry>? RegistryFactory { get; init; }
 

@@ -40,6 +40,7 @@ public enum MessageType : byte
     PlainClient = 0x36,
     DataLink = 0x37,
     NodeClaim = 0x38,
+    MiddleMembers = 0x39,
 }
 
 /// <summary>Names as the design writes them, for logs and errors.</summary>
@@ -77,6 +78,7 @@ public static class MessageNames
         MessageType.PlainClient => "PLAIN_CLIENT",
         MessageType.DataLink => "DATA_LINK",
         MessageType.NodeClaim => "NODE_CLAIM",
+        MessageType.MiddleMembers => "MIDDLE_MEMBERS",
         _ => $"0x{(byte)type:X2}",
     };
 

@@ -48,6 +48,21 @@ public sealed class DrainTests(ITestOutputHelper output)
             using var http = new HttpClient();
             await Eventually.TrueAsync(() => ChannelsAt(http, n1).Result > 0, "node-1 hears of the open channel (TUNNEL_REPORT)", TimeSpan.FromSeconds(25));
 
+            // Time each idle tunnel through node-1 until it is open again elsewhere (the busy one waits for the grace period).
+            var repaired = new System.Collections.Concurrent.ConcurrentDictionary<int, double>();
+            var terminatedAt = System.Diagnostics.Stopwatch.StartNew();
+            using var watching = new CancellationTokenSource();
+            var watch = Task.Run(async () =>
+            {
+                while (!watching.IsCancellationRequested)
+                {
+                    foreach (var pair in pairs.Where(p => p != busy && !repaired.ContainsKey(p.Index)))
+                    {
+                        if (pair.BothOpen && pair.Client.Supervisor.Current!.Session.Pairing.Path.All(e => e.Name != "node-1")) repaired[pair.Index] = terminatedAt.Elapsed.TotalMilliseconds;
+                    }
+                    await Task.Delay(20);
+                }
+            });
             n1.Process.Terminate();
             await Eventually.TrueAsync(() => lonely.Supervisor.State.Phase == TunnelPhase.Waiting && lonely.Supervisor.State.Middle != n1.Address.ToString(),
                 "the lonely end was redirected to another node and waits there", TimeSpan.FromSeconds(10));
@@ -63,6 +78,15 @@ public sealed class DrainTests(ITestOutputHelper output)
             await Eventually.TrueAsync(
                 () => pairs.All(p => p.BothOpen && p.Client.Supervisor.Current!.Session.Pairing.Path.All(e => e.Name != "node-1")),
                 "every tunnel is open again without node-1", TimeSpan.FromSeconds(30));
+            await Eventually.TrueAsync(() => repaired.Count == pairs.Count - 1, "every idle tunnel's re-pairing is timed", TimeSpan.FromSeconds(5));
+            await watching.CancelAsync();
+            await watch;
+            var times = repaired.Values.Order().ToList();
+            var report = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"re-pair after SIGTERM of 1 of 3 nodes: {times.Count} idle tunnels; p50 {times[times.Count / 2]:0} ms, p99 {times[Math.Clamp((int)Math.Ceiling(0.99 * times.Count) - 1, 0, times.Count - 1)]:0} ms, max {times[^1]:0} ms");
+            output.WriteLine(report);
+            Directory.CreateDirectory(FailoverTests.OutDirectory);
+            await File.AppendAllTextAsync(Path.Combine(FailoverTests.OutDirectory, "repair-times.txt"), $"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} {report}\n");
         }
         finally
         {

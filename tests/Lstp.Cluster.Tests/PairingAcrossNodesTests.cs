@@ -67,4 +67,38 @@ public sealed class PairingAcrossNodesTests(ITestOutputHelper output)
         Assert.Equal(["client-1", "node-a", "server-1"], client.Session.Pairing.Path.Select(e => e.Name));
         Assert.Empty(b.Node.Tunnels.Snapshot());
     }
+
+    [Fact]
+    public async Task Ends_given_one_seed_learn_the_members_and_fail_over_to_one_of_them_when_their_middle_dies()
+    {
+        var log = new TestLog(output, LogLevel.Information);
+        await using var a = await ClusterMiddle.StartAsync("node-a", null, log);
+        await using var b = await ClusterMiddle.StartAsync("node-b", a, log);
+        await using var c = await ClusterMiddle.StartAsync("node-c", a, log);
+        await Eventually.TrueAsync(() => a.Cluster.Members.All.Count(m => m.Serves) == 3, "node-a lists three members", TimeSpan.FromSeconds(20));
+        await using var echo = new EchoServer();
+        await using var pair = EndPair.Start(1, serverSeeds: [a.Address], clientSeeds: [a.Address], log, new Dictionary<string, string> { ["echo"] = echo.Address });
+        await Eventually.TrueAsync(() => pair.BothOpen, "the tunnel opens at node-a", TimeSpan.FromSeconds(20));
+
+        // MIDDLE_MEMBERS: each end now knows node-b and node-c as well as its one seed.
+        string[] others = [b.Address.ToString(), c.Address.ToString()];
+        foreach (var end in new[] { pair.Server, pair.Client })
+        {
+            Assert.Equal([a.Address], end.Supervisor.Middles.All.Take(1));
+            Assert.Equal(others.Order(), end.Supervisor.Middles.Learned.Select(m => m.ToString()).Order());
+        }
+
+        var old = pair.Client.Supervisor.Current;
+        await a.CrashAsync();
+        await Eventually.TrueAsync(() => pair.BothOpen && pair.Client.Supervisor.Current != old, "the tunnel opens again without node-a", TimeSpan.FromSeconds(60));
+        var path = pair.Client.Supervisor.Current!.Session.Pairing.Path.Where(e => e.Kind == NodeKind.Middle).Select(e => e.Name).ToList();
+        output.WriteLine($"after node-a died the tunnel runs through {string.Join(" -> ", path)}");
+        Assert.DoesNotContain("node-a", path);
+
+        using var socket = await Net.ConnectAsync(pair.ForwardPort("echo"));
+        var payload = RandomNumberGenerator.GetBytes(64 * 1024);
+        await socket.SendAsync(payload, SocketFlags.None);
+        socket.Shutdown(SocketShutdown.Send);
+        Assert.Equal(payload, await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(20)));
+    }
 }

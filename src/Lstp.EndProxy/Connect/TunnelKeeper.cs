@@ -62,7 +62,15 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
         public static readonly Retry Instance = new();
     }
 
-    private HostPort Middle => _options.Middles[_seed % _options.Middles.Count];
+    /// <summary>The middle of this attempt: seeds first, then the cluster members learned (the list may grow or shrink between attempts).</summary>
+    private HostPort Middle
+    {
+        get
+        {
+            var all = _handle.Middles.All;
+            return all[_seed % all.Count];
+        }
+    }
 
     protected override void PreStart() => Connect();
 
@@ -90,7 +98,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
                 _connecting?.Cancel();
                 break;
             case ConnectFailed f when f.Attempt == attempt && f.Error is OperationCanceledException && _connecting?.IsCancellationRequested == true:
-                _seed = _options.Middles.Count * (_seed / _options.Middles.Count + 1); // the first seed, next round
+                _seed = _handle.Middles.All.Count * (_seed / _handle.Middles.All.Count + 1); // the first seed, next round
                 Log.BackToFirstSeed(_log, middle.ToString(), ReturnToFirstSeedAfter.TotalSeconds);
                 Connect();
                 break;
@@ -191,7 +199,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
         _connecting?.Dispose();
         _connecting = new CancellationTokenSource();
         _handle.Publish(TunnelPhase.Connecting, middle.ToString(), null);
-        if (_seed % _options.Middles.Count != 0) Timers.StartSingleTimer("return-to-first", new ReturnToFirstSeed(attempt), ReturnToFirstSeedAfter);
+        if (_seed % _handle.Middles.All.Count != 0) Timers.StartSingleTimer("return-to-first", new ReturnToFirstSeed(attempt), ReturnToFirstSeedAfter);
         var self = Self;
         _handle.ConnectAsync(middle, 0, _ => self.Tell(new Waiting(attempt)), peer => self.Tell(new Paired(attempt, peer)), _connecting.Token)
             .PipeTo(self, success: session => new Secured(attempt, session), failure: error => new ConnectFailed(attempt, Unwrap(error)));
@@ -232,9 +240,10 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
 
     private int IndexOf(HostPort middle)
     {
-        for (var i = 0; i < _options.Middles.Count; i++)
+        var all = _handle.Middles.All;
+        for (var i = 0; i < all.Count; i++)
         {
-            if (_options.Middles[i].Equals(middle)) return i;
+            if (all[i].Equals(middle)) return i;
         }
         return _seed;
     }

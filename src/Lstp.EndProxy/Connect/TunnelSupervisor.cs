@@ -42,7 +42,11 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         _log = loggers.CreateLogger("Lstp.EndProxy.Tunnel");
         TunnelLog = loggers.CreateLogger("Lstp.Tunnel");
         State = new TunnelState(TunnelPhase.Connecting, null, null, null, 0);
+        Middles = new KnownMiddles(options.Middles);
     }
+
+    /// <summary>The middles this end may dial: its seeds, then the cluster members a middle listed.</summary>
+    public KnownMiddles Middles { get; }
 
     public TunnelState State { get; private set; }
 
@@ -126,7 +130,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     internal async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token)
     {
         var (relay, pairing) = await MiddleLink.RegisterAsync(
-            _dialer, middle, _setup.Info(slot), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time, onWaiting, token).ConfigureAwait(false);
+            _dialer, middle, _setup.Info(slot), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time, onWaiting, OnMembers, token).ConfigureAwait(false);
         onPaired?.Invoke(pairing.Peer.EndName);
         using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(token);
         handshakeTimeout.CancelAfter(_options.Timings.DeadAfter);
@@ -139,6 +143,11 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
             await relay.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    private void OnMembers(Lstp.Protocol.Messages.MiddleMembers members)
+    {
+        if (Middles.Learn(members)) Log.LearnedMembers(_log, Middles.Learned.Count, string.Join(", ", Middles.Learned));
     }
 
     /// <summary>
@@ -210,5 +219,8 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     {
         [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "dedicated tunnel connection for {What} failed: {Reason}")]
         public static partial void DedicatedRefused(ILogger logger, string what, string reason);
+
+        [LoggerMessage(EventId = 409, Level = LogLevel.Information, Message = "the middle's cluster lists {Count} more middle(s) to fail over to: {Members}")]
+        public static partial void LearnedMembers(ILogger logger, int count, string members);
     }
 }

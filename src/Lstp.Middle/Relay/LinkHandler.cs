@@ -75,6 +75,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 await node.Publisher.SpliceAsync(link, data).ConfigureAwait(false);
                 return;
             }
+            if (setup.Role == LinkRole.End && Options.Members?.Invoke() is { Count: > 0 } members)
+            {
+                // A cluster node tells each end where else it may go (protocol §4.8), before any answer to its setup.
+                await link.Output.SendAsync(new MiddleMembers(members), link.Closed).ConfigureAwait(false);
+            }
             var claim = setup.Claim;
             var entry = new WaitingEnd(link, Options.Time.GetUtcNow());
             if (claim is not null)

@@ -25,6 +25,28 @@ public sealed record Redirect(string Address, string Reason) : Message
     protected override void WritePayload(WireWriter w) => w.Str(Address).Str(Reason);
 }
 
+/// <summary>
+/// MIDDLE_MEMBERS: the link addresses of the live middles of the cluster this middle belongs to, so the end can fail
+/// over to any of them, not only to the seeds it was given. <c>u8 count | count × str address</c>
+/// </summary>
+public sealed record MiddleMembers(IReadOnlyList<string> Addresses) : Message
+{
+    /// <summary>At most this many travel in one frame (a cluster larger than this sends a sample of it).</summary>
+    public const int MaxAddresses = 64;
+
+    public override MessageType Type => MessageType.MiddleMembers;
+
+    protected override void WritePayload(WireWriter w)
+    {
+        var count = Math.Min(Addresses.Count, MaxAddresses);
+        w.U8((byte)count);
+        for (var i = 0; i < count; i++) w.Str(Addresses[i]);
+    }
+
+    public bool Equals(MiddleMembers? other) => other is not null && Addresses.SequenceEqual(other.Addresses);
+    public override int GetHashCode() => Addresses.Count;
+}
+
 /// <summary>TUNNEL_REPORT: summary figures an end volunteers for its middle's dashboard. <c>u32 channels | u64 sent | u64 received</c></summary>
 public sealed record TunnelReport(uint Channels, ulong BytesSent, ulong BytesReceived) : Message
 {

@@ -47,10 +47,20 @@ public static class MessageCodec
             MessageType.PlainClient => new PlainClient(r.U64(), r.U16(), r.Str()),
             MessageType.DataLink => new DataLink(r.U64(), r.Bytes8()),
             MessageType.NodeClaim => new NodeClaim(r.Str()),
+            MessageType.MiddleMembers => ReadMembers(ref r),
             _ => throw new ProtocolException(ErrorCode.UnknownType, $"unknown frame type 0x{(byte)type:X2}"),
         };
         r.End();
         return message;
+    }
+
+    private static MiddleMembers ReadMembers(ref WireReader r)
+    {
+        var count = r.U8();
+        if (count > MiddleMembers.MaxAddresses) throw new ProtocolException(ErrorCode.Malformed, $"MIDDLE_MEMBERS lists {count} addresses (at most {MiddleMembers.MaxAddresses})");
+        var addresses = new string[count];
+        for (var i = 0; i < count; i++) addresses[i] = r.Str();
+        return new MiddleMembers(addresses);
     }
 
     /// <summary>Reads one frame and decodes it; false when more bytes are needed.</summary>

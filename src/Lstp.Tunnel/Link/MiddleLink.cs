@@ -26,9 +26,15 @@ public static class MiddleLink
     /// Dials <paramref name="middle"/>, registers this end, and waits until the middle pairs it. Returns the
     /// end-to-end stream over the link and what each side sent.
     /// </summary>
+    public static Task<(RelayStream Relay, Pairing Pairing)> RegisterAsync(
+        IDialer dialer, HostPort middle, CommonUniqueInfo info, TopologyExchange topology, string? token,
+        LinkTimings timings, TimeProvider time, Action<Waiting>? onWaiting, CancellationToken cancellationToken) =>
+        RegisterAsync(dialer, middle, info, topology, token, timings, time, onWaiting, onMembers: null, cancellationToken);
+
+    /// <summary>As above; <paramref name="onMembers"/> hears each MIDDLE_MEMBERS the middle sends, for as long as the link lives.</summary>
     public static async Task<(RelayStream Relay, Pairing Pairing)> RegisterAsync(
         IDialer dialer, HostPort middle, CommonUniqueInfo info, TopologyExchange topology, string? token,
-        LinkTimings timings, TimeProvider time, Action<Waiting>? onWaiting, CancellationToken cancellationToken)
+        LinkTimings timings, TimeProvider time, Action<Waiting>? onWaiting, Action<MiddleMembers>? onMembers, CancellationToken cancellationToken)
     {
         var stream = await dialer.DialAsync(middle, cancellationToken).ConfigureAwait(false);
         RelayStream? relay = null;
@@ -44,7 +50,7 @@ public static class MiddleLink
 
             var reader = new FrameStreamReader(stream);
             await reader.ReadPreambleAsync(cancellationToken).ConfigureAwait(false);
-            relay = new RelayStream(stream, reader, timings, time);
+            relay = new RelayStream(stream, reader, timings, time) { OnMembers = onMembers };
             var (peer, path) = await relay.AwaitPairingAsync(onWaiting, cancellationToken).ConfigureAwait(false);
             if (!peer.PairingKey.AsSpan().SequenceEqual(info.PairingKey) || peer.Slot != info.Slot)
             {

@@ -48,6 +48,9 @@ public sealed class RelayStream : Stream
     /// <summary>True when this stream closed the link itself because nothing arrived for the dead-after time.</summary>
     public bool WentSilent { get; private set; }
 
+    /// <summary>Hears the cluster's live middles whenever the middle lists them (MIDDLE_MEMBERS).</summary>
+    public Action<MiddleMembers>? OnMembers { get; init; }
+
     /// <summary>Set when the middle told us to move (REDIRECT).</summary>
     public string? RedirectTo { get; private set; }
 
@@ -147,6 +150,9 @@ public sealed class RelayStream : Stream
                 break;
             case Waiting:
                 break; // the middle may say WAITING just after pairing raced it; it is only informational
+            case MiddleMembers members:
+                OnMembers?.Invoke(members);
+                break;
             case Error error:
                 throw new LinkClosedException(error.Code, $"the middle closed the link: {error.Reason} ({error.Code})");
             case Redirect redirect:

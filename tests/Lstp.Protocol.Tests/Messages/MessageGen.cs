@@ -75,5 +75,6 @@ public static class MessageGen
         from port in U16 from ticket in Short select (Message)new PublishAck(port, ticket),
         from id in U64 from port in U16 from source in Str select (Message)new PlainClient(id, port, source),
         from id in U64 from ticket in Short select (Message)new DataLink(id, ticket),
-        Str.Select(c => (Message)new NodeClaim(c)));
+        Str.Select(c => (Message)new NodeClaim(c)),
+        Gen.Choose(0, 8).SelectMany(n => Str.ArrayOf(n)).Select(a => (Message)new MiddleMembers(a)));
 }

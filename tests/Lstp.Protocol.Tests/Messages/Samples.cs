@@ -87,6 +87,7 @@ public static class Samples
         ("plain-client", new PlainClient(42, 8080, "198.51.100.9:40000")),
         ("data-link", new DataLink(42, [0x01, 0x02, 0x03, 0x04])),
         ("node-claim", new NodeClaim("c1a2")),
+        ("middle-members", new MiddleMembers(["m1:7700", "m2:7700"])),
     ];
 
     /// <summary>Types whose payload ends in raw bytes, so any prefix past the fixed fields is itself valid.</summary>
