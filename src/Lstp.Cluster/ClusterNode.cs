@@ -6,6 +6,7 @@ using Lstp.Cluster.Pairing;
 using Lstp.Middle;
 using Lstp.Middle.Pairing;
 using Lstp.Transport;
+using Lstp.Transport.Dialing;
 using Microsoft.Extensions.Logging;
 
 namespace Lstp.Cluster;
@@ -41,6 +42,8 @@ public sealed partial class ClusterNode : IAsyncDisposable
             UpstreamToken = self.Token,
             NodeTokens = members.Tokens,
             Members = () => [.. members.All.Where(m => m.Serves).Select(m => m.Info!.Link)],
+            // A node whose link listener has TLS announced its certificate's fingerprint: dial it with TLS, pinned.
+            NodeTrust = target => members.All.FirstOrDefault(m => m.Info?.Link == target.ToString())?.Info?.LinkFingerprint is { } pin ? new MiddleTrust(pin) : null,
             RegistryFactory = CreateRegistry,
         };
     }

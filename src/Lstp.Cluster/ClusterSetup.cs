@@ -9,6 +9,7 @@ using Lstp.Cluster.Membership;
 using Lstp.Cluster.Pairing;
 using Lstp.Middle;
 using Lstp.Transport;
+using Lstp.Transport.Dialing;
 using Lstp.Tunnel.Actors;
 using Microsoft.Extensions.Logging;
 
@@ -52,7 +53,7 @@ public static partial class ClusterSetup
             }
 
             var members = new ClusterMembers();
-            var self = new NodeInfo(middle.Name, link.ToString(), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)));
+            var self = new NodeInfo(middle.Name, link.ToString(), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)), LinkFingerprintOf(middle));
             system.ActorOf(ClusterMembersActor.Props(self, members), ClusterMembersActor.Name);
             var region = await ClusterSharding.Get(system).StartAsync(
                 "pairing", PairingKeyEntity.Props(), ClusterShardingSettings.Create(system), new PairingKeyExtractor()).ConfigureAwait(false);
@@ -102,6 +103,21 @@ public static partial class ClusterSetup
         if (listen.Port == 0) throw new ArgumentException($"--listen {listen}: a cluster node needs a fixed port (or --public HOST:PORT), since other nodes dial it");
         var wildcard = IPAddress.TryParse(listen.Host.Trim('[', ']'), out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
         return wildcard ? new HostPort(cluster.Advertise.Host, listen.Port) : listen;
+    }
+
+    /// <summary>The fingerprint other nodes pin when they dial this node's TLS link listener; null without --tls-cert.</summary>
+    private static string? LinkFingerprintOf(MiddleOptions middle)
+    {
+        if (middle.TlsCertificate is null || middle.TlsKey is null) return null;
+        try
+        {
+            using var certificate = X509Certificate2.CreateFromPemFile(middle.TlsCertificate, middle.TlsKey);
+            return MiddleTrust.FingerprintOf(certificate);
+        }
+        catch (Exception ex) when (ex is IOException or CryptographicException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--tls-cert/--tls-key: cannot load {middle.TlsCertificate}: {ex.Message}");
+        }
     }
 
     private static bool IsLoopback(string host) =>

@@ -25,6 +25,18 @@ public sealed record MiddleOptions
     /// <summary>Cascade: hand every end to this middle instead of pairing here (docs/architecture.md).</summary>
     public HostPort? Upstream { get; init; }
 
+    /// <summary>
+    /// TLS to the upstream middle (--upstream-fingerprint, --upstream-ca, --upstream-tls): how its certificate is
+    /// checked. Null: the hop is plain TCP (the tunnel inside is end-to-end encrypted either way).
+    /// </summary>
+    public Lstp.Transport.Dialing.MiddleTrust? UpstreamTrust { get; init; }
+
+    /// <summary>
+    /// TLS to another node of this middle's cluster, by its link address: the node's certificate pinned by the
+    /// fingerprint it announced inside the cluster; null (or a null answer) for plain TCP.
+    /// </summary>
+    public Func<HostPort, Lstp.Transport.Dialing.MiddleTrust?>? NodeTrust { get; init; }
+
     /// <summary>Token this middle presents to its upstream (or to other nodes) in ADMISSION.</summary>
     public string? UpstreamToken { get; init; }
 

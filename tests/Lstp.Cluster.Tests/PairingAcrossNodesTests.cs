@@ -101,4 +101,36 @@ public sealed class PairingAcrossNodesTests(ITestOutputHelper output)
         socket.Shutdown(SocketShutdown.Send);
         Assert.Equal(payload, await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(20)));
     }
+
+    [Fact]
+    public async Task Nodes_with_link_TLS_join_ends_on_different_nodes_over_a_node_link_pinned_to_the_announced_certificate()
+    {
+        var log = new TestLog(output, LogLevel.Information);
+        var directory = Directory.CreateTempSubdirectory("lstp-node-tls-");
+        try
+        {
+            var (certificate, key, fingerprint) = Lstp.Testing.Security.TestCertificates.WritePem(directory.FullName);
+            Lstp.Middle.MiddleOptions Tls(Lstp.Middle.MiddleOptions o) => o with { TlsCertificate = certificate, TlsKey = key };
+            await using var a = await ClusterMiddle.StartAsync("node-a", null, log, middle: Tls);
+            await using var b = await ClusterMiddle.StartAsync("node-b", a, log, middle: Tls);
+            await Eventually.TrueAsync(() => a.Cluster.Members.All.Count(m => m.Serves) == 2 && b.Cluster.Members.All.Count(m => m.Serves) == 2, "both nodes introduced", TimeSpan.FromSeconds(20));
+            Assert.All(b.Cluster.Members.All, m => Assert.Equal(fingerprint, m.Info!.LinkFingerprint));
+
+            await using var echo = new EchoServer();
+            var pin = new Lstp.Transport.Dialing.MiddleTrust(fingerprint);
+            await using var pair = EndPair.Start(1, serverSeeds: [b.Address], clientSeeds: [a.Address], log, new Dictionary<string, string> { ["echo"] = echo.Address }, middleTls: pin);
+            await Eventually.TrueAsync(() => pair.BothOpen, "the tunnel opens across the two TLS nodes", TimeSpan.FromSeconds(20));
+            Assert.Equal(["node-a", "node-b"], pair.Client.Supervisor.Current!.Session.Pairing.Path.Where(e => e.Kind == NodeKind.Middle).Select(e => e.Name).Order());
+
+            using var socket = await Net.ConnectAsync(pair.ForwardPort("echo"));
+            var payload = RandomNumberGenerator.GetBytes(256 * 1024);
+            await socket.SendAsync(payload, SocketFlags.None);
+            socket.Shutdown(SocketShutdown.Send);
+            Assert.Equal(payload, await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
 }

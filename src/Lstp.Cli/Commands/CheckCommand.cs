@@ -374,7 +374,7 @@ internal static class MiddleRules
     public static readonly string[] Keys =
     [
         "Listen", "Name", "Public", "Cluster", "Advertise", "ClusterCert", "Tokens", "TokenFile", "WaitExpiry", "SetupDeadline", "MaxWaitingPerSource",
-        "MaxLinksPerSource", "MaxLinks", "MaxConnectionsPerSecond", "MaxFrameSize", "TlsCert", "TlsKey", "Upstream", "UpstreamToken", "UpstreamTokenFile", "PublishRange", .. CommonRules.AdminKeys,
+        "MaxLinksPerSource", "MaxLinks", "MaxConnectionsPerSecond", "MaxFrameSize", "TlsCert", "TlsKey", "Upstream", "UpstreamToken", "UpstreamTokenFile", "UpstreamTls", "UpstreamFingerprint", "UpstreamCa", "PublishRange", .. CommonRules.AdminKeys,
     ];
 
     public static void Check(Section s)
@@ -412,6 +412,12 @@ internal static class MiddleRules
         CommonRules.ReadableFile(s, "UpstreamTokenFile", "the upstream admission token", mustHoldText: true);
         if (s.Has("UpstreamToken") && s.Has("UpstreamTokenFile")) s.Problem(s.Location("UpstreamTokenFile"), $"give the upstream token once: {s.Path}.UpstreamToken or {s.Path}.UpstreamTokenFile");
         if (s.Scalar("PublishRange") is { } range) CommonRules.TryParse(s, s.Location("PublishRange"), range, PortRange.Parse, out _);
+        if (s.Scalar("UpstreamFingerprint") is { } pin) CommonRules.TryParse(s, s.Location("UpstreamFingerprint"), pin, p => MiddleTrust.NormaliseFingerprint(p, "--upstream-fingerprint"), out _);
+        CommonRules.ReadableFile(s, "UpstreamCa", "PEM CA certificate", mustHoldText: true);
+        foreach (var key in new[] { "UpstreamTls", "UpstreamFingerprint", "UpstreamCa" })
+        {
+            if (s.Has(key) && !s.Has("Upstream")) s.Problem(s.Location(key), $"has no effect without {s.Path}.Upstream");
+        }
         CommonRules.Admin(s);
     }
 }

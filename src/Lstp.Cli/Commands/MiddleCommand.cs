@@ -29,6 +29,9 @@ public static class MiddleCommand
         var upstream = new Option<string>("--upstream") { Description = "cascade: hand ends to this middle, HOST:PORT, instead of pairing them here" };
         var upstreamToken = new Option<string>("--upstream-token") { Description = "admission token to present to the upstream middle (prefer --upstream-token-file: flags show in ps)" };
         var upstreamTokenFile = new Option<string>("--upstream-token-file") { Description = "file holding the admission token for the upstream middle" };
+        var upstreamTls = new Option<bool>("--upstream-tls") { Description = "use TLS on the link to the upstream middle, trusting the system's CAs" };
+        var upstreamFingerprint = new Option<string>("--upstream-fingerprint") { Description = "use TLS to the upstream middle and pin its certificate's SHA-256 (implies --upstream-tls)" };
+        var upstreamCa = new Option<string>("--upstream-ca") { Description = "use TLS to the upstream middle and trust this PEM CA file (implies --upstream-tls)" };
         var cluster = new Option<string>("--cluster") { Description = "seed nodes of the middle cluster, HOST:PORT[,HOST:PORT...]: cluster endpoints of other middles, or this one's (needs --advertise)" };
         var advertise = new Option<string>("--advertise") { Description = "this node's cluster endpoint, HOST:PORT, bound and announced to the other nodes (alone: a cluster of one that others may join)" };
         var clusterCert = new Option<string>("--cluster-cert") { Description = "PKCS#12 file every node of the cluster holds (`lstp cluster-cert FILE`): mutual TLS between nodes; required unless --advertise is loopback" };
@@ -44,6 +47,9 @@ public static class MiddleCommand
         {
             listen, name, admin, token, tokenFile, publicAddress, upstream, upstreamToken, upstreamTokenFile, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, maxLinksPerSource, maxLinks, rate, config, logFormat, logLevel,
         };
+        command.Options.Add(upstreamTls);
+        command.Options.Add(upstreamFingerprint);
+        command.Options.Add(upstreamCa);
         command.Options.Add(cluster);
         command.Options.Add(advertise);
         command.Options.Add(clusterCert);
@@ -82,6 +88,14 @@ public static class MiddleCommand
                 MaxFramePayload = Count(settings.String(maxFrame, "MaxFrameSize"), "--max-frame-size", defaults.MaxFramePayload),
                 MaxConnectionsPerSecondPerSource = Count(settings.String(rate, "MaxConnectionsPerSecond"), "--max-connections-per-second", defaults.MaxConnectionsPerSecondPerSource),
             };
+            var upstreamPin = settings.String(upstreamFingerprint, "UpstreamFingerprint");
+            var upstreamCaFile = settings.String(upstreamCa, "UpstreamCa");
+            if (upstreamPin is not null) MiddleTrust.NormaliseFingerprint(upstreamPin, "--upstream-fingerprint");
+            if (upstreamPin is not null || upstreamCaFile is not null || settings.Flag(upstreamTls, "UpstreamTls"))
+            {
+                if (options.Upstream is null) throw new UsageException("--upstream-tls, --upstream-fingerprint and --upstream-ca need --upstream");
+                options = options with { UpstreamTrust = new MiddleTrust(upstreamPin, upstreamCaFile) };
+            }
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
             var log = loggers.CreateLogger("Lstp.Cli");
             Lstp.Cluster.ClusterNode? clusterNode = null;

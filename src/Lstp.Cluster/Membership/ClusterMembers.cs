@@ -9,7 +9,8 @@ namespace Lstp.Cluster.Membership;
 /// is (ends and node-to-node links dial it), and the token its node links present in ADMISSION. The token travels
 /// only inside the cluster, whose traffic is mutual TLS between holders of the cluster certificate.
 /// </summary>
-public sealed record NodeInfo(string Name, string Link, string Token);
+/// <param name="LinkFingerprint">SHA-256 of the link listener's TLS certificate (--tls-cert), so other nodes pin it; null: plain TCP.</param>
+public sealed record NodeInfo(string Name, string Link, string Token, string? LinkFingerprint = null);
 
 /// <summary>One member as this node sees it: the cluster's view joined with what the member told about itself.</summary>
 public sealed record ClusterMember(Address Address, MemberStatus Status, bool Reachable, NodeInfo? Info, bool IsSelf)

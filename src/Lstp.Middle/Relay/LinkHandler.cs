@@ -297,7 +297,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         LinkSession? up = null;
         try
         {
-            up = await UpstreamLink.DialAsync(target, down.Closed).ConfigureAwait(false);
+            // A claim means a cluster node (pinned by what it announced); no claim, the cascade's upstream.
+            var trust = claim is null ? Options.UpstreamTrust : Options.NodeTrust?.Invoke(target);
+            up = await UpstreamLink.DialAsync(target, trust, down.Closed).ConfigureAwait(false);
             _ = KeepUpstreamAliveAsync(up);
             var self = node.Self;
             var setup = new List<byte>(Preamble.Create(LinkRole.Node));

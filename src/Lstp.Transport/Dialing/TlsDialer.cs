@@ -9,12 +9,12 @@ namespace Lstp.Transport.Dialing;
 public sealed record MiddleTrust(string? Fingerprint = null, string? CaFile = null)
 {
     /// <summary>Normalises <c>AB:CD:..</c>, <c>sha256:abcd..</c> or plain hex to 64 lowercase hex digits.</summary>
-    public static string NormaliseFingerprint(string text)
+    public static string NormaliseFingerprint(string text, string flag = "--middle-fingerprint")
     {
         var hex = text.Trim();
         if (hex.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase)) hex = hex[7..];
         hex = hex.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant();
-        if (hex.Length != 64 || !hex.All(Uri.IsHexDigit)) throw new FormatException($"--middle-fingerprint '{text}': expected the certificate's SHA-256 as 64 hex digits");
+        if (hex.Length != 64 || !hex.All(Uri.IsHexDigit)) throw new FormatException($"{flag} '{text}': expected the certificate's SHA-256 as 64 hex digits");
         return hex;
     }
 
@@ -44,7 +44,7 @@ public sealed class TlsDialer(IDialer inner, MiddleTrust trust) : IDialer
         catch (AuthenticationException ex)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
-            throw new DialException(DialFailure.Unreachable, $"TLS to middle {target} failed: {ex.Message}{(_pin is null ? "" : " (the certificate does not match --middle-fingerprint)")}", ex);
+            throw new DialException(DialFailure.Unreachable, $"TLS to middle {target} failed: {ex.Message}{(_pin is null ? "" : " (the certificate does not match the pinned fingerprint)")}", ex);
         }
         catch
         {

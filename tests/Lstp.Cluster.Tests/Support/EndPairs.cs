@@ -30,7 +30,7 @@ public sealed class EndPair : IAsyncDisposable
     /// Starts a server end offering <paramref name="services"/> and a client end forwarding to them. The secret is
     /// a random key (<see cref="TunnelSecret.FromKey"/>), so hundreds of pairs start without PBKDF2's cost.
     /// </summary>
-    public static EndPair Start(int index, IReadOnlyList<HostPort> serverSeeds, IReadOnlyList<HostPort> clientSeeds, ILoggerFactory log, IReadOnlyDictionary<string, string>? services = null, bool plaintext = false)
+    public static EndPair Start(int index, IReadOnlyList<HostPort> serverSeeds, IReadOnlyList<HostPort> clientSeeds, ILoggerFactory log, IReadOnlyDictionary<string, string>? services = null, bool plaintext = false, Lstp.Transport.Dialing.MiddleTrust? middleTls = null)
     {
         var secret = TunnelSecret.FromKey(RandomNumberGenerator.GetBytes(32));
         services ??= new Dictionary<string, string>();
@@ -43,6 +43,7 @@ public sealed class EndPair : IAsyncDisposable
             BackoffMin = TimeSpan.FromMilliseconds(50),
             BackoffMax = TimeSpan.FromSeconds(1),
             Plaintext = plaintext,
+            MiddleTls = middleTls,
         };
         var client = server with
         {

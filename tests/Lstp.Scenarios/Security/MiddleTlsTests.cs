@@ -65,7 +65,7 @@ public sealed class MiddleTlsTests(ITestOutputHelper output) : IDisposable
             client: o => o with { MiddleTls = new MiddleTrust(wrong) },
             server: o => o with { MiddleTls = new MiddleTrust(fingerprint) });
 
-        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.LastError?.Contains("does not match --middle-fingerprint", StringComparison.Ordinal) == true,
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.LastError?.Contains("does not match the pinned fingerprint", StringComparison.Ordinal) == true,
             "the client end reports the fingerprint mismatch");
         output.WriteLine($"client: {rig.Client.Supervisor.State.LastError}");
         Assert.Contains("TLS to middle", rig.Client.Supervisor.State.LastError, StringComparison.Ordinal);
@@ -107,5 +107,50 @@ public sealed class MiddleTlsTests(ITestOutputHelper output) : IDisposable
         {
             return false;
         }
+    }
+
+    [Fact]
+    public async Task A_cascade_hop_runs_over_TLS_pinned_to_the_upstream_and_a_wrong_pin_never_carries_an_end()
+    {
+        var (certificate, key, fingerprint) = TestCertificates.WritePem(_directory);
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, LogLevel.Information);
+        // The ends dial edge middles without TLS; the edges hand them on to the hub over TLS pinned to its certificate.
+        var hub = await Lstp.Admin.MiddleHost.StartAsync(LoopbackMiddle() with { Name = "hub", TlsCertificate = certificate, TlsKey = key }, log); // the rig owns it
+        await using var tap = new RecordingRelay(hub.LinkAddress.Port);
+        var pinned = new MiddleTrust(fingerprint);
+        await using var edgeA = await Lstp.Admin.MiddleHost.StartAsync(LoopbackMiddle() with { Name = "edge-a", Upstream = new HostPort("127.0.0.1", tap.Port), UpstreamTrust = pinned }, log);
+        await using var edgeC = await Lstp.Admin.MiddleHost.StartAsync(LoopbackMiddle() with { Name = "edge-c", Upstream = hub.LinkAddress, UpstreamTrust = pinned }, log);
+        const string secret = "cascade tls secret";
+        await using (var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            secret: secret,
+            client: o => o with { Middles = [edgeA.LinkAddress] },
+            server: o => o with { Middles = [edgeC.LinkAddress] },
+            existingMiddle: hub))
+        {
+            var (clientTunnel, _) = await rig.OpenAsync();
+            Assert.Equal(["edge-a", "hub", "edge-c"], clientTunnel.Session.Pairing.Path.Where(e => e.Kind == Lstp.Protocol.Messages.NodeKind.Middle).Select(e => e.Name));
+            await AssertEchoAsync(rig, 22, size: 128 * 1024);
+
+            // The hop edge-a -> hub is TLS from its first byte: the pairing key does not cross it in the clear.
+            var hop = tap.Links[0];
+            Assert.Equal(0x16, hop.FromClient[0]);
+            Assert.False(Capture.Contains(tap.Captured, TunnelSecret.FromPassphrase(secret).PairingKey), "the pairing key is visible on the TLS hop");
+        }
+
+        // An edge that pins another certificate never hands an end to the hub: the end is told why.
+        var wrong = new MiddleTrust(Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant());
+        var hub2 = await Lstp.Admin.MiddleHost.StartAsync(LoopbackMiddle() with { Name = "hub-2", TlsCertificate = certificate, TlsKey = key }, log);
+        await using var edgeB = await Lstp.Admin.MiddleHost.StartAsync(LoopbackMiddle() with { Name = "edge-b", Upstream = hub2.LinkAddress, UpstreamTrust = wrong }, log);
+        await using var refused = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            client: o => o with { Middles = [edgeB.LinkAddress] },
+            server: o => o with { Middles = [edgeB.LinkAddress] },
+            existingMiddle: hub2);
+        await Eventually.TrueAsync(() => refused.Client.Supervisor.State.LastError?.Contains("next middle", StringComparison.Ordinal) == true,
+            "the end hears that the next middle could not be reached");
+        output.WriteLine($"client: {refused.Client.Supervisor.State.LastError}");
+        Assert.Contains("does not match", refused.Client.Supervisor.State.LastError, StringComparison.Ordinal);
+        Assert.Empty(hub2.Node.Tunnels.Snapshot());
+        Assert.Null(refused.Client.Supervisor.Current);
     }
 }
