@@ -31,6 +31,10 @@ public static partial class ClusterSetup
         var log = loggers.CreateLogger("Lstp.Cluster");
         if (middle.Upstream is not null) throw new ArgumentException("--cluster and --upstream exclude each other: a cluster node hands ends on through the cluster");
         if (cluster.Advertise.Port == 0) throw new ArgumentException($"--advertise {cluster.Advertise}: other nodes need a real port");
+        if (IPAddress.TryParse(cluster.Advertise.Host.Trim('[', ']'), out var any) && (any.Equals(IPAddress.Any) || any.Equals(IPAddress.IPv6Any)))
+        {
+            throw new ArgumentException($"--advertise {cluster.Advertise}: other nodes need an address they can dial (this host's name or address), not a wildcard");
+        }
         var link = LinkAddressOf(middle, cluster);
         var certificate = LoadCertificate(cluster);
         var system = certificate is null

@@ -72,7 +72,9 @@ public sealed class MembershipTests(ITestOutputHelper output)
         Assert.Contains("--upstream", cascade.Message);
         var portZero = await Assert.ThrowsAsync<ArgumentException>(() => ClusterSetup.JoinAsync(loopback with { Advertise = new HostPort("127.0.0.1", 0) }, middle, log));
         Assert.Contains("--advertise", portZero.Message);
-        var exposed = await Assert.ThrowsAsync<ArgumentException>(() => ClusterSetup.JoinAsync(loopback with { Advertise = new HostPort("0.0.0.0", 4053) }, middle, log));
+        var wildcard = await Assert.ThrowsAsync<ArgumentException>(() => ClusterSetup.JoinAsync(loopback with { Advertise = new HostPort("0.0.0.0", 4053) }, middle, log));
+        Assert.Contains("wildcard", wildcard.Message);
+        var exposed = await Assert.ThrowsAsync<ArgumentException>(() => ClusterSetup.JoinAsync(loopback with { Advertise = new HostPort("192.0.2.7", 4053) }, middle, log));
         Assert.Contains("--cluster-cert", exposed.Message);
         var missing = await Assert.ThrowsAsync<ArgumentException>(() => ClusterSetup.JoinAsync(loopback with { CertificateFile = "/nonexistent/cluster.p12" }, middle, log));
         Assert.Contains("/nonexistent/cluster.p12", missing.Message);
