@@ -6,6 +6,7 @@ using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
 using Lstp.Transport;
 using Lstp.Transport.Dialing;
+using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Link;
 using Microsoft.Extensions.Logging;
 
@@ -125,29 +126,44 @@ public sealed partial class PublishAgent(PublishSpec spec, ServiceSpec service, 
     /// <summary>One plain client: dial the service, open a data link for it, and copy bytes both ways.</summary>
     private async Task ServeClientAsync(HostPort middle, PlainClient client, byte[] ticket, CancellationToken token)
     {
+        Socket? socket = null;
         try
         {
             var dial = await ServiceCatalog.DialTcpAsync(service.Target, token).ConfigureAwait(false);
+            socket = dial.Socket;
             await using var data = await dialer.DialAsync(middle, token).ConfigureAwait(false);
             var hello = new List<byte>(Preamble.Create(LinkRole.Data));
             hello.AddRange(new DataLink(client.ClientId, ticket).ToFrame());
             await data.WriteAsync(hello.ToArray(), token).ConfigureAwait(false);
-            if (dial.Socket is not { } socket)
+            if (socket is null)
             {
                 // Closing the data link at once closes the plain client: the service is not there.
                 Log.ServiceDown(log, spec.Service, dial.Reason);
                 return;
             }
-            using (socket)
+            var reader = new FrameStreamReader(data);
+            await reader.ReadPreambleAsync(token).ConfigureAwait(false);
+            using var copying = CancellationTokenSource.CreateLinkedTokenSource(token);
+            var toService = ToServiceAsync(reader, socket, copying.Token);
+            var toMiddle = ToMiddleAsync(socket, data, copying.Token);
+            if (await Task.WhenAny(toService, toMiddle).ConfigureAwait(false) is { IsFaulted: true } or { IsCanceled: true })
             {
-                var reader = new FrameStreamReader(data);
-                await reader.ReadPreambleAsync(token).ConfigureAwait(false);
-                await Task.WhenAll(ToServiceAsync(reader, socket, token), ToMiddleAsync(socket, data, token)).ConfigureAwait(false);
+                // One direction failed (the data link broke, the service reset): the other would wait for ever on an
+                // idle peer. Stop it; the catch below resets the service's connection.
+                await copying.CancelAsync().ConfigureAwait(false);
             }
+            await Task.WhenAll(toService, toMiddle).ConfigureAwait(false);
+            socket.Dispose();
+            socket = null;
         }
         catch (Exception ex) when (ex is IOException or SocketException or DialException or OperationCanceledException or EndOfStreamException or ProtocolException)
         {
             Log.ClientFailed(log, spec.Service, client.ClientId, ex.Message);
+        }
+        finally
+        {
+            // Not ended in order (no data link, a broken one, a stop): the service sees a reset, never a clean end of stream.
+            if (socket is not null) ChannelSockets.Reset(socket);
         }
     }
 

@@ -67,4 +67,39 @@ public sealed class PublishTests(ITestOutputHelper output)
         Assert.Contains("publishes no ports", end.Publishers.Single().LastError, StringComparison.Ordinal);
         Assert.Empty(middle.Node.Publisher.Ports);
     }
+
+    [Fact]
+    public async Task A_data_link_that_breaks_resets_the_service_connection_instead_of_leaving_it_open()
+    {
+        // The service: a listener whose accepted connection the test holds, to see how it ends.
+        using var service = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        service.Start();
+        var servicePort = ((System.Net.IPEndPoint)service.LocalEndpoint).Port;
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        var port = (ushort)Net.FreePort();
+        var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
+        await using var end = EndProxyHost.Start(new EndOptions
+        {
+            Middles = [middle.LinkAddress], Secret = "publisher", Name = "agent",
+            Services = [new ServiceSpec("svc", new HostPort("127.0.0.1", servicePort))],
+            Publish = [new PublishSpec("svc", port)],
+        }, log);
+        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+
+        using var client = await Net.ConnectAsync(port);
+        await client.SendAsync("hello"u8.ToArray(), SocketFlags.None);
+        using var accepted = await service.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("hello"u8.ToArray(), await Net.ReadExactlyAsync(accepted, 5).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // The middle dies: the data link breaks mid-connection while the service is idle, waiting for the client.
+        await middle.DisposeAsync();
+        var ending = await Record.ExceptionAsync(async () =>
+        {
+            var buffer = new byte[16];
+            var n = await accepted.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Fail($"the service's connection ended with a clean end of stream ({n} bytes), not a reset");
+        });
+        var reset = Assert.IsType<SocketException>(ending);
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+    }
 }
