@@ -32,7 +32,6 @@ public sealed partial class ShardedPairingRegistry : IPairingRegistry, IAsyncDis
     private readonly LocalWaitingTable _table;
     private readonly IActorRef _node;
     private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _restoring = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly Task _expiry;
     private int _restoreAsked;
@@ -199,12 +198,17 @@ public sealed partial class ShardedPairingRegistry : IPairingRegistry, IAsyncDis
             {
                 await _wake.WaitAsync(period, _stop.Token).ConfigureAwait(false); // a period, or until a restore is asked for
                 ExpireOnce();
-                if (_options.Time.GetElapsedTime(lastRetry) >= _cluster.RetryLocal && _table.InState(EntryState.LocalOnly).Count > 0)
+                // Restores run here only, one at a time. A restore of every end covers the ends waiting alone too.
+                if (Interlocked.Exchange(ref _restoreAsked, 0) == 1)
+                {
+                    lastRetry = _options.Time.GetTimestamp();
+                    await RestoreAsync(EntryState.Stored, EntryState.LocalOnly).ConfigureAwait(false);
+                }
+                else if (_options.Time.GetElapsedTime(lastRetry) >= _cluster.RetryLocal && _table.InState(EntryState.LocalOnly).Count > 0)
                 {
                     lastRetry = _options.Time.GetTimestamp();
                     await RestoreAsync(EntryState.LocalOnly).ConfigureAwait(false);
                 }
-                if (Interlocked.Exchange(ref _restoreAsked, 0) == 1) await RestoreAsync(EntryState.Stored, EntryState.LocalOnly).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -250,7 +254,6 @@ public sealed partial class ShardedPairingRegistry : IPairingRegistry, IAsyncDis
     /// </summary>
     private async Task RestoreAsync(params EntryState[] states)
     {
-        await _restoring.WaitAsync(_stop.Token).ConfigureAwait(false);
         try
         {
             var entries = states.SelectMany(_table.InState).ToList();
@@ -286,10 +289,6 @@ public sealed partial class ShardedPairingRegistry : IPairingRegistry, IAsyncDis
         }
         catch (OperationCanceledException)
         {
-        }
-        finally
-        {
-            _restoring.Release();
         }
     }
 
