@@ -7,7 +7,7 @@ namespace Lstp.Cluster;
 /// <summary>
 /// The actor system configuration of a cluster node: remoting on the advertised endpoint (TLS when the cluster has a
 /// certificate), the seeds, failure detection and the Split Brain Resolver tuned so a killed node is downed in
-/// about five seconds, and sharding's retries shortened to match.
+/// about four seconds, and sharding's retries shortened to match.
 /// </summary>
 internal static class ClusterHocon
 {
