@@ -1,35 +1,41 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Threading.Channels;
 using Akka.Actor;
+using Akka.Streams;
 using Lstp.Protocol;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Compression;
 using Lstp.Tunnel.Link;
 using Lstp.Tunnel.Session;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Channels;
 
 /// <summary>
-/// One multiplexed service channel's data plane: the local application's socket and the two pumps that move its
-/// bytes. Its actor (<see cref="ServiceChannelActor"/>) decides when they start and when the channel ends; the
-/// tunnel's reader writes into it in stream order. The uplink reads the socket into SERVICE_DATA frames (waiting
-/// while the peer has paused us); the downlink writes what the peer sent from a pipe into the socket, and that
-/// pipe's fill level drives PAUSE/RESUME. When the tunnel agreed on a compression method, the uplink may send a
-/// frame as SERVICE_DATA_COMPRESSED (<see cref="ChannelCompressor"/> decides), and the pipe holds what arrives as
-/// <see cref="InboundRecord"/>s, compressed ones still compressed: the downlink decompresses each just before
-/// writing it, so a channel holds at most one decompressed frame however well the data compresses, while flow
-/// control counts application bytes (the length each compressed frame declares) either way.
+/// One multiplexed service channel's data plane: the local application's socket and the two Akka.Streams graphs that
+/// move its bytes (<see cref="ChannelGraphs"/>). Its actor (<see cref="ServiceChannelActor"/>) decides when they start
+/// and when the channel ends; the tunnel's reader queues what the peer sent into the channel's inbox in stream order.
+/// The uplink reads the socket into SERVICE_DATA frames (waiting while the peer has paused us); the downlink writes
+/// the inbox into the socket, and what the inbox holds drives PAUSE/RESUME. When the tunnel agreed on a compression
+/// method, the uplink may send a frame as SERVICE_DATA_COMPRESSED (<see cref="ChannelCompressor"/> decides), and the
+/// inbox holds compressed records still compressed: the downlink decompresses each just before writing it, so a
+/// channel holds at most one decompressed frame however well the data compresses, while flow control counts
+/// application bytes (the length each compressed frame declares) either way.
 /// </summary>
 public sealed class ServiceChannel
 {
     private readonly Socket _socket;
     private readonly TunnelWriter _writer;
     private readonly TunnelCounters _counters;
-    private readonly Pipe _down = new(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+    /// <summary>
+    /// What arrived for the application and is not yet written, in order. Unbounded as a queue; bounded by flow
+    /// control, which pauses the peer at its threshold and cuts a peer that goes on past its ceiling.
+    /// </summary>
+    private readonly Channel<InboundRecord> _inbox = Channel.CreateUnbounded<InboundRecord>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stopping = new();
-    private readonly bool _records;
+    private readonly bool _mayCompress;
     private bool _downlinkWritable = true;
     private bool _counted;
 
@@ -44,8 +50,7 @@ public sealed class ServiceChannel
         Flow = new ChannelFlowControl(thresholds.Pause, thresholds.Resume,
             pause => _writer.SendControl(pause ? new ServiceDataPause(id) : new ServiceDataResume(id)));
         Compression = compression ?? ChannelCompression.None;
-        // Any frame may arrive compressed once the tunnel agreed on a method: keep them all as records, in order.
-        _records = Compression.Method != CompressionMethod.None;
+        _mayCompress = Compression.Method != CompressionMethod.None;
     }
 
     public uint Id { get; }
@@ -81,55 +86,62 @@ public sealed class ServiceChannel
         if (_counted) _counters.ChannelClosed();
         try { _stopping.Cancel(); } catch (ObjectDisposedException) { }
         try { _socket.Dispose(); } catch (ObjectDisposedException) { }
+        _inbox.Writer.TryComplete();
     }
 
-    internal void StartPumps()
+    /// <summary>Materializes the channel's two graphs (<see cref="ChannelGraphs"/>) with <paramref name="materializer"/>.</summary>
+    internal void StartPumps(IMaterializer materializer)
     {
         _counters.ChannelOpened();
         _counted = true;
-        _ = Task.Run(UplinkAsync);
-        _ = Task.Run(DownlinkAsync);
+        var compressor = Compressor = Compression.CreateCompressor(_counters.Compression);
+        var uplink = ChannelGraphs.Uplink(_socket, Frame, SendAsync).Run(materializer);
+        _ = uplink.ContinueWith(t =>
+        {
+            compressor?.Dispose();
+            Ended(t, error => new ChannelCommand.UplinkEnded(error));
+        }, TaskScheduler.Default);
+        var decompressor = Compression.CreateDecompressor();
+        var downlink = ChannelGraphs.Downlink(_inbox.Reader, _socket, decompressor is null ? null : record => Decompress(decompressor, record), Drained).Run(materializer);
+        _ = downlink.ContinueWith(t =>
+        {
+            // Nothing takes what arrives any more: the reader drops it instead of queueing it.
+            _inbox.Writer.TryComplete();
+            decompressor?.Dispose();
+            Ended(t, error => new ChannelCommand.DownlinkEnded(error));
+        }, TaskScheduler.Default);
     }
 
-    private async Task UplinkAsync()
+    /// <summary>Tells the actor how a graph ended, unless the channel stopped it.</summary>
+    private void Ended(Task graph, Func<Exception?, ChannelCommand> notice)
     {
-        Exception? error = null;
-        using var compressor = Compressor = Compression.CreateCompressor(_counters.Compression);
+        if (Stopping.IsCancellationRequested) return;
+        Tell(notice(graph.IsFaulted ? graph.Exception!.InnerException ?? graph.Exception : null));
+    }
+
+    /// <summary>Frames what the uplink read as SERVICE_DATA, or SERVICE_DATA_COMPRESSED when the compressor says so.</summary>
+    private Chunk Frame(Chunk read)
+    {
+        var compressor = Compressor;
+        var (frame, length) = compressor is null ? Raw(read.Buffer, read.Count) : Compress(compressor, read.Buffer, read.Count);
+        return new Chunk(frame, 0, length, read.Count);
+    }
+
+    /// <summary>Waits while the peer has paused the channel, then for the tunnel writer's credit; the writer returns the array.</summary>
+    private async Task<int> SendAsync(Chunk frame)
+    {
         try
         {
-            while (true)
-            {
-                await Gate.WaitOpenAsync(Stopping).ConfigureAwait(false);
-                var buffer = ArrayPool<byte>.Shared.Rent(FrameCodec.ServiceDataPrefix + ProtocolLimits.ServiceDataChunk);
-                int n;
-                try
-                {
-                    n = await _socket.ReceiveAsync(buffer.AsMemory(FrameCodec.ServiceDataPrefix, ProtocolLimits.ServiceDataChunk), SocketFlags.None, Stopping).ConfigureAwait(false);
-                }
-                catch
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    throw;
-                }
-                if (n == 0)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    break;
-                }
-                var (frame, length) = compressor is null ? Raw(buffer, n) : Compress(compressor, buffer, n);
-                await _writer.SendDataAsync(frame, length, Stopping).ConfigureAwait(false);
-                _counters.AddSent(n);
-            }
+            await Gate.WaitOpenAsync(Stopping).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (Stopping.IsCancellationRequested)
+        catch
         {
-            return;
+            frame.Return();
+            throw;
         }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-        Tell(new ChannelCommand.UplinkEnded(error));
+        await _writer.SendDataAsync(frame.Buffer, frame.Count, Stopping).ConfigureAwait(false);
+        _counters.AddSent(frame.Counted);
+        return frame.Count;
     }
 
     /// <summary>Frames the <paramref name="n"/> bytes read into <paramref name="buffer"/> as SERVICE_DATA.</summary>
@@ -155,103 +167,43 @@ public sealed class ServiceChannel
         return (output, FrameCodec.ServiceDataCompressedPrefix + written);
     }
 
-    private async Task DownlinkAsync()
-    {
-        Exception? error = null;
-        var reader = _down.Reader;
-        using var decompressor = Compression.CreateDecompressor();
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync(Stopping).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                var (consumed, counted, delivered) = decompressor is null
-                    ? await WriteRawAsync(buffer).ConfigureAwait(false)
-                    : await WriteRecordsAsync(buffer, decompressor).ConfigureAwait(false);
-                reader.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
-                if (counted > 0)
-                {
-                    _counters.AddReceived(delivered);
-                    Flow.OnDrained(counted); // sends RESUME when this drains below the resume threshold
-                }
-                if (result.IsCompleted) break;
-            }
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (OperationCanceledException) when (Stopping.IsCancellationRequested)
-        {
-            return;
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-        finally
-        {
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-        Tell(new ChannelCommand.DownlinkEnded(error));
-    }
-
-    /// <summary>Writes the whole buffer to the application; the bytes consumed, counted and delivered are the same.</summary>
-    private async ValueTask<(long Consumed, long Counted, long Delivered)> WriteRawAsync(ReadOnlySequence<byte> buffer)
-    {
-        foreach (var segment in buffer)
-        {
-            await _socket.SendAsync(segment, SocketFlags.None, Stopping).ConfigureAwait(false);
-        }
-        return (buffer.Length, buffer.Length, buffer.Length);
-    }
-
     /// <summary>
-    /// Writes every whole record in the buffer to the application, decompressing compressed ones into a pooled
-    /// 64 KiB buffer one at a time; returns the pipe bytes consumed, what flow control had counted for those records
-    /// (<see cref="Counted"/>) and the application bytes delivered. Bad compressed data, or data that does not
+    /// Decompresses one compressed record into a pooled 64 KiB array (returning the record's), so a channel holds at
+    /// most one decompressed frame however well the data compresses. Bad compressed data, or data that does not
     /// decompress to the length its frame declared, throws <see cref="ProtocolException"/>: the channel aborts.
     /// </summary>
-    private async ValueTask<(long Consumed, long Counted, long Delivered)> WriteRecordsAsync(ReadOnlySequence<byte> buffer, ChannelDecompressor decompressor)
+    private Chunk Decompress(ChannelDecompressor decompressor, InboundRecord record)
     {
-        var start = buffer.Length;
-        long delivered = 0;
-        long counted = 0;
+        if (!record.Compressed) return record.Data;
         var output = ArrayPool<byte>.Shared.Rent(ProtocolLimits.ServiceDataChunk);
-        byte[]? joined = null;
+        int n;
         try
         {
-            while (InboundRecord.TryRead(ref buffer, out var compressed, out var flags, out var length, out var payload))
-            {
-                counted += Counted((int)payload.Length, length);
-                if (!compressed)
-                {
-                    foreach (var segment in payload) await _socket.SendAsync(segment, SocketFlags.None, Stopping).ConfigureAwait(false);
-                    delivered += payload.Length;
-                    continue;
-                }
-                ReadOnlyMemory<byte> input;
-                if (payload.IsSingleSegment)
-                {
-                    input = payload.First;
-                }
-                else
-                {
-                    joined ??= ArrayPool<byte>.Shared.Rent(ProtocolLimits.ServiceDataChunk);
-                    payload.CopyTo(joined);
-                    input = joined.AsMemory(0, (int)payload.Length);
-                }
-                var n = decompressor.Decompress(flags, input, output.AsSpan(0, ProtocolLimits.ServiceDataChunk));
-                if (n != length) throw new ProtocolException(ErrorCode.Malformed, $"malformed SERVICE_DATA_COMPRESSED: it declared {length} bytes and decompressed to {n}");
-                _counters.Compression.Decompressed(n);
-                if (n > 0) await _socket.SendAsync(output.AsMemory(0, n), SocketFlags.None, Stopping).ConfigureAwait(false);
-                delivered += n;
-            }
+            n = decompressor.Decompress(record.Flags, record.Data.Memory, output.AsSpan(0, ProtocolLimits.ServiceDataChunk));
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(output);
+            throw;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(output);
-            if (joined is not null) ArrayPool<byte>.Shared.Return(joined);
+            record.Data.Return();
         }
-        return (start - buffer.Length, counted, delivered);
+        if (n != record.Declared)
+        {
+            ArrayPool<byte>.Shared.Return(output);
+            throw new ProtocolException(ErrorCode.Malformed, $"malformed SERVICE_DATA_COMPRESSED: it declared {record.Declared} bytes and decompressed to {n}");
+        }
+        _counters.Compression.Decompressed(n);
+        return new Chunk(output, 0, n, record.Data.Counted);
+    }
+
+    /// <summary>The application took a chunk: count it delivered, and let flow control send RESUME when it drained enough.</summary>
+    private void Drained(Chunk written)
+    {
+        _counters.AddReceived(written.Count);
+        Flow.OnDrained(written.Counted);
     }
 
     /// <summary>
@@ -271,7 +223,7 @@ public sealed class ServiceChannel
     public async ValueTask ReceiveCompressedDataAsync(FrameStreamReader reader, int length, CancellationToken cancellationToken)
     {
         const int Fields = FrameCodec.ServiceDataCompressedFields - 4;
-        if (!_records) throw new ProtocolException(ErrorCode.ProtocolViolation, "SERVICE_DATA_COMPRESSED on a tunnel that agreed on no compression");
+        if (!_mayCompress) throw new ProtocolException(ErrorCode.ProtocolViolation, "SERVICE_DATA_COMPRESSED on a tunnel that agreed on no compression");
         if (length < Fields) throw new ProtocolException(ErrorCode.Malformed, "malformed SERVICE_DATA_COMPRESSED: no flags and length");
         var fields = new byte[Fields];
         for (var got = 0; got < Fields;) got += await reader.ReadPayloadAsync(fields.AsMemory(got), Fields - got, cancellationToken).ConfigureAwait(false);
@@ -283,8 +235,9 @@ public sealed class ServiceChannel
     }
 
     /// <summary>
-    /// Copies <paramref name="length"/> payload bytes from the tunnel into the downlink pipe (as a record on a
-    /// compressing tunnel) and counts the <paramref name="application"/> bytes they stand for before flushing.
+    /// Reads <paramref name="length"/> payload bytes from the tunnel into a pooled array and queues it for the
+    /// downlink, counting the <paramref name="application"/> bytes it stands for first: once queued, the downlink
+    /// may drain it at any moment.
     /// </summary>
     private async ValueTask ReceiveAsync(FrameStreamReader reader, int length, bool compressed, CompressedFlags flags, int application, CancellationToken cancellationToken)
     {
@@ -293,26 +246,23 @@ public sealed class ServiceChannel
             await SkipAsync(reader, length, cancellationToken).ConfigureAwait(false);
             return;
         }
-        var writer = _down.Writer;
-        var stored = length;
-        if (_records)
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        try
         {
-            InboundRecord.WriteHeader(writer.GetSpan(InboundRecord.HeaderSize), compressed, flags, stored, application);
-            writer.Advance(InboundRecord.HeaderSize);
+            for (var got = 0; got < length;) got += await reader.ReadPayloadAsync(buffer.AsMemory(got), length - got, cancellationToken).ConfigureAwait(false);
         }
-        while (length > 0)
+        catch
         {
-            var memory = writer.GetMemory(Math.Min(length, ProtocolLimits.ServiceDataChunk));
-            var n = await reader.ReadPayloadAsync(memory, length, cancellationToken).ConfigureAwait(false);
-            writer.Advance(n);
-            length -= n;
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
         }
-        // Count the bytes before flushing: once flushed, the downlink may drain them at any moment.
-        Flow.OnReceived(Counted(stored, application)); // sends PAUSE when this crosses the pause threshold
-        var flush = await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (flush.IsCompleted)
+        var counted = Counted(length, application);
+        var record = new InboundRecord(new Chunk(buffer, 0, length, counted), compressed, flags, application);
+        Flow.OnReceived(counted); // sends PAUSE when this crosses the pause threshold
+        if (!_inbox.Writer.TryWrite(record))
         {
             // The downlink gave up (the application is gone): drop what it can no longer take.
+            ArrayPool<byte>.Shared.Return(buffer);
             _downlinkWritable = false;
         }
     }
@@ -330,7 +280,7 @@ public sealed class ServiceChannel
         if (_downlinkWritable)
         {
             _downlinkWritable = false;
-            _down.Writer.Complete();
+            _inbox.Writer.TryComplete();
         }
         Tell(new ChannelCommand.PeerFree(flags));
     }

@@ -3,6 +3,7 @@ using Lstp.Protocol;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Actors;
 using Lstp.Tunnel.Session;
+using Lstp.Tunnel.Streams;
 using Microsoft.Extensions.Logging;
 
 namespace Lstp.Tunnel.Channels;
@@ -34,7 +35,7 @@ internal sealed partial class ServiceChannelActor : UntypedActor
     {
         if (_channel.IsOpener) return; // the opener waits for SERVICE_BEGIN_ACK
         // The accepting side is created once its target is dialled: it starts open.
-        _channel.StartPumps();
+        _channel.StartPumps(ByteStreams.MaterializerOf(Context.System));
         Become(Open);
     }
 
@@ -53,7 +54,7 @@ internal sealed partial class ServiceChannelActor : UntypedActor
                 RunTask(async () =>
                 {
                     if (_onOutcome is not null) await _onOutcome(ChannelOutcome.Success);
-                    _channel.StartPumps();
+                    _channel.StartPumps(ByteStreams.MaterializerOf(Context.System));
                     Become(Open);
                 });
                 break;

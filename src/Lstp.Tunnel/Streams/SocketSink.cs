@@ -1,0 +1,145 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Akka.Streams;
+using Akka.Streams.Stage;
+
+namespace Lstp.Tunnel.Streams;
+
+/// <summary>
+/// Writes a stream of pooled <see cref="Chunk"/>s to a socket, one at a time, returning each array once written and
+/// then reporting the chunk to <c>written</c> (the channel's flow control: what the application has taken). It pulls
+/// the next chunk only when the socket took the last, so a slow application backpressures everything upstream.
+/// When upstream completes it half-closes the socket (FIN) and completes its task; when upstream fails or the write
+/// fails, the task fails and the socket is left for its owner to reset.
+/// Written by hand for the same reason as <see cref="SocketSource"/>: no copy into ByteStrings, no Akka.IO.
+/// </summary>
+public sealed class SocketSink(Socket socket, Action<Chunk> written) : GraphStageWithMaterializedValue<SinkShape<Chunk>, Task>
+{
+    public Inlet<Chunk> In { get; } = new("socket.in");
+
+    public override SinkShape<Chunk> Shape => new(In);
+
+    public override ILogicAndMaterializedValue<Task> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return new LogicAndMaterializedValue<Task>(new Logic(this, socket, written, done), done.Task);
+    }
+
+    private sealed class Logic : InGraphStageLogic
+    {
+        private readonly SocketSink _stage;
+        private readonly Socket _socket;
+        private readonly Action<Chunk> _written;
+        private readonly TaskCompletionSource _done;
+        private readonly Action _onWriteCompleted;
+        private Action<int>? _writeCompleted;
+        private ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter _pending;
+        private Chunk _writing;
+        private bool _busy;
+        private bool _upstreamDone;
+
+        public Logic(SocketSink stage, Socket socket, Action<Chunk> written, TaskCompletionSource done) : base(stage.Shape)
+        {
+            _stage = stage;
+            _socket = socket;
+            _written = written;
+            _done = done;
+            _onWriteCompleted = () => _writeCompleted!(0);
+            SetHandler(stage.In, this);
+        }
+
+        public override void PreStart()
+        {
+            _writeCompleted = GetAsyncCallback<int>(_ => Finish());
+            Pull(_stage.In);
+        }
+
+        public override void OnPush()
+        {
+            _writing = Grab(_stage.In);
+            if (_writing.Count == 0)
+            {
+                Written();
+                return;
+            }
+            _busy = true;
+            try
+            {
+                // A stream socket's SendAsync completes only when every byte is handed to the kernel.
+                _pending = _socket.SendAsync(_writing.Memory, SocketFlags.None).ConfigureAwait(false).GetAwaiter();
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return;
+            }
+            if (_pending.IsCompleted) Finish();
+            else _pending.UnsafeOnCompleted(_onWriteCompleted);
+        }
+
+        private void Finish()
+        {
+            _busy = false;
+            try
+            {
+                _pending.GetResult();
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return;
+            }
+            Written();
+        }
+
+        private void Written()
+        {
+            var chunk = _writing;
+            _writing = default;
+            chunk.Return();
+            _written(chunk);
+            if (_upstreamDone) HalfClose();
+            else Pull(_stage.In);
+        }
+
+        public override void OnUpstreamFinish()
+        {
+            _upstreamDone = true;
+            // A stage whose ports are all closed is stopped at once unless it asks to keep going: the last write must land first.
+            if (_busy) SetKeepGoing(true);
+            else HalfClose();
+        }
+
+        public override void OnUpstreamFailure(Exception e)
+        {
+            _done.TrySetException(e);
+            FailStage(e);
+        }
+
+        private void HalfClose()
+        {
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                return;
+            }
+            _done.TrySetResult();
+            CompleteStage();
+        }
+
+        private void Fail(Exception ex)
+        {
+            _busy = false;
+            if (_writing.Buffer is not null) _writing.Return();
+            _writing = default;
+            _done.TrySetException(ex);
+            FailStage(ex);
+        }
+
+        public override void PostStop() => _done.TrySetException(new AbruptStageTerminationException(this));
+    }
+}
