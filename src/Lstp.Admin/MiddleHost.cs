@@ -80,7 +80,7 @@ public sealed class MiddleHost : IAsyncDisposable
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         var linkCertificate = LoadCertificate(options);
         var ownsActors = actors is null;
-        actors ??= LstpActorSystem.Create("lstp-middle", loggers);
+        actors ??= LstpActorSystem.Create("lstp-middle", loggers, options.ActorConfig);
         var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(actors, options, loggers.CreateLogger("Lstp.Middle.Pairing"));
         var node = new MiddleNode(options, registry, loggers);
         builder.Services.AddSingleton(node);

@@ -37,9 +37,12 @@ public static partial class ClusterSetup
         }
         var link = LinkAddressOf(middle, cluster);
         var certificate = LoadCertificate(cluster);
+        // The config file's akka section, if any, wins over what the flags made of the cluster.
+        var config = ClusterHocon.Create(cluster, tls: certificate is not null);
+        if (middle.ActorConfig is { } fromFile) config = fromFile.WithFallback(config);
         var system = certificate is null
-            ? LstpActorSystem.Create(ClusterHocon.SystemName, loggers, ClusterHocon.Create(cluster, tls: false))
-            : LstpActorSystem.Create(ClusterHocon.SystemName, loggers, ClusterHocon.Create(cluster, tls: true), TlsSetup(certificate));
+            ? LstpActorSystem.Create(ClusterHocon.SystemName, loggers, config)
+            : LstpActorSystem.Create(ClusterHocon.SystemName, loggers, config, TlsSetup(certificate));
         try
         {
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

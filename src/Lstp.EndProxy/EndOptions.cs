@@ -111,4 +111,7 @@ public sealed record EndOptions
     public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The actor system's own settings from the config file's <c>akka</c> section, over the embedded defaults; null: the defaults.</summary>
+    public Akka.Configuration.Config? ActorConfig { get; init; }
 }

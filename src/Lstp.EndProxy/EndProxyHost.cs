@@ -65,7 +65,7 @@ public sealed class EndProxyHost : IAsyncDisposable
         dialer ??= TcpDialer.Instance;
         if (options.MiddleTls is { } trust) dialer = new TlsDialer(dialer, trust);
         var ownsSystem = actors is null;
-        actors ??= LstpActorSystem.Create("lstp-end", loggers);
+        actors ??= LstpActorSystem.Create("lstp-end", loggers, options.ActorConfig);
         var supervisor = new TunnelSupervisor(options, setup, dialer, targets, properties, loggers, actors);
         opened = supervisor; // application helpers: HelperTargets reads the peer's announcements from it
         var host = new EndProxyHost(options, supervisor, actors, ownsSystem);

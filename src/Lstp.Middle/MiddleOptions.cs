@@ -88,6 +88,9 @@ public sealed record MiddleOptions
     /// <summary>Makes the pairing registry: null means the embedded in-memory one; a cluster supplies its shared one.</summary>
     public Func<MiddleOptions, Microsoft.Extensions.Logging.ILoggerFactory, Pairing.IPairingRegistry>? RegistryFactory { get; init; }
 
+    /// <summary>The actor system's own settings from the config file's <c>akka</c> section, over the embedded defaults; null: the defaults.</summary>
+    public Akka.Configuration.Config? ActorConfig { get; init; }
+
 }
 
 /// <summary>An inclusive range of TCP ports.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lstp.Cli.Configuration.Hocon;
 using Lstp.Cluster.Tests.Support;
 using Lstp.Testing;
 using Lstp.Transport;
@@ -8,7 +9,8 @@ namespace Lstp.Cluster.Tests;
 
 /// <summary>
 /// docker-compose.yml: it validates, and its topology works. No Docker engine runs here, so the second test runs
-/// the file's own commands and environment as processes, with its host names rewritten to loopback ports.
+/// the file's own commands, environment and HOCON configs (hocon/compose/) as processes, with its host names
+/// rewritten to loopback ports.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class ComposeTests(ITestOutputHelper output)
@@ -35,25 +37,36 @@ public sealed class ComposeTests(ITestOutputHelper output)
         Assert.False(compose.Services.GetProperty("cluster-cert").TryGetProperty("restart", out _), "cluster-cert has a restart policy");
         Assert.Contains($"lstp cluster-cert {Certificate}", compose.Entrypoint("cluster-cert")[^1], StringComparison.Ordinal);
 
-        // The same seed list, in the same order, everywhere: the first seed alone starts the cluster, so nodes that
-        // disagreed on it could start two.
-        var seeds = string.Join(',', Middles.Select(m => $"{m}:4053"));
+        // Every middle reads the same HOCON file: the same seed list, in the same order, everywhere (the first seed
+        // alone starts the cluster, so nodes that disagreed on it could start two); each announces its own endpoint.
+        var middleConfig = Hocon("middle.conf");
+        Assert.Equal(string.Join(',', Middles.Select(m => $"{m}:4053")), Text(middleConfig, "lstp.middle.cluster"));
+        Assert.Equal(Certificate, Text(middleConfig, "lstp.middle.cluster-cert"));
         foreach (var middle in Middles)
         {
             var command = compose.Command(middle);
             Assert.Equal("middle", command[0]);
+            Assert.Equal($"{ConfigDirectory}/middle.conf", After(command, "--config"));
             Assert.Equal($"{middle}:4053", After(command, "--advertise"));
-            Assert.Equal(seeds, After(command, "--cluster"));
-            Assert.Equal(Certificate, compose.Environment(middle)["LSTP__MIDDLE__CLUSTERCERT"]);
+            Assert.Equal(middle, After(command, "--name"));
+            Assert.Contains(compose.Volumes(middle), v => v.Target == ConfigDirectory && v.Source == Path.Combine(ComposeFile.RepositoryRoot, "hocon", "compose"));
             var dependency = compose.Services.GetProperty(middle).GetProperty("depends_on").GetProperty("cluster-cert");
             Assert.Equal("service_completed_successfully", dependency.GetProperty("condition").GetString());
         }
         foreach (var end in new[] { "server-end", "client-end" })
         {
-            var links = After(compose.Command(end), "--middle").Split(',');
+            Assert.Equal($"{ConfigDirectory}/{end}.conf", After(compose.Command(end), "--config"));
+            var links = ((HoconArray)Hocon($"{end}.conf").At("lstp.end.middle")!).Items.Cast<HoconScalar>().Select(m => m.Text);
             Assert.Equal(Middles.Select(m => $"{m}:7700").Order(), links.Order());
         }
     }
+
+    /// <summary>Where the services see hocon/compose/.</summary>
+    private const string ConfigDirectory = "/etc/lstp";
+
+    private static HoconObject Hocon(string file) => HoconReader.Read(File.ReadAllText(Path.Combine(ComposeFile.RepositoryRoot, "hocon", "compose", file)));
+
+    private static string Text(HoconObject root, string path) => Assert.IsType<HoconScalar>(root.At(path)).Text;
 
     [Fact]
     public async Task Compose_topology_runs_as_processes_on_loopback()
@@ -82,9 +95,23 @@ public sealed class ComposeTests(ITestOutputHelper output)
                       .Replace("web:8000", $"127.0.0.1:{web.Port}", StringComparison.Ordinal)
                       .Replace(Certificate, certificate, StringComparison.Ordinal);
         }
-        LstpProcess Start(string service) => LstpProcess.Start(
-            compose.Environment(service).ToDictionary(e => e.Key, e => Rewrite(service, e.Value)),
-            [.. compose.Command(service).Select(a => Rewrite(service, a))]);
+        // Each service reads its own copy of hocon/compose/, rewritten the same way.
+        string Configs(string service)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(certificates.FullName, service)).FullName;
+            foreach (var file in Directory.GetFiles(Path.Combine(ComposeFile.RepositoryRoot, "hocon", "compose")))
+            {
+                File.WriteAllText(Path.Combine(dir, Path.GetFileName(file)), Rewrite(service, File.ReadAllText(file)));
+            }
+            return dir;
+        }
+        LstpProcess Start(string service)
+        {
+            var configs = Configs(service);
+            return LstpProcess.Start(
+                compose.Environment(service).ToDictionary(e => e.Key, e => Rewrite(service, e.Value)),
+                [.. compose.Command(service).Select(a => Rewrite(service, a).Replace(ConfigDirectory, configs, StringComparison.Ordinal))]);
+        }
 
         var processes = new List<LstpProcess>();
         try

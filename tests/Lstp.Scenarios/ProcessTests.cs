@@ -101,9 +101,16 @@ public sealed class ProcessTests(ITestOutputHelper output)
         var middlePort = Net.FreePort();
         var forwardPort = Net.FreePort();
         var dir = Directory.CreateTempSubdirectory("lstp-config");
-        var serverConfig = Path.Combine(dir.FullName, "server.json");
+        var serverConfig = Path.Combine(dir.FullName, "server.conf");
         await File.WriteAllTextAsync(serverConfig, $$"""
-            { "End": { "Middles": ["127.0.0.1:{{middlePort}}"], "Secret": "from the file", "Name": "cfg-server", "Services": ["echo={{echo.Address}}"] } }
+            # The same options as the flags, keyed by flag name.
+            lstp.end {
+              middle = ["127.0.0.1:{{middlePort}}"]
+              secret = "from the file"
+              name = cfg-server
+              service = ["echo={{echo.Address}}"]
+            }
+            akka.loglevel = WARNING
             """);
         await using var middle = LstpProcess.Start("middle", "--listen", $"127.0.0.1:{middlePort}", "--admin", "off");
         await middle.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));

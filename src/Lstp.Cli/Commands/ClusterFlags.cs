@@ -12,9 +12,9 @@ internal static class ClusterFlags
     /// <summary>The cluster this middle joins, or null for a lone middle (neither --cluster nor --advertise).</summary>
     public static ClusterOptions? Read(Settings settings, Option<string> cluster, Option<string> advertise, Option<string> certificate)
     {
-        var seedsText = settings.String(cluster, "Cluster");
-        var advertiseText = settings.String(advertise, "Advertise");
-        var certificateFile = settings.String(certificate, "ClusterCert");
+        var seedsText = settings.String(cluster);
+        var advertiseText = settings.String(advertise);
+        var certificateFile = settings.String(certificate);
         if (seedsText is null && advertiseText is null)
         {
             if (certificateFile is not null) throw new UsageException("--cluster-cert has no effect without --cluster and --advertise");

@@ -7,7 +7,7 @@ namespace Lstp.Cli.Commands;
 /// <summary>Options every long-running command shares, and small parsing helpers.</summary>
 public static class CommonOptions
 {
-    public static Option<string> Config() => new("--config") { Description = "JSON config file with the same options as the flags (flags win)" };
+    public static Option<string> Config() => new("--config") { Description = "HOCON config file: the same options as the flags, keyed by flag name, and an akka section for the actor system (see hocon/reference.conf; flags win)" };
     public static Option<string> LogFormat() => new("--log-format") { Description = "text (default) or json" };
     public static Option<string> LogLevel() => new("--log-level") { Description = "trace, debug, info (default), warning, error" };
 

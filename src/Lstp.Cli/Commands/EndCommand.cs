@@ -50,33 +50,34 @@ public static class EndCommand
         {
             var settings = new Settings(parse, "End", parse.GetValue(config));
             var defaults = new EndOptions();
-            var middles = settings.List(middle, "Middles").Select(m => CommonOptions.Address(m, "--middle", default)).ToList();
+            var middles = settings.List(middle).Select(m => CommonOptions.Address(m, "--middle", default)).ToList();
             if (middles.Count == 0) throw new UsageException("--middle: at least one middle HOST:PORT is required");
-            var theSecret = settings.Secret(secret, secretFile, "Secret", "secret")
+            var theSecret = settings.Secret(secret, secretFile, "secret")
                 ?? throw new UsageException("a tunnel secret is required: --secret, --secret-file or LSTP__END__SECRET");
             var options = defaults with
             {
                 Middles = middles,
                 Secret = theSecret,
-                Name = settings.String(name, "Name") ?? defaults.Name,
-                Token = settings.Secret(token, tokenFile, "Token", "token"),
-                Services = [.. settings.List(service, "Services").Select(ServiceSpec.Parse)],
-                Forwards = [.. settings.List(forward, "Forwards").Select(ForwardSpec.Parse)],
-                Plaintext = settings.Flag(plaintext, "Plaintext"),
-                Compression = Lstp.Tunnel.Compression.CompressionSettings.Parse(settings.List(compress, "Compress")),
-                Via = settings.String(via, "Via"),
-                Allow = settings.List(allow, "Allow"),
-                Helpers = [.. settings.List(helper, "Helpers").Select(Lstp.EndProxy.Helpers.HelperSpec.Parse)],
-                Publish = [.. settings.List(publish, "Publish").Select(Lstp.EndProxy.Publish.PublishSpec.Parse)],
-                Socks = settings.String(socks, "Socks") is { } sk ? CommonOptions.Listen(sk, "--socks") : null,
-                HttpProxy = settings.String(httpProxy, "HttpProxy") is { } hp ? CommonOptions.Listen(hp, "--http-proxy") : null,
-                ProxyAuth = settings.Secret(proxyAuth, proxyAuthFile, "ProxyAuth", "proxy-auth"),
-                MaxChannels = MiddleCommand.Count(settings.String(maxChannels, "MaxChannels"), "--max-channels", defaults.MaxChannels),
+                Name = settings.String(name) ?? defaults.Name,
+                Token = settings.Secret(token, tokenFile, "token"),
+                Services = [.. settings.List(service).Select(ServiceSpec.Parse)],
+                Forwards = [.. settings.List(forward).Select(ForwardSpec.Parse)],
+                Plaintext = settings.Flag(plaintext),
+                Compression = Lstp.Tunnel.Compression.CompressionSettings.Parse(settings.List(compress)),
+                Via = settings.String(via),
+                Allow = settings.List(allow),
+                Helpers = [.. settings.List(helper).Select(Lstp.EndProxy.Helpers.HelperSpec.Parse)],
+                Publish = [.. settings.List(publish).Select(Lstp.EndProxy.Publish.PublishSpec.Parse)],
+                Socks = settings.String(socks) is { } sk ? CommonOptions.Listen(sk, "--socks") : null,
+                HttpProxy = settings.String(httpProxy) is { } hp ? CommonOptions.Listen(hp, "--http-proxy") : null,
+                ProxyAuth = settings.Secret(proxyAuth, proxyAuthFile, "proxy-auth"),
+                MaxChannels = MiddleCommand.Count(settings.String(maxChannels), "--max-channels", defaults.MaxChannels),
+                ActorConfig = settings.Akka,
             };
-            var pin = settings.String(fingerprint, "MiddleFingerprint");
-            var ca = settings.String(middleCa, "MiddleCa");
+            var pin = settings.String(fingerprint);
+            var ca = settings.String(middleCa);
             if (pin is not null) MiddleTrust.NormaliseFingerprint(pin);
-            if (pin is not null || ca is not null || settings.Flag(middleTls, "MiddleTls")) options = options with { MiddleTls = new MiddleTrust(pin, ca) };
+            if (pin is not null || ca is not null || settings.Flag(middleTls)) options = options with { MiddleTls = new MiddleTrust(pin, ca) };
             var duplicate = options.Services.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
             if (duplicate is not null) throw new UsageException($"--service: '{duplicate.Key}' is offered twice");
             options.Compression.RequireServices(options.Services.Select(s => s.Name).Concat(options.Forwards.Select(f => f.Service)));
@@ -84,7 +85,7 @@ public static class EndCommand
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
             var log = loggers.CreateLogger("Lstp.Cli");
             var dialer = DialerFactory.Create(options.Via, Environment.GetEnvironmentVariables());
-            var adminAddress = settings.String(admin, "Admin") is { } at and not ("off" or "none") ? CommonOptions.Address(at, "--admin", default) : (HostPort?)null;
+            var adminAddress = settings.String(admin) is { } at and not ("off" or "none") ? CommonOptions.Address(at, "--admin", default) : (HostPort?)null;
             var adminAccess = adminFlags.Read(settings);
             var host = EndProxyHost.Start(options, loggers, dialer);
             EndAdmin? endAdmin = null;

@@ -59,39 +59,40 @@ public static class MiddleCommand
         {
             var settings = new Settings(parse, "Middle", parse.GetValue(config));
             var defaults = new MiddleOptions();
-            var tokens = settings.List(token, "Tokens").ToList();
-            if (settings.String(tokenFile, "TokenFile") is { } file)
+            var tokens = settings.List(token).ToList();
+            if (settings.String(tokenFile) is { } file)
             {
                 if (!File.Exists(file)) throw new UsageException($"--token-file: '{file}' does not exist");
                 tokens.AddRange(File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0));
                 if (tokens.Count == 0) throw new UsageException($"--token-file: '{file}' holds no token; refusing to run an open middle by mistake");
             }
             if (tokens.Any(string.IsNullOrWhiteSpace)) throw new UsageException("--token: an empty admission token is not allowed");
-            var adminText = settings.String(admin, "Admin");
+            var adminText = settings.String(admin);
             var options = defaults with
             {
-                Listen = CommonOptions.Address(settings.String(listen, "Listen"), "--listen", defaults.Listen),
-                Name = settings.String(name, "Name") ?? defaults.Name,
+                Listen = CommonOptions.Address(settings.String(listen), "--listen", defaults.Listen),
+                Name = settings.String(name) ?? defaults.Name,
                 Admin = adminText is "off" or "none" ? null : CommonOptions.Address(adminText, "--admin", defaults.Admin!.Value),
-                PublicAddress = settings.String(publicAddress, "Public"),
+                PublicAddress = settings.String(publicAddress),
                 Tokens = tokens,
-                WaitExpiry = Seconds(settings.String(waitExpiry, "WaitExpiry"), "--wait-expiry", defaults.WaitExpiry),
-                SetupDeadline = Seconds(settings.String(setupDeadline, "SetupDeadline"), "--setup-deadline", defaults.SetupDeadline),
-                MaxWaitingPerSource = Count(settings.String(maxWaiting, "MaxWaitingPerSource"), "--max-waiting-per-source", defaults.MaxWaitingPerSource),
-                MaxLinksPerSource = Count(settings.String(maxLinksPerSource, "MaxLinksPerSource"), "--max-links-per-source", defaults.MaxLinksPerSource),
-                MaxLinks = Count(settings.String(maxLinks, "MaxLinks"), "--max-links", defaults.MaxLinks),
-                Upstream = settings.String(upstream, "Upstream") is { } up ? CommonOptions.Address(up, "--upstream", default) : null,
-                UpstreamToken = settings.Secret(upstreamToken, upstreamTokenFile, "UpstreamToken", "upstream-token"),
-                PublishRange = settings.String(publishRange, "PublishRange") is { } pr ? PortRange.Parse(pr) : null,
-                TlsCertificate = settings.String(tlsCert, "TlsCert"),
-                TlsKey = settings.String(tlsKey, "TlsKey"),
-                MaxFramePayload = Count(settings.String(maxFrame, "MaxFrameSize"), "--max-frame-size", defaults.MaxFramePayload),
-                MaxConnectionsPerSecondPerSource = Count(settings.String(rate, "MaxConnectionsPerSecond"), "--max-connections-per-second", defaults.MaxConnectionsPerSecondPerSource),
+                WaitExpiry = Seconds(settings.String(waitExpiry), "--wait-expiry", defaults.WaitExpiry),
+                SetupDeadline = Seconds(settings.String(setupDeadline), "--setup-deadline", defaults.SetupDeadline),
+                MaxWaitingPerSource = Count(settings.String(maxWaiting), "--max-waiting-per-source", defaults.MaxWaitingPerSource),
+                MaxLinksPerSource = Count(settings.String(maxLinksPerSource), "--max-links-per-source", defaults.MaxLinksPerSource),
+                MaxLinks = Count(settings.String(maxLinks), "--max-links", defaults.MaxLinks),
+                Upstream = settings.String(upstream) is { } up ? CommonOptions.Address(up, "--upstream", default) : null,
+                UpstreamToken = settings.Secret(upstreamToken, upstreamTokenFile, "upstream-token"),
+                PublishRange = settings.String(publishRange) is { } pr ? PortRange.Parse(pr) : null,
+                TlsCertificate = settings.String(tlsCert),
+                TlsKey = settings.String(tlsKey),
+                MaxFramePayload = Count(settings.String(maxFrame), "--max-frame-size", defaults.MaxFramePayload),
+                MaxConnectionsPerSecondPerSource = Count(settings.String(rate), "--max-connections-per-second", defaults.MaxConnectionsPerSecondPerSource),
+                ActorConfig = settings.Akka,
             };
-            var upstreamPin = settings.String(upstreamFingerprint, "UpstreamFingerprint");
-            var upstreamCaFile = settings.String(upstreamCa, "UpstreamCa");
+            var upstreamPin = settings.String(upstreamFingerprint);
+            var upstreamCaFile = settings.String(upstreamCa);
             if (upstreamPin is not null) MiddleTrust.NormaliseFingerprint(upstreamPin, "--upstream-fingerprint");
-            if (upstreamPin is not null || upstreamCaFile is not null || settings.Flag(upstreamTls, "UpstreamTls"))
+            if (upstreamPin is not null || upstreamCaFile is not null || settings.Flag(upstreamTls))
             {
                 if (options.Upstream is null) throw new UsageException("--upstream-tls, --upstream-fingerprint and --upstream-ca need --upstream");
                 options = options with { UpstreamTrust = new MiddleTrust(upstreamPin, upstreamCaFile) };
@@ -126,14 +127,12 @@ public static class MiddleCommand
     public static TimeSpan Seconds(string? text, string flag, TimeSpan fallback)
     {
         if (text is null) return fallback;
-        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
-            ? TimeSpan.FromSeconds(s)
-            : throw new UsageException($"{flag}: '{text}' is not a positive number of seconds");
+        return OptionValues.TrySeconds(text, out var time) ? time : throw new UsageException($"{flag}: '{text}' {OptionValues.SecondsProblem}");
     }
 
     public static int Count(string? text, string flag, int fallback)
     {
         if (text is null) return fallback;
-        return int.TryParse(text, out var n) && n > 0 ? n : throw new UsageException($"{flag}: '{text}' is not a positive whole number");
+        return OptionValues.TryCount(text, out var n) ? n : throw new UsageException($"{flag}: '{text}' {OptionValues.CountProblem}");
     }
 }

@@ -32,8 +32,8 @@ public static class StatusCommand
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
             var settings = new Settings(parse, "Status", configFile: null);
-            using var client = AdminClient.Create(settings.String(admin, "Admin"), settings.Secret(token, tokenFile, "Token", "token"));
-            var every = MiddleCommand.Seconds(settings.String(interval, "Interval"), "--interval", DefaultInterval);
+            using var client = AdminClient.Create(settings.String(admin), settings.Secret(token, tokenFile, "token"));
+            var every = MiddleCommand.Seconds(settings.String(interval), "--interval", DefaultInterval);
             var console = CreateConsole();
             try
             {
@@ -150,9 +150,9 @@ public sealed class AdminFlags
     {
         var access = new AdminAccess
         {
-            Token = settings.Secret(Token, TokenFile, "AdminToken", "admin-token"),
-            User = settings.String(User, "AdminUser"),
-            Password = settings.Secret(Password, PasswordFile, "AdminPassword", "admin-password"),
+            Token = settings.Secret(Token, TokenFile, "admin-token"),
+            User = settings.String(User),
+            Password = settings.Secret(Password, PasswordFile, "admin-password"),
         };
         access.Validate();
         return access;

@@ -1,12 +1,15 @@
 using System.CommandLine;
+using Lstp.Cli.Configuration.Hocon;
 using Microsoft.Extensions.Configuration;
 
 namespace Lstp.Cli.Configuration;
 
 /// <summary>
-/// Reads each option in the usual .NET order: the JSON file named by --config, then LSTP__ environment
-/// variables, then flags (flags win). Keys are the option names in PascalCase under the command's section,
-/// e.g. <c>{"End": {"Secret": "..."}}</c> or <c>LSTP__END__SECRET</c>.
+/// Reads each option in the usual order: the HOCON file named by --config (its <c>lstp.end</c>, <c>lstp.middle</c>
+/// or <c>lstp.status</c> section), then LSTP__ environment variables, then flags (flags win). Every key is derived
+/// from its flag (<see cref="OptionKeys"/>): <c>--max-channels</c> is <c>lstp.end.max-channels</c> in the file and
+/// <c>LSTP__END__MAXCHANNELS</c> in the environment; a repeatable flag is an array in the file and
+/// <c>LSTP__END__FORWARD__0</c>, <c>__1</c>, ... (or one comma-separated value) in the environment.
 /// </summary>
 public sealed class Settings
 {
@@ -19,29 +22,32 @@ public sealed class Settings
         var builder = new ConfigurationBuilder();
         if (configFile is not null)
         {
-            if (!File.Exists(configFile)) throw new UsageException($"--config: file '{configFile}' does not exist");
-            builder.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+            var file = HoconFile.Load(configFile);
+            builder.AddInMemoryCollection(file.Options(section));
+            Akka = file.Akka();
         }
         builder.AddEnvironmentVariables("LSTP__");
-        try
-        {
-            _section = builder.Build().GetSection(section);
-        }
-        catch (Exception ex) when (ex is FormatException or InvalidDataException)
-        {
-            throw new UsageException($"--config '{configFile}': {ex.InnerException?.Message ?? ex.Message}");
-        }
+        _section = builder.Build().GetSection(section);
     }
 
-    public string? String(Option<string> option, string key)
+    /// <summary>The file's <c>akka</c> section, for the node's actor system; null without one.</summary>
+    public Akka.Configuration.Config? Akka { get; }
+
+    public string? String(Option<string> option)
     {
+        var key = OptionKeys.Pascal(option);
         var result = _parse.GetResult(option);
         if (result is not null && !result.Implicit) return _parse.GetValue(option);
+        if (_section[key] is null && _section.GetSection(key).GetChildren().Any())
+        {
+            throw new UsageException($"{option.Name}: the config gives a list where one value is expected");
+        }
         return _section[key];
     }
 
-    public bool Flag(Option<bool> option, string key)
+    public bool Flag(Option<bool> option)
     {
+        var key = OptionKeys.Pascal(option);
         var result = _parse.GetResult(option);
         if (result is not null && !result.Implicit) return _parse.GetValue(option);
         var text = _section[key];
@@ -49,9 +55,10 @@ public sealed class Settings
         return bool.TryParse(text, out var value) ? value : throw new UsageException($"{key}: '{text}' is not true or false");
     }
 
-    /// <summary>Repeatable flags, or a JSON array, or a comma-separated string.</summary>
-    public IReadOnlyList<string> List(Option<string[]> option, string key)
+    /// <summary>Repeatable flags, or an array in the file, or a comma-separated string.</summary>
+    public IReadOnlyList<string> List(Option<string[]> option)
     {
+        var key = OptionKeys.Pascal(option);
         var result = _parse.GetResult(option);
         if (result is not null && !result.Implicit)
         {
@@ -64,10 +71,10 @@ public sealed class Settings
     }
 
     /// <summary>A secret from a flag, a file, or the config; an empty one is an error, never "no secret".</summary>
-    public string? Secret(Option<string> value, Option<string> file, string key, string what)
+    public string? Secret(Option<string> value, Option<string> file, string what)
     {
-        var direct = String(value, key);
-        var path = String(file, key + "File");
+        var direct = String(value);
+        var path = String(file);
         if (direct is not null && path is not null) throw new UsageException($"give the {what} once: either --{what} or --{what}-file");
         if (path is not null)
         {

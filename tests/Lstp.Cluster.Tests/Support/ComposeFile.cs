@@ -49,6 +49,23 @@ public sealed class ComposeFile
 
     private IReadOnlyList<string> Strings(string service, string key) => [.. Services.GetProperty(service).GetProperty(key).EnumerateArray().Select(a => a.GetString()!)];
 
+    /// <summary>The service's volumes as docker-compose config resolves them: bind mounts with absolute sources.</summary>
+    public IReadOnlyList<(string Source, string Target)> Volumes(string service) =>
+        Services.GetProperty(service).TryGetProperty("volumes", out var volumes)
+            ? [.. volumes.EnumerateArray().Select(Volume)]
+            : [];
+
+    /// <summary>A volume in short form (SOURCE:TARGET[:MODE], as docker-compose 1.x prints it) or long form.</summary>
+    private static (string Source, string Target) Volume(JsonElement volume)
+    {
+        if (volume.ValueKind == JsonValueKind.String)
+        {
+            var parts = volume.GetString()!.Split(':');
+            return (parts[0], parts.Length > 1 ? parts[1] : parts[0]);
+        }
+        return (volume.TryGetProperty("source", out var source) ? source.GetString() ?? "" : "", volume.GetProperty("target").GetString()!);
+    }
+
     public IReadOnlyDictionary<string, string> Environment(string service) =>
         Services.GetProperty(service).TryGetProperty("environment", out var env)
             ? env.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ToString())
