@@ -83,6 +83,7 @@ public sealed class MiddleHost : IAsyncDisposable
         actors ??= LstpActorSystem.Create("lstp-middle", loggers, options.ActorConfig);
         var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(actors, options, loggers.CreateLogger("Lstp.Middle.Pairing"));
         var node = new MiddleNode(options, registry, loggers);
+        node.StartLinks(actors);
         builder.Services.AddSingleton(node);
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, RelayMemoryPoolFactory>();
 
@@ -101,7 +102,8 @@ public sealed class MiddleHost : IAsyncDisposable
                     listen.Use(next => connection =>
                     {
                         var source = LinkSession.SourceOf(connection.RemoteEndPoint?.ToString() ?? "unknown");
-                        if (!node.RateLimiter.TryAcquire(source))
+                        // A publishing agent's data links answer a flood of public clients: not counted (Publisher.IsAgent).
+                        if (!node.Publisher.IsAgent(source) && !node.RateLimiter.TryAcquire(source))
                         {
                             node.Metrics.Error(Protocol.ErrorCode.RateLimited, $"too many new connections from {source}, before TLS", source);
                             connection.Abort(new ConnectionAbortedException("rate limited before the TLS handshake"));

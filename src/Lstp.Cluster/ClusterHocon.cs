@@ -72,6 +72,9 @@ internal static class ClusterHocon
               }
               # The process stops the node itself (drain, then leave); Terminate() alone is what a crash looks like.
               coordinated-shutdown.run-by-actor-system-terminate = off
+              # Leaving the cluster (SIGTERM) does not stop the actor system: the middle's links are actors, and busy
+              # tunnels relay on through the drain's grace period. The node terminates the system itself, last.
+              coordinated-shutdown.terminate-actor-system = off
             }
             """;
         return ConfigurationFactory.ParseString(text);

@@ -23,7 +23,6 @@ public sealed partial class ClusterNode : IAsyncDisposable
     private readonly IActorRef _region;
     private readonly X509Certificate2? _certificate;
     private readonly ILogger _log;
-    private int _stopped;
 
     internal ClusterNode(ClusterOptions cluster, MiddleOptions middle, ActorSystem system, IActorRef region, ClusterMembers members, NodeInfo self, HostPort link, X509Certificate2? certificate, ILogger log)
     {
@@ -88,25 +87,34 @@ public sealed partial class ClusterNode : IAsyncDisposable
         Log.Drained(_log, Self.Name);
     }
 
-    /// <summary>Leaves the cluster gracefully: shards hand over, the others see this node exit. Idempotent.</summary>
+    /// <summary>
+    /// Leaves the cluster gracefully: shards hand over, the others see this node exit. Idempotent. The actor system
+    /// keeps running (coordinated shutdown does not terminate it here): the middle's links are actors in it, and the
+    /// busy tunnels still relay through the drain's grace period; <see cref="DisposeAsync"/> terminates it last.
+    /// </summary>
     public Task LeaveAsync()
     {
-        if (Interlocked.Exchange(ref _stopped, 1) != 0) return System.WhenTerminated;
-        return CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        lock (_leaveLock)
+        {
+            if (_leaving is not null) return _leaving;
+            return _leaving = CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        }
     }
+
+    private readonly Lock _leaveLock = new();
+    private Task? _leaving;
 
     /// <summary>Stops without a word to the cluster: to the other nodes this node has crashed (tests of failure).</summary>
     public Task AbandonAsync()
     {
-        Interlocked.Exchange(ref _stopped, 1);
         return System.Terminate();
     }
 
     public async ValueTask DisposeAsync()
     {
         if (Registry is { } registry) await registry.DisposeAsync().ConfigureAwait(false);
-        await LeaveAsync().ConfigureAwait(false);
-        await System.WhenTerminated.ConfigureAwait(false);
+        if (!System.WhenTerminated.IsCompleted) await LeaveAsync().ConfigureAwait(false);
+        await System.Terminate().ConfigureAwait(false);
         _certificate?.Dispose();
     }
 

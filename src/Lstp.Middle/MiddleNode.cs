@@ -26,6 +26,25 @@ public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry,
     public byte[] NodeId { get; } = RandomNumberGenerator.GetBytes(ProtocolLimits.NodeIdSize);
     public DateTimeOffset StartedAt { get; } = options.Time.GetUtcNow();
 
+    /// <summary>
+    /// The parent of this middle's link actors (<see cref="Links.LinksActor"/>), created in <paramref name="actors"/>:
+    /// call once, before the link listener accepts.
+    /// </summary>
+    public void StartLinks(Akka.Actor.ActorSystem actors)
+    {
+        var log = (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Lstp.Middle.Links");
+        LinkActors = actors.ActorOf(Akka.Actor.Props.Create(() => new Links.LinksActor(this, log)), "links");
+        _actors = actors;
+    }
+
+    private Akka.Actor.ActorSystem? _actors;
+
+    /// <summary>Where Kestrel hands each accepted link (<see cref="StartLinks"/>).</summary>
+    public Akka.Actor.IActorRef LinkActors { get; private set; } = Akka.Actor.ActorRefs.Nobody;
+
+    /// <summary>False once the actor system stops: a link accepted then is closed at once.</summary>
+    public bool AcceptsLinks => _actors is { WhenTerminated.IsCompleted: false };
+
     /// <summary>The actual link address once Kestrel has bound (port 0 resolved).</summary>
     public string? BoundAddress { get; set; }
 

@@ -22,6 +22,12 @@ public sealed record MiddleOptions
     /// <summary>Public ports ends may ask this middle to open (--publish-range LOW-HIGH); none by default.</summary>
     public PortRange? PublishRange { get; init; }
 
+    /// <summary>
+    /// How long a published port stays its owner's after the owner's control link closes: long enough for an agent
+    /// to reconnect (its backoff tops out at 30 s) before any other end may publish that port.
+    /// </summary>
+    public TimeSpan PublishHold { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Cascade: hand every end to this middle instead of pairing here (docs/architecture.md).</summary>
     public HostPort? Upstream { get; init; }
 

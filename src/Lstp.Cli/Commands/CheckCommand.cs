@@ -398,6 +398,7 @@ internal static class MiddleRules
         CommonRules.ReadableFile(s, "TokenFile", "admission tokens, one per line", mustHoldText: true);
         CommonRules.PositiveSeconds(s, "WaitExpiry");
         CommonRules.PositiveSeconds(s, "SetupDeadline");
+        CommonRules.PositiveSeconds(s, "PublishHold");
         CommonRules.PositiveCount(s, "MaxWaitingPerSource");
         CommonRules.PositiveCount(s, "MaxLinksPerSource");
         CommonRules.PositiveCount(s, "MaxLinks");

@@ -36,6 +36,7 @@ public static class MiddleCommand
         var advertise = new Option<string>("--advertise") { Description = "this node's cluster endpoint, HOST:PORT, bound and announced to the other nodes (alone: a cluster of one that others may join)" };
         var clusterCert = new Option<string>("--cluster-cert") { Description = "PKCS#12 file every node of the cluster holds (`lstp cluster-cert FILE`): mutual TLS between nodes; required unless --advertise is loopback" };
         var publishRange = new Option<string>("--publish-range") { Description = "public ports ends may ask this middle to open, LOW-HIGH (none by default)" };
+        var publishHold = new Option<string>("--publish-hold") { Description = "seconds a published port stays its owner's after its agent leaves, so no other end can take it while the agent reconnects (default 60)" };
         var tlsCert = new Option<string>("--tls-cert") { Description = "PEM certificate for TLS on the link listener (with --tls-key)" };
         var tlsKey = new Option<string>("--tls-key") { Description = "PEM private key for --tls-cert" };
         var maxFrame = new Option<string>("--max-frame-size") { Description = "largest RELAY frame accepted, bytes (default 1048576)" };
@@ -45,7 +46,7 @@ public static class MiddleCommand
 
         var command = new Command("middle", "Run a middle proxy: ends dial out to it, it pairs them and relays bytes it cannot read.")
         {
-            listen, name, admin, token, tokenFile, publicAddress, upstream, upstreamToken, upstreamTokenFile, publishRange, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, maxLinksPerSource, maxLinks, rate, config, logFormat, logLevel,
+            listen, name, admin, token, tokenFile, publicAddress, upstream, upstreamToken, upstreamTokenFile, publishRange, publishHold, tlsCert, tlsKey, maxFrame, waitExpiry, setupDeadline, maxWaiting, maxLinksPerSource, maxLinks, rate, config, logFormat, logLevel,
         };
         command.Options.Add(upstreamTls);
         command.Options.Add(upstreamFingerprint);
@@ -83,6 +84,7 @@ public static class MiddleCommand
                 Upstream = settings.String(upstream) is { } up ? CommonOptions.Address(up, "--upstream", default) : null,
                 UpstreamToken = settings.Secret(upstreamToken, upstreamTokenFile, "upstream-token"),
                 PublishRange = settings.String(publishRange) is { } pr ? PortRange.Parse(pr) : null,
+                PublishHold = Seconds(settings.String(publishHold), "--publish-hold", defaults.PublishHold),
                 TlsCertificate = settings.String(tlsCert),
                 TlsKey = settings.String(tlsKey),
                 MaxFramePayload = Count(settings.String(maxFrame), "--max-frame-size", defaults.MaxFramePayload),

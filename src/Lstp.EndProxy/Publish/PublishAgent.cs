@@ -75,7 +75,8 @@ public sealed partial class PublishAgent(PublishSpec spec, ServiceSpec service, 
         await using var stream = await dialer.DialAsync(middle, token).ConfigureAwait(false);
         var hello = new List<byte>(Preamble.Create(LinkRole.End));
         if (!string.IsNullOrEmpty(options.Token)) hello.AddRange(new Admission(options.Token).ToFrame());
-        hello.AddRange(new PublishRequest(spec.Service, spec.Port).ToFrame());
+        // The port is ours while this owner (derived from the tunnel secret) holds it: no other end can take it.
+        hello.AddRange(new PublishRequest(spec.Service, spec.Port, Tunnel.Security.TunnelSecret.FromPassphrase(options.Secret).PublishOwner).ToFrame());
         await stream.WriteAsync(hello.ToArray(), token).ConfigureAwait(false);
 
         var reader = new FrameStreamReader(stream);

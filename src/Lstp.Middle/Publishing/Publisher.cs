@@ -24,6 +24,20 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
 
     private readonly ConcurrentDictionary<ushort, PublishedPort> _ports = new();
 
+    /// <summary>Who each port belongs to (a digest of the owner an end presented) and, once its link closed, until when.</summary>
+    private readonly Dictionary<ushort, (byte[] Owner, DateTimeOffset? HeldUntil)> _owners = [];
+    private readonly Lock _ownersLock = new();
+
+    /// <summary>Live control links per source address: the agents whose data links a public flood must not rate-limit.</summary>
+    private readonly ConcurrentDictionary<string, int> _agents = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// True while <paramref name="source"/> holds a publish control link (it passed admission): its data links answer
+    /// the public clients of its ports, so they are not counted against its new-connection rate, which a flood of
+    /// public clients would otherwise exhaust. Its data links still need a valid ticket.
+    /// </summary>
+    public bool IsAgent(string source) => _agents.TryGetValue(source, out var links) && links > 0;
+
     public IReadOnlyCollection<PublishedPort> Ports => [.. _ports.Values];
 
     public async Task RunControlAsync(LinkSession control, PublishRequest request)
@@ -36,6 +50,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
         {
             throw new ProtocolException(ErrorCode.PublishRefused, $"port {request.Port} is outside this middle's publish range {range.Low}-{range.High}");
         }
+        Claim(request);
         PublishedPort port;
         try
         {
@@ -43,6 +58,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
         }
         catch (SocketException ex)
         {
+            Release(request.Port);
             throw new ProtocolException(ErrorCode.PublishRefused, $"port {request.Port} cannot be opened: {ex.SocketErrorCode}");
         }
         if (!_ports.TryAdd(request.Port, port))
@@ -50,6 +66,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
             await port.DisposeAsync().ConfigureAwait(false);
             throw new ProtocolException(ErrorCode.PublishRefused, $"port {request.Port} is already published");
         }
+        _agents.AddOrUpdate(control.SourceAddress, 1, (_, n) => n + 1);
         try
         {
             await control.Output.SendAsync(new PublishAck(request.Port, port.Ticket), control.Closed).ConfigureAwait(false);
@@ -58,10 +75,44 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
         }
         finally
         {
+            _agents.AddOrUpdate(control.SourceAddress, 0, (_, n) => n - 1);
             // Close the listener before forgetting the port: once it is gone from the list, it no longer accepts.
             await port.DisposeAsync().ConfigureAwait(false);
             _ports.TryRemove(request.Port, out _);
+            Release(request.Port);
             Log.Unpublished(log, request.Service, request.Port);
+        }
+    }
+
+    /// <summary>
+    /// Makes the port the requester's, or refuses: a port belongs to the owner that first published it, while it is
+    /// published and for <see cref="MiddleOptions.PublishHold"/> after, so nobody can take it while its agent
+    /// reconnects. Only a digest of the owner is kept.
+    /// </summary>
+    private void Claim(PublishRequest request)
+    {
+        var owner = SHA256.HashData(request.Owner);
+        var now = options.Time.GetUtcNow();
+        lock (_ownersLock)
+        {
+            if (_owners.TryGetValue(request.Port, out var held) && !CryptographicOperations.FixedTimeEquals(held.Owner, owner) && (held.HeldUntil is null || held.HeldUntil > now))
+            {
+                throw new ProtocolException(ErrorCode.PublishRefused, held.HeldUntil is null
+                    ? $"port {request.Port} is published by another end"
+                    : $"port {request.Port} is held for the end that published it until {held.HeldUntil:HH:mm:ss} UTC");
+            }
+            _owners[request.Port] = (owner, null);
+            // Forget owners whose hold ran out, so the table holds at most the publish range.
+            foreach (var (port, (_, until)) in _owners.Where(o => o.Value.HeldUntil <= now).ToList()) _owners.Remove(port);
+        }
+    }
+
+    /// <summary>The port's control link closed: its owner keeps it for the hold.</summary>
+    private void Release(ushort port)
+    {
+        lock (_ownersLock)
+        {
+            if (_owners.TryGetValue(port, out var held) && held.HeldUntil is null) _owners[port] = (held.Owner, options.Time.GetUtcNow() + options.PublishHold);
         }
     }
 

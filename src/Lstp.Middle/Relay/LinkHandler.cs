@@ -13,9 +13,10 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.Middle.Relay;
 
 /// <summary>
-/// Kestrel's handler for every link an end opens to this middle: docs/architecture.md setup steps 2–3. It reads the
-/// setup under a deadline, registers the end, pairs it when its peer is already waiting, and from then on
-/// relays: RELAY frames are copied to the peer's link header and all, their payload never parsed.
+/// Kestrel's handler for every link an end opens to this middle, and the steps of docs/architecture.md setup steps
+/// 2–3 that the link's actor (<see cref="Links.LinkActor"/>) runs in turn: read the setup, pair with a waiting
+/// peer, hand the end on to another middle, and relay: RELAY frames are copied to the peer's link header and all,
+/// their payload never parsed.
 /// </summary>
 public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> log) : ConnectionHandler
 {
@@ -23,142 +24,28 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     /// How long a link whose peer left may take to close itself: longer than an end's drain grace (5 s) plus its
     /// linger (3 s), so an end that is still handing the last bytes to its applications is not cut off.
     /// </summary>
-    private static readonly TimeSpan PeerLeftGrace = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan PeerLeftGrace = TimeSpan.FromSeconds(10);
 
     private MiddleOptions Options => node.Options;
 
+    /// <summary>
+    /// Hands the link to its actor (<see cref="Links.LinkActor"/>), which runs it through its states using the steps
+    /// below, and holds the connection open until the actor is done with it.
+    /// </summary>
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        var link = LinkSession.Accepted(connection);
-        node.Metrics.Connected();
-        node.Links.TryAdd(link, 0);
-        WaitingEnd? waiting = null;
-        LinkSetup setup;
-        var counted = false;
-        var countedFromSource = false;
-        try
+        if (!node.AcceptsLinks)
         {
-            if (!connection.Items.ContainsKey(LinkSession.RateCheckedItem) && !node.RateLimiter.TryAcquire(link.SourceAddress))
-            {
-                throw new ProtocolException(ErrorCode.RateLimited, $"too many new connections from {link.SourceAddress} (limit {Options.MaxConnectionsPerSecondPerSource}/s)");
-            }
-            if (!(counted = node.LinkCount.TryAddLink()))
-            {
-                throw new ProtocolException(ErrorCode.TooManyLinks, $"this middle already holds its limit of {Options.MaxLinks} links");
-            }
-            using (var deadline = new CancellationTokenSource(Options.SetupDeadline, Options.Time))
-            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, connection.ConnectionClosed))
-            {
-                try
-                {
-                    setup = await ReadSetupAsync(link, linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (deadline.IsCancellationRequested)
-                {
-                    throw new ProtocolException(ErrorCode.SetupTimeout, $"setup not completed within {Options.SetupDeadline.TotalSeconds:0.###} s");
-                }
-            }
-
-            // End links count against their source; node links (other middles) and data links (a published port's
-            // clients, bounded there) do not, so one busy neighbour or a crowd of public clients locks out no end.
-            if (setup.Role == LinkRole.End && !(countedFromSource = node.LinkCount.TryAddFromSource(link.SourceAddress)))
-            {
-                throw new ProtocolException(ErrorCode.TooManyLinks, $"{link.SourceAddress} already holds {Options.MaxLinksPerSource} links to this middle (limit {Options.MaxLinksPerSource})");
-            }
-            if (setup.Publish is { } publish)
-            {
-                await node.Publisher.RunControlAsync(link, publish).ConfigureAwait(false);
-                return;
-            }
-            if (setup.Data is { } data)
-            {
-                await node.Publisher.SpliceAsync(link, data).ConfigureAwait(false);
-                return;
-            }
-            if (setup.Role == LinkRole.End && Options.Members?.Invoke() is { Count: > 0 } members)
-            {
-                // A cluster node tells each end where else it may go (protocol §4.8), before any answer to its setup.
-                await link.Output.SendAsync(new MiddleMembers(members), link.Closed).ConfigureAwait(false);
-            }
-            var claim = setup.Claim;
-            var entry = new WaitingEnd(link, Options.Time.GetUtcNow());
-            if (claim is not null)
-            {
-                // Another node claimed one of our waiting ends for this link's end: pair them here.
-                var claimed = node.Registry.TakeClaimed(claim)
-                    ?? throw new ProtocolException(ErrorCode.PeerGone, "the claimed waiting end is no longer here");
-                await PairAsync(claimed, link).ConfigureAwait(false);
-            }
-            else if (Options.Upstream is { } upstream)
-            {
-                _ = CascadeAsync(link, upstream, null);
-            }
-            else
-            {
-                // Set before registering: a link that closes while the registry answers must still be unregistered.
-                waiting = entry;
-                switch (await node.Registry.RegisterAsync(entry, link.Closed).ConfigureAwait(false))
-                {
-                    case RegisterResult.Refused refused:
-                        throw new ProtocolException(refused.Code, refused.Reason);
-                    case RegisterResult.Matched matched:
-                        await PairAsync(matched.Peer, link).ConfigureAwait(false);
-                        break;
-                    case RegisterResult.Forward forward:
-                        _ = CascadeAsync(link, forward.Node, forward.Claim);
-                        break;
-                    case RegisterResult.Stored:
-                        Log.Waiting(log, link.EndName, link.Remote);
-                        await link.Output.SendAsync(new Waiting((uint)Options.WaitExpiry.TotalSeconds), link.Closed).ConfigureAwait(false);
-                        _ = entry.Outcome.Task.ContinueWith(t => OnWaitEndedAsync(link, t.Result), TaskScheduler.Default);
-                        break;
-                }
-            }
-            await RelayLoopAsync(link).ConfigureAwait(false);
+            connection.Abort(new ConnectionAbortedException("the middle is stopping"));
+            return;
         }
-        catch (ProtocolException ex)
-        {
-            node.Metrics.Error(ex.Code, ex.Message, link.Remote);
-            Log.Refused(log, link.Remote, ex.Code, ex.Message);
-            await TrySendErrorAsync(link, ex.Code, ex.Message).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or ConnectionAbortedException or IOException)
-        {
-            // The end went away (or its link had already closed when we wrote to it); nothing to tell it.
-        }
-        finally
-        {
-            node.Links.TryRemove(link, out _);
-            if (counted) node.LinkCount.RemoveLink();
-            if (countedFromSource) node.LinkCount.RemoveFromSource(link.SourceAddress);
-            if (waiting is not null) node.Registry.Unregister(waiting);
-            if (link.Peer is { } peer)
-            {
-                // Whatever ended this link, the other side gets what was already relayed, then ERROR(PeerGone) as
-                // its end of stream, and closes its link itself. A truncated end-to-end stream is still detected by
-                // the peer end (TLS, or a frame cut short).
-                _ = peer.PeerLeftAsync($"{link.EndName} closed its link", PeerLeftGrace, Options.Time);
-            }
-            if (link.Tunnel is { } tunnel)
-            {
-                node.Tunnels.Remove(tunnel);
-                Log.Unpaired(log, tunnel.First.EndName, tunnel.Second.EndName);
-            }
-            // A peer's relay loop stuck flushing into this link would hold its output: then reset it instead.
-            if (!await link.Output.CompleteAsync().ConfigureAwait(false)) link.Abort("its output was stuck as it closed");
-        }
-    }
-
-    private async Task OnWaitEndedAsync(LinkSession link, WaitOutcome outcome)
-    {
-        if (outcome.Peer is not null) return;
-        node.Metrics.Error(outcome.Code, outcome.Reason, link.Remote);
-        await TrySendErrorAsync(link, outcome.Code, outcome.Reason).ConfigureAwait(false);
-        link.End(outcome.Reason);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        node.LinkActors.Tell(new Links.LinksActor.Accept(LinkSession.Accepted(connection), this, done), Akka.Actor.ActorRefs.NoSender);
+        await done.Task.ConfigureAwait(false);
     }
 
     /// <summary>Reads the preamble and setup frames of an end (or of a middle handing an end on); returns its NODE_CLAIM if any.</summary>
-    private async Task<LinkSetup> ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
+    internal async Task<LinkSetup> ReadSetupAsync(LinkSession link, CancellationToken cancellationToken)
     {
         string? claim = null;
         LinkSetup? special = null;
@@ -239,7 +126,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     }
 
     /// <summary>What a link's setup asked for: a tunnel (possibly claimed by another node), a published port's control link, or a data link.</summary>
-    private sealed record LinkSetup(string? Claim, PublishRequest? Publish, DataLink? Data)
+    internal sealed record LinkSetup(string? Claim, PublishRequest? Publish, DataLink? Data)
     {
         /// <summary>What the preamble said the link is: an end's, another middle's (node), or a published port's data link.</summary>
         public LinkRole Role { get; init; } = LinkRole.End;
@@ -258,7 +145,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     }
 
     /// <summary>docs/architecture.md setup step 3: link the two, and send each the other's setup with this middle's entry appended.</summary>
-    private async Task PairAsync(WaitingEnd waiting, LinkSession second)
+    internal async Task PairAsync(WaitingEnd waiting, LinkSession second)
     {
         var first = waiting.Link;
         var self = node.Self;
@@ -292,7 +179,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     /// appended again), then relays both ways. Used by a cascade (--upstream) and by a cluster node whose end's
     /// peer waits at another node (<paramref name="claim"/> names it there).
     /// </summary>
-    private async Task CascadeAsync(LinkSession down, HostPort target, string? claim)
+    internal async Task CascadeAsync(LinkSession down, HostPort target, string? claim)
     {
         LinkSession? up = null;
         try
@@ -429,7 +316,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     /// Reads this link until it closes. RELAY frames are forwarded verbatim to the peer's output, in pieces as
     /// they arrive (a large frame is never buffered whole); link-level frames are answered here.
     /// </summary>
-    private async Task RelayLoopAsync(LinkSession link)
+    internal async Task RelayLoopAsync(LinkSession link)
     {
         var input = link.Input;
         long relayRemaining = 0;
@@ -573,7 +460,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         }
     }
 
-    private static async Task TrySendErrorAsync(LinkSession link, ErrorCode code, string reason)
+    internal static async Task TrySendErrorAsync(LinkSession link, ErrorCode code, string reason)
     {
         try
         {
@@ -591,14 +478,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "end {End} from {Remote} waits for its peer")]
-        public static partial void Waiting(ILogger logger, string end, string remote);
-
         [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "paired {First} with {Second} as tunnel {Tunnel}")]
         public static partial void Paired(ILogger logger, string first, string second, string tunnel);
-
-        [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "tunnel between {First} and {Second} closed")]
-        public static partial void Unpaired(ILogger logger, string first, string second);
 
         [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "handed {End} on to {Next}; paired with {Peer}")]
         public static partial void Cascaded(ILogger logger, string end, string peer, string next);

@@ -24,7 +24,13 @@ public sealed class LinkSession
     /// <summary>A link Kestrel accepted.</summary>
     public static LinkSession Accepted(ConnectionContext connection) =>
         new(connection.Transport, connection.RemoteEndPoint?.ToString() ?? "unknown", connection.ConnectionClosed,
-            why => connection.Abort(new ConnectionAbortedException(why)));
+            why => connection.Abort(new ConnectionAbortedException(why)))
+        {
+            RateChecked = connection.Items.ContainsKey(RateCheckedItem),
+        };
+
+    /// <summary>True when the new-connection rate was already checked (before a TLS handshake): not again.</summary>
+    public bool RateChecked { get; init; }
 
     public IDuplexPipe Transport { get; }
     public PipeReader Input => Transport.Input;

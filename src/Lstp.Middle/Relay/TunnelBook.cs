@@ -9,7 +9,8 @@ public sealed class TunnelBook
 
     public void Add(TunnelRecord tunnel) => _tunnels[tunnel.Id] = tunnel;
 
-    public void Remove(TunnelRecord tunnel) => _tunnels.TryRemove(tunnel.Id, out _);
+    /// <summary>Removes the tunnel; true for the one of its two links that removed it.</summary>
+    public bool Remove(TunnelRecord tunnel) => _tunnels.TryRemove(tunnel.Id, out _);
 
     public IReadOnlyList<TunnelRecord> Snapshot() => [.. _tunnels.Values.OrderBy(t => t.Since)];
 

@@ -54,11 +54,16 @@ public sealed record TunnelReport(uint Channels, ulong BytesSent, ulong BytesRec
     protected override void WritePayload(WireWriter w) => w.U32(Channels).U64(BytesSent).U64(BytesReceived);
 }
 
-/// <summary>PUBLISH_REQUEST: expose one of this end's services on a public port of the middle. <c>str service | u16 port</c></summary>
-public sealed record PublishRequest(string Service, ushort Port) : Message
+/// <summary>PUBLISH_REQUEST: expose one of this end's services on a public port of the middle. <c>str service | u16 port | u8 len | owner</c></summary>
+public sealed record PublishRequest(string Service, ushort Port, byte[] Owner) : Message
 {
+    /// <summary>The owner's length: an HMAC-SHA256 of the tunnel secret.</summary>
+    public const int OwnerSize = 32;
+
     public override MessageType Type => MessageType.PublishRequest;
-    protected override void WritePayload(WireWriter w) => w.Str(Service).U16(Port);
+    protected override void WritePayload(WireWriter w) => w.Str(Service).U16(Port).Bytes8(Owner);
+    public bool Equals(PublishRequest? other) => other is not null && Service == other.Service && Port == other.Port && Owner.AsSpan().SequenceEqual(other.Owner);
+    public override int GetHashCode() => HashCode.Combine(Service, Port);
 }
 
 /// <summary>PUBLISH_ACK: the port is open; data links must present the ticket. <c>u16 port | u8 len | ticket</c></summary>

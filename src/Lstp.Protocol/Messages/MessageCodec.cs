@@ -42,7 +42,7 @@ public static class MessageCodec
             MessageType.Waiting => new Waiting(r.U32()),
             MessageType.Redirect => new Redirect(r.Str(), r.Str()),
             MessageType.TunnelReport => new TunnelReport(r.U32(), r.U64(), r.U64()),
-            MessageType.PublishRequest => new PublishRequest(r.Str(), r.U16()),
+            MessageType.PublishRequest => ReadPublishRequest(ref r),
             MessageType.PublishAck => new PublishAck(r.U16(), r.Bytes8()),
             MessageType.PlainClient => new PlainClient(r.U64(), r.U16(), r.Str()),
             MessageType.DataLink => new DataLink(r.U64(), r.Bytes8()),
@@ -52,6 +52,15 @@ public static class MessageCodec
         };
         r.End();
         return message;
+    }
+
+    private static PublishRequest ReadPublishRequest(ref WireReader r)
+    {
+        var service = r.Str();
+        var port = r.U16();
+        var owner = r.Bytes8();
+        if (owner.Length != PublishRequest.OwnerSize) throw new ProtocolException(ErrorCode.Malformed, $"PUBLISH_REQUEST with a {owner.Length}-byte owner (it is {PublishRequest.OwnerSize})");
+        return new PublishRequest(service, port, owner);
     }
 
     private static MiddleMembers ReadMembers(ref WireReader r)

@@ -30,6 +30,7 @@ public sealed class TunnelSecret
     {
         PairingKey = HMACSHA256.HashData(master, "lstp-pairing-v1"u8);
         AuthKey = HMACSHA256.HashData(master, "lstp-auth-v1"u8);
+        PublishOwner = HMACSHA256.HashData(master, "lstp-publish-owner-v1"u8);
     }
 
     /// <summary>The common part of COMMONUNIQUE_INFO: which ends belong together. Safe to show the middle.</summary>
@@ -37,6 +38,12 @@ public sealed class TunnelSecret
 
     /// <summary>The key the ends prove to each other over the end-to-end TLS session.</summary>
     public byte[] AuthKey { get; }
+
+    /// <summary>
+    /// What an end shows a middle to claim its published ports (PUBLISH_REQUEST): a port belongs to the first owner
+    /// that published it. Derived apart from the other keys, so a middle that sees it learns nothing about them.
+    /// </summary>
+    public byte[] PublishOwner { get; }
 
     /// <summary>Derives the keys from a secret a person typed or stored in a file.</summary>
     public static TunnelSecret FromPassphrase(string secret)

@@ -53,6 +53,82 @@ public sealed class PublishTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_flood_of_public_clients_does_not_rate_limit_the_agent_s_own_data_links()
+    {
+        // The default budget of 50 new links per second per source: every public client makes the agent open a data
+        // link from its own address, so without the agent's exemption most of these would be refused.
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Warning);
+        var port = (ushort)Net.FreePort();
+        var options = new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) };
+        Assert.Equal(50, options.MaxConnectionsPerSecondPerSource);
+        await using var middle = await MiddleHost.StartAsync(options, log);
+        await using var end = EndProxyHost.Start(new EndOptions
+        {
+            Middles = [middle.LinkAddress], Secret = "flooded", Name = "agent",
+            Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))],
+            Publish = [new PublishSpec("echo", port)],
+        }, log);
+        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var answered = await Task.WhenAll(Enumerable.Range(0, 300).Select(async i =>
+        {
+            var payload = RandomNumberGenerator.GetBytes(100 + i);
+            using var client = await Net.ConnectAsync(port, timeout.Token);
+            await client.SendAsync(payload, SocketFlags.None, timeout.Token);
+            client.Shutdown(SocketShutdown.Send);
+            var back = await Net.ReadToEndAsync(client, cancellationToken: timeout.Token);
+            return payload.AsSpan().SequenceEqual(back);
+        }));
+        Assert.Equal(300, answered.Count(a => a));
+        Assert.DoesNotContain(log.Lines, l => l.Contains("RateLimited", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_published_port_is_its_owner_s_another_end_is_refused_until_the_hold_after_its_agent_left_lapses()
+    {
+        await using var echo = new EchoServer();
+        var log = new TestLog(output);
+        var port = (ushort)Net.FreePort();
+        await using var middle = await MiddleHost.StartAsync(new MiddleOptions
+        {
+            Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port), PublishHold = TimeSpan.FromSeconds(3),
+        }, log);
+        EndProxyHost Publisher(string secret, string name) => EndProxyHost.Start(new EndOptions
+        {
+            Middles = [middle.LinkAddress], Secret = secret, Name = name,
+            Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))],
+            Publish = [new PublishSpec("echo", port)],
+            BackoffMax = TimeSpan.FromMilliseconds(500),
+        }, log);
+
+        var owner = Publisher("the owner's secret", "owner");
+        await Eventually.TrueAsync(() => owner.Publishers.Single().Published, "the owner published the port");
+        await using (var squatter = Publisher("another secret", "squatter"))
+        {
+            await Eventually.TrueAsync(() => squatter.Publishers.Single().LastError?.Contains("published by another end", StringComparison.Ordinal) == true,
+                "a second end with another secret is refused while the port is published");
+
+            // The owner's agent goes (a restart, a network change): the port stays the owner's for the hold.
+            await owner.DisposeAsync();
+            await Eventually.TrueAsync(() => squatter.Publishers.Single().LastError?.Contains("is held for the end that published it", StringComparison.Ordinal) == true,
+                "the squatter is refused during the hold");
+            Assert.False(squatter.Publishers.Single().Published);
+        }
+
+        // The owner comes back within the hold, with the same secret: the port is its own again.
+        await using (var back = Publisher("the owner's secret", "owner-again"))
+        {
+            await Eventually.TrueAsync(() => back.Publishers.Single().Published, "the owner publishes its port again");
+        }
+
+        // Once the hold after the owner left has lapsed, another end may have the port.
+        await using var next = Publisher("another secret", "next");
+        await Eventually.TrueAsync(() => next.Publishers.Single().Published, "another end publishes the port once the hold lapsed", TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task A_port_outside_the_publish_range_is_refused_with_a_reason()
     {
         var log = new TestLog(output);

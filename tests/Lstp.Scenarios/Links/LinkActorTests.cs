@@ -1,0 +1,140 @@
+using System.IO.Pipelines;
+using Akka.Actor;
+using Lstp.Middle;
+using Lstp.Middle.Pairing;
+using Lstp.Middle.Relay;
+using Lstp.Protocol;
+using Lstp.Protocol.Framing;
+using Lstp.Protocol.Messages;
+using Lstp.Testing;
+using Lstp.Testing.Security;
+using Lstp.Tunnel.Link;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Lstp.Scenarios.Links;
+
+/// <summary>
+/// A middle's link actors on the TestKit's actor system, each link an in-memory connection handed to the middle's
+/// Kestrel handler as Kestrel would: the states a link goes through (setup, waiting, paired, closing) seen from the
+/// end's side of the wire, without a socket or a listener.
+/// </summary>
+public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING", output)
+{
+    private readonly TestLog _log = new(output);
+
+    private (MiddleNode Node, LinkHandler Handler) StartMiddle(MiddleOptions? options = null)
+    {
+        options ??= new MiddleOptions { Name = "test-middle" };
+        var node = new MiddleNode(options, new InMemoryPairingRegistry(Sys, options, _log.CreateLogger("registry")), _log);
+        node.StartLinks(Sys);
+        return (node, new LinkHandler(node, _log.CreateLogger<LinkHandler>()));
+    }
+
+    [Fact]
+    public async Task A_link_that_never_completes_its_setup_hears_SetupTimeout_and_is_closed()
+    {
+        var (node, handler) = StartMiddle(new MiddleOptions { Name = "test-middle", SetupDeadline = TimeSpan.FromMilliseconds(300) });
+        await using var end = FakeConnection.Open(handler);
+
+        await end.SendAsync(Lstp.Protocol.Framing.Preamble.Create(LinkRole.End)); // and nothing more
+        Assert.Equal(LinkRole.End, await end.Reader.ReadPreambleAsync(Timeout()));
+        var error = Assert.IsType<Error>(await end.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        Assert.Equal(ErrorCode.SetupTimeout, error.Code);
+        await end.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(node.Links);
+    }
+
+    [Fact]
+    public async Task Two_ends_with_one_key_wait_then_pair_and_RELAY_crosses_between_them()
+    {
+        var (node, handler) = StartMiddle();
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
+        await using var first = FakeConnection.Open(handler);
+        var (firstInfo, firstTopology) = RawSetup.End("first", key);
+        await first.SendAsync(RawSetup.Bytes(firstInfo, firstTopology));
+        await first.Reader.ReadPreambleAsync(Timeout());
+        Assert.IsType<Waiting>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+
+        await using var second = FakeConnection.Open(handler);
+        var (secondInfo, secondTopology) = RawSetup.End("second", key);
+        await second.SendAsync(RawSetup.Bytes(secondInfo, secondTopology));
+        await second.Reader.ReadPreambleAsync(Timeout());
+        Assert.Equal("first", Assert.IsType<CommonUniqueInfo>(await second.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout())).EndName);
+        Assert.IsType<TopologyExchange>(await second.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        Assert.Equal("second", Assert.IsType<CommonUniqueInfo>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout())).EndName);
+        Assert.IsType<TopologyExchange>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        Assert.Single(node.Tunnels.Snapshot());
+
+        await first.SendAsync(new Relay(new byte[] { 1, 2, 3 }).ToFrame());
+        Assert.Equal(new byte[] { 1, 2, 3 }, Assert.IsType<Relay>(await second.Reader.ReadMessageAsync(ProtocolLimits.DefaultMaxPayload, Timeout())).Data.ToArray());
+
+        // The first end goes: the second hears PeerGone after what was relayed, and the tunnel is gone.
+        await first.DisposeAsync();
+        Assert.Equal(ErrorCode.PeerGone, Assert.IsType<Error>(await second.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout())).Code);
+        await Eventually.TrueAsync(() => node.Tunnels.Snapshot().Count == 0, "the tunnel is removed");
+    }
+
+    [Fact]
+    public async Task A_waiting_end_replaced_by_a_newer_one_with_its_key_hears_why_and_is_closed()
+    {
+        var (node, handler) = StartMiddle();
+        var (info, topology) = RawSetup.End("twice");
+        await using var older = FakeConnection.Open(handler);
+        await older.SendAsync(RawSetup.Bytes(info, topology));
+        await older.Reader.ReadPreambleAsync(Timeout());
+        Assert.IsType<Waiting>(await older.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+
+        await using var newer = FakeConnection.Open(handler);
+        await newer.SendAsync(RawSetup.Bytes(info, topology));
+        await newer.Reader.ReadPreambleAsync(Timeout());
+        Assert.IsType<Waiting>(await newer.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+
+        var error = Assert.IsType<Error>(await older.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        Assert.Equal(ErrorCode.Replaced, error.Code);
+        await older.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Single(node.Links);
+    }
+
+    private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token;
+
+    /// <summary>An end's connection as Kestrel hands it to the handler, over two in-memory pipes.</summary>
+    private sealed class FakeConnection : IAsyncDisposable
+    {
+        private readonly Pipe _toMiddle = new();
+        private readonly Pipe _fromMiddle = new();
+        private readonly CancellationTokenSource _closed = new();
+
+        private FakeConnection(LinkHandler handler)
+        {
+            var context = new DefaultConnectionContext(Guid.NewGuid().ToString(), new DuplexPipe(_toMiddle.Reader, _fromMiddle.Writer), new DuplexPipe(_fromMiddle.Reader, _toMiddle.Writer));
+            context.ConnectionClosed = _closed.Token;
+            Reader = new FrameStreamReader(_fromMiddle.Reader.AsStream(), 2 * ProtocolLimits.DefaultMaxPayload);
+            Closed = handler.OnConnectedAsync(context);
+        }
+
+        public static FakeConnection Open(LinkHandler handler) => new(handler);
+
+        public FrameStreamReader Reader { get; }
+
+        /// <summary>Completes when the middle is done with the connection (Kestrel would close it then).</summary>
+        public Task Closed { get; }
+
+        public async Task SendAsync(ReadOnlyMemory<byte> bytes) => await _toMiddle.Writer.WriteAsync(bytes);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _toMiddle.Writer.CompleteAsync();
+            await _closed.CancelAsync();
+            try { await Closed.WaitAsync(TimeSpan.FromSeconds(10)); } catch (TimeoutException) { }
+        }
+
+        private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+        {
+            public PipeReader Input => input;
+            public PipeWriter Output => output;
+        }
+    }
+}
