@@ -102,8 +102,8 @@ public sealed class MiddleHost : IAsyncDisposable
                     listen.Use(next => connection =>
                     {
                         var source = LinkSession.SourceOf(connection.RemoteEndPoint?.ToString() ?? "unknown");
-                        // A publishing agent's data links answer a flood of public clients: not counted (Publisher.IsAgent).
-                        if (!node.Publisher.IsAgent(source) && !node.RateLimiter.TryAcquire(source))
+                        // A publishing agent's data links and a neighbour middle's node links are not counted (ExemptFromRate).
+                        if (!node.ExemptFromRate(source) && !node.RateLimiter.TryAcquire(source))
                         {
                             node.Metrics.Error(Protocol.ErrorCode.RateLimited, $"too many new connections from {source}, before TLS", source);
                             connection.Abort(new ConnectionAbortedException("rate limited before the TLS handshake"));

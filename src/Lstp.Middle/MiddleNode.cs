@@ -23,6 +23,19 @@ public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry,
     /// <summary>Links open, in all and per source, against the limits.</summary>
     public LinkCounter LinkCount { get; } = new(options);
     public SourceRateLimiter RateLimiter { get; } = new(options.MaxConnectionsPerSecondPerSource, options.Time);
+
+    /// <summary>Ends handed on to the --upstream middle and not yet paired there, per source: this middle's own waiting limit.</summary>
+    public SourceCounter HandedOn { get; } = new();
+
+    /// <summary>Live node links that presented one of this middle's tokens, per source: known neighbour middles.</summary>
+    public SourceCounter Neighbours { get; } = new();
+
+    /// <summary>
+    /// Whether a new link from <paramref name="source"/> is exempt from the per-source connection rate: the source holds
+    /// a publish control link (its data links answer a flood of public clients) or an admitted node link (a neighbour
+    /// middle, which applied the per-source limits to the ends behind it itself).
+    /// </summary>
+    public bool ExemptFromRate(string source) => Publisher.IsAgent(source) || Neighbours.Has(source);
     public byte[] NodeId { get; } = RandomNumberGenerator.GetBytes(ProtocolLimits.NodeIdSize);
     public DateTimeOffset StartedAt { get; } = options.Time.GetUtcNow();
 

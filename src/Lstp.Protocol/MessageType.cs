@@ -41,6 +41,7 @@ public enum MessageType : byte
     DataLink = 0x37,
     NodeClaim = 0x38,
     MiddleMembers = 0x39,
+    Origin = 0x3A,
 }
 
 /// <summary>Names as the design writes them, for logs and errors.</summary>
@@ -79,6 +80,7 @@ public static class MessageNames
         MessageType.DataLink => "DATA_LINK",
         MessageType.NodeClaim => "NODE_CLAIM",
         MessageType.MiddleMembers => "MIDDLE_MEMBERS",
+        MessageType.Origin => "ORIGIN",
         _ => $"0x{(byte)type:X2}",
     };
 

@@ -1,7 +1,11 @@
 using System.Net.Sockets;
 using Lstp.Admin;
 using Lstp.Middle;
+using Lstp.Protocol;
+using Lstp.Protocol.Messages;
+using Lstp.Scenarios.Security;
 using Lstp.Testing;
+using Lstp.Testing.Security;
 using Lstp.Transport;
 using Xunit;
 using Xunit.Abstractions;
@@ -11,6 +15,75 @@ namespace Lstp.Scenarios;
 /// <summary>Cascaded middles: ends behind different middles meet at an upstream one, and both see the whole path.</summary>
 public sealed class CascadeTests(ITestOutputHelper output)
 {
+    [Fact]
+    public async Task One_source_behind_a_downstream_middle_cannot_lock_out_the_other_ends_behind_it()
+    {
+        // Both middles allow 2 waiting ends per source. Source .21 fills its budget through the downstream; before
+        // the upstream learned each end's own source (ORIGIN), it counted them all as the downstream's, and the end
+        // from .22 was refused with TooManyWaiting too.
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var upstream = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "up", MaxWaitingPerSource = 2 }, log);
+        await using var downstream = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "down", MaxWaitingPerSource = 2, Upstream = upstream.LinkAddress }, log);
+
+        var links = new List<RawLink>();
+        try
+        {
+            async Task<LinkAnswer> RegisterAsync(int source, string name)
+            {
+                var link = await RawLink.ConnectAsync(downstream.LinkAddress, SecurityKit.Source(source));
+                links.Add(link);
+                await link.SendAsync(RawSetup.Bytes(RawSetup.End(name)));
+                return (await link.ReadSetupAnswerAsync(TimeSpan.FromSeconds(10))).Answer;
+            }
+            for (var i = 0; i < 2; i++) Assert.Contains((await RegisterAsync(21, $"busy-{i}")).Messages, m => m is Waiting);
+
+            // The downstream applies its own limit to the busy source...
+            Assert.Equal(ErrorCode.TooManyWaiting, (await RegisterAsync(21, "busy-2")).ErrorCode);
+            // ...and the upstream counts each end against its own source, so the others behind the downstream still wait.
+            Assert.Contains((await RegisterAsync(22, "other-0")).Messages, m => m is Waiting);
+            Assert.Contains((await RegisterAsync(22, "other-1")).Messages, m => m is Waiting);
+            Assert.Equal(4, upstream.Node.Registry.Snapshot().Count);
+            Assert.Equal(["127.0.0.21 via 127.0.0.1", "127.0.0.22 via 127.0.0.1"], upstream.Node.Registry.Snapshot().Select(w => w.Link.BudgetSource).Distinct().Order());
+        }
+        finally
+        {
+            foreach (var link in links) await link.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_downstream_middle_admitted_by_token_is_not_held_to_one_source_s_connection_rate()
+    {
+        // Every end the downstream hands on is a new node link from the downstream's one address. The upstream allows
+        // 3 new links per second per source; a neighbour that presented the upstream's token is not counted.
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var upstream = await MiddleHost.StartAsync(new MiddleOptions
+        {
+            Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "up", MaxConnectionsPerSecondPerSource = 3, Tokens = ["neighbour token"],
+        }, log);
+        await using var downstream = await MiddleHost.StartAsync(new MiddleOptions
+        {
+            Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "down", Upstream = upstream.LinkAddress, UpstreamToken = "neighbour token",
+        }, log);
+        var links = new List<RawLink>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                var link = await RawLink.ConnectAsync(downstream.LinkAddress, SecurityKit.Source(30 + i));
+                links.Add(link);
+                await link.SendAsync(RawSetup.Bytes(RawSetup.End($"end-{i}")));
+                var answer = (await link.ReadSetupAnswerAsync(TimeSpan.FromSeconds(10))).Answer;
+                Assert.True(answer.Messages.Any(m => m is Waiting), $"end {i}: {string.Join(", ", answer.Messages)}");
+            }
+            Assert.Equal(10, upstream.Node.Registry.Snapshot().Count);
+        }
+        finally
+        {
+            foreach (var link in links) await link.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_cascade_of_three_middles_carries_a_tunnel_and_the_path_lists_all_three()
     {

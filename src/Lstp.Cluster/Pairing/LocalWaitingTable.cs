@@ -81,7 +81,7 @@ internal sealed class LocalWaitingTable(int maxPerSource)
                     }
                 }
             }
-            var source = end.Link.SourceAddress;
+            var source = end.Link.BudgetSource;
             var count = _perSource.GetValueOrDefault(source);
             if (count >= maxPerSource)
             {
@@ -185,7 +185,7 @@ internal sealed class LocalWaitingTable(int maxPerSource)
             entries.Remove(entry);
             if (entries.Count == 0) _byKey.Remove(entry.End.CommonKey);
         }
-        var source = entry.End.Link.SourceAddress;
+        var source = entry.End.Link.BudgetSource;
         if (_perSource.TryGetValue(source, out var count))
         {
             if (count <= 1) _perSource.Remove(source);

@@ -36,6 +36,8 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
     private bool _counted;
     private bool _countedFromSource;
     private bool _released;
+    private bool _neighbour;
+    private bool _handedOnWaiting;
 
     public LinkActor(MiddleNode node, LinkHandler work, LinkSession link, TaskCompletionSource done, ILogger log)
     {
@@ -68,6 +70,12 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
     /// <summary>The link's reading ended (the relay loop, a publish link), normally or with an error.</summary>
     private sealed record Ended(Exception? Error);
 
+    /// <summary>The upstream middle paired the end this link handed on.</summary>
+    private sealed class PairedUpstream
+    {
+        public static readonly PairedUpstream Instance = new();
+    }
+
     /// <summary>Closing finished: the connection may go.</summary>
     private sealed class Closed
     {
@@ -78,7 +86,7 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
     {
         _node.Metrics.Connected();
         _node.Links.TryAdd(_link, 0);
-        if (!_link.RateChecked && !_node.Publisher.IsAgent(_link.SourceAddress) && !_node.RateLimiter.TryAcquire(_link.SourceAddress))
+        if (!_link.RateChecked && !_node.ExemptFromRate(_link.SourceAddress) && !_node.RateLimiter.TryAcquire(_link.SourceAddress))
         {
             Close(new ProtocolException(ErrorCode.RateLimited, $"too many new connections from {_link.SourceAddress} (limit {Options.MaxConnectionsPerSecondPerSource}/s)"));
             return;
@@ -137,6 +145,11 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
             Close(new ProtocolException(ErrorCode.TooManyLinks, $"{_link.SourceAddress} already holds {Options.MaxLinksPerSource} links to this middle (limit {Options.MaxLinksPerSource})"));
             return;
         }
+        if (_link.AdmittedNode)
+        {
+            _neighbour = true;
+            _node.Neighbours.Add(_link.SourceAddress);
+        }
         if (setup.Publish is { } publish)
         {
             Go(nameof(Publishing), Publishing);
@@ -166,11 +179,20 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
         }
         if (Options.Upstream is { } upstream)
         {
+            // The upstream counts this end against its own source (ORIGIN); this middle applies its waiting limit
+            // here, until the upstream pairs it.
+            if (!_node.HandedOn.TryAdd(_link.BudgetSource, Options.MaxWaitingPerSource))
+            {
+                Close(new ProtocolException(ErrorCode.TooManyWaiting, $"{_link.BudgetSource} already has {Options.MaxWaitingPerSource} ends waiting through this middle (limit {Options.MaxWaitingPerSource})"));
+                return;
+            }
+            _handedOnWaiting = true;
             Go(nameof(HandedOn), HandedOn);
             Answer(async () =>
             {
                 await SendMembersAsync(members).ConfigureAwait(false);
-                _ = _work.CascadeAsync(_link, upstream, null);
+                var self = Self;
+                _ = _work.CascadeAsync(_link, upstream, null, () => self.Tell(PairedUpstream.Instance));
                 return nameof(HandedOn);
             });
             return;
@@ -290,6 +312,9 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
             case Answered:
                 Relay();
                 break;
+            case PairedUpstream:
+                EndHandedOnWait();
+                break;
             case Ended ended:
                 Close(ended.Error);
                 break;
@@ -321,7 +346,7 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
             case Closed:
                 Context.Stop(Self);
                 break;
-            case Ended or WaitEnded or Answered or Registered or SetupRead:
+            case Ended or WaitEnded or Answered or Registered or SetupRead or PairedUpstream:
                 break; // late outcomes of the steps that were running
             default:
                 Unexpected(message);
@@ -391,6 +416,8 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
         if (_counted) _node.LinkCount.RemoveLink();
         if (_countedFromSource) _node.LinkCount.RemoveFromSource(_link.SourceAddress);
         if (_waiting is not null) _node.Registry.Unregister(_waiting);
+        if (_neighbour) _node.Neighbours.Remove(_link.SourceAddress);
+        EndHandedOnWait();
         if (_link.Peer is { } peer)
         {
             // Whatever ended this link, the other side gets what was already relayed, then ERROR(PeerGone) as its end
@@ -399,6 +426,14 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
             _ = peer.PeerLeftAsync($"{_link.EndName} closed its link", LinkHandler.PeerLeftGrace, Options.Time);
         }
         if (_link.Tunnel is { } tunnel && _node.Tunnels.Remove(tunnel)) Log.Unpaired(_log, tunnel.First.EndName, tunnel.Second.EndName);
+    }
+
+    /// <summary>The end handed on upstream is paired there, or gone: it no longer waits against its source here.</summary>
+    private void EndHandedOnWait()
+    {
+        if (!_handedOnWaiting) return;
+        _handedOnWaiting = false;
+        _node.HandedOn.Remove(_link.BudgetSource);
     }
 
     private static ProtocolException? Refusal(Exception? error) => error switch

@@ -74,7 +74,7 @@ internal sealed partial class PairingRegistryActor : ReceiveActor, IWithTimers
                 return new RegisterResult.Matched(peer);
             }
         }
-        var source = end.Link.SourceAddress;
+        var source = end.Link.BudgetSource;
         var count = _perSource.GetValueOrDefault(source);
         if (count >= _options.MaxWaitingPerSource)
         {
@@ -90,7 +90,7 @@ internal sealed partial class PairingRegistryActor : ReceiveActor, IWithTimers
     {
         if (!_waiting.TryGetValue(end.CommonKey, out var entries) || !entries.Remove(end)) return;
         if (entries.Count == 0) _waiting.Remove(end.CommonKey);
-        var source = end.Link.SourceAddress;
+        var source = end.Link.BudgetSource;
         if (_perSource.TryGetValue(source, out var count))
         {
             if (count <= 1) _perSource.Remove(source);

@@ -79,6 +79,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             sawAdmission = true;
                             admitted = IsValidToken(admission.Token, tokens);
                             if (!admitted) throw new ProtocolException(ErrorCode.AdmissionDenied, "admission token refused");
+                            link.AdmittedNode = role == LinkRole.Node;
                             break;
                         case PublishRequest publish when admitted && role == LinkRole.End && link.Info is null:
                             special = new LinkSetup(null, publish, null);
@@ -90,6 +91,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             break;
                         case NodeClaim nodeClaim when admitted && role == LinkRole.Node && link.Info is null && claim is null:
                             claim = nodeClaim.Claim;
+                            break;
+                        case Origin origin when admitted && role == LinkRole.Node && link.Info is null && link.Origin is null:
+                            link.Origin = origin.Source;
                             break;
                         case CommonUniqueInfo info when admitted && link.Info is null:
                             link.Info = info;
@@ -179,7 +183,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     /// appended again), then relays both ways. Used by a cascade (--upstream) and by a cluster node whose end's
     /// peer waits at another node (<paramref name="claim"/> names it there).
     /// </summary>
-    internal async Task CascadeAsync(LinkSession down, HostPort target, string? claim)
+    internal async Task CascadeAsync(LinkSession down, HostPort target, string? claim, Action? paired = null)
     {
         LinkSession? up = null;
         try
@@ -192,6 +196,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             var setup = new List<byte>(Preamble.Create(LinkRole.Node));
             if (Options.UpstreamToken is { } token) setup.AddRange(new Admission(token).ToFrame());
             if (claim is not null) setup.AddRange(new NodeClaim(claim).ToFrame());
+            // The next middle counts this end against its own source, not against this middle (protocol §4.9).
+            setup.AddRange(new Origin(down.Origin ?? down.SourceAddress).ToFrame());
             setup.AddRange(down.Info!.ToFrame());
             setup.AddRange(down.Topology!.Append(self).ToFrame());
             await up.Output.SendAsync(setup.ToArray(), down.Closed).ConfigureAwait(false);
@@ -209,6 +215,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             node.Metrics.Paired();
             await down.Output.SendAsync(Concat(peerInfo.ToFrame(), toDown.ToFrame()), down.Closed).ConfigureAwait(false);
             Log.Cascaded(log, down.EndName, peerInfo.EndName, target.ToString());
+            paired?.Invoke();
         }
         catch (Exception ex)
         {

@@ -39,6 +39,19 @@ public sealed class LinkSession
     public CancellationToken Closed { get; }
     public string SourceAddress => SourceOf(Remote);
 
+    /// <summary>On a node link: the handed-on end's own source address, as the handing middle told it (ORIGIN).</summary>
+    public string? Origin { get; set; }
+
+    /// <summary>
+    /// What this link's end counts against for per-source limits at this middle: its own address, or for an end
+    /// handed on by another middle, its original source qualified by that middle (a downstream can only spend the
+    /// budget of sources behind it, never that of an end that reaches this middle directly).
+    /// </summary>
+    public string BudgetSource => Origin is null ? SourceAddress : $"{Origin} via {SourceAddress}";
+
+    /// <summary>A node link that presented one of this middle's tokens: its source is a known neighbour middle.</summary>
+    public bool AdmittedNode { get; set; }
+
     /// <summary>The address part of a remote endpoint's text (IPv6 keeps its brackets): what per-source limits count by.</summary>
     public static string SourceOf(string remote) => remote.Contains(']') ? remote[..(remote.LastIndexOf(']') + 1)] : remote.Split(':')[0];
 

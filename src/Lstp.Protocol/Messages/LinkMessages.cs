@@ -97,3 +97,16 @@ public sealed record NodeClaim(string Claim) : Message
     public override MessageType Type => MessageType.NodeClaim;
     protected override void WritePayload(WireWriter w) => w.Str(Claim);
 }
+
+/// <summary>
+/// ORIGIN: on a <c>Node</c> link, the source address of the end this middle hands on, as this middle saw it, so
+/// the next middle can apply its per-source limits to the end and not to the handing middle. <c>str source</c>
+/// </summary>
+public sealed record Origin(string Source) : Message
+{
+    /// <summary>The longest source a middle accepts (an IPv6 address in brackets fits well within it).</summary>
+    public const int MaxLength = 64;
+
+    public override MessageType Type => MessageType.Origin;
+    protected override void WritePayload(WireWriter w) => w.Str(Source);
+}

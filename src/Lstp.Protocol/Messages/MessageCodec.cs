@@ -48,6 +48,7 @@ public static class MessageCodec
             MessageType.DataLink => new DataLink(r.U64(), r.Bytes8()),
             MessageType.NodeClaim => new NodeClaim(r.Str()),
             MessageType.MiddleMembers => ReadMembers(ref r),
+            MessageType.Origin => ReadOrigin(ref r),
             _ => throw new ProtocolException(ErrorCode.UnknownType, $"unknown frame type 0x{(byte)type:X2}"),
         };
         r.End();
@@ -61,6 +62,13 @@ public static class MessageCodec
         var owner = r.Bytes8();
         if (owner.Length != PublishRequest.OwnerSize) throw new ProtocolException(ErrorCode.Malformed, $"PUBLISH_REQUEST with a {owner.Length}-byte owner (it is {PublishRequest.OwnerSize})");
         return new PublishRequest(service, port, owner);
+    }
+
+    private static Origin ReadOrigin(ref WireReader r)
+    {
+        var source = r.Str();
+        if (source.Length is 0 or > Origin.MaxLength) throw new ProtocolException(ErrorCode.Malformed, $"ORIGIN with a source of {source.Length} characters (1 to {Origin.MaxLength})");
+        return new Origin(source);
     }
 
     private static MiddleMembers ReadMembers(ref WireReader r)

@@ -136,7 +136,7 @@ public class FrameCodecTests
     [InlineData(0x0F)]
     [InlineData(0x1C)]
     [InlineData(0x22)]
-    [InlineData(0x3A)]
+    [InlineData(0x3B)]
     [InlineData(0xFF)]
     public void TryReadFrame_UnknownType_ThrowsUnknownType(byte type)
     {

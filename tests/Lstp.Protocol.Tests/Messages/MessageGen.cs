@@ -72,6 +72,7 @@ public static class MessageGen
         from address in Str from reason in Str select (Message)new Redirect(address, reason),
         from channels in U32 from sent in U64 from received in U64 select (Message)new TunnelReport(channels, sent, received),
         from service in Str from port in U16 from owner in BytesOf(PublishRequest.OwnerSize) select (Message)new PublishRequest(service, port, owner),
+        Gen.Choose(1, Origin.MaxLength).SelectMany(n => Gen.Elements('a', '1', '.', ':').ArrayOf(n)).Select(c => (Message)new Origin(new string(c))),
         from port in U16 from ticket in Short select (Message)new PublishAck(port, ticket),
         from id in U64 from port in U16 from source in Str select (Message)new PlainClient(id, port, source),
         from id in U64 from ticket in Short select (Message)new DataLink(id, ticket),

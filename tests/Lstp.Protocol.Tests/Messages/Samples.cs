@@ -82,6 +82,7 @@ public static class Samples
         ("waiting", new Waiting(600)),
         ("redirect", new Redirect("m2:7700", "draining")),
         ("tunnel-report", new TunnelReport(2, 1000, 2000)),
+        ("origin", new Origin("198.51.100.7")),
         ("publish-request", new PublishRequest("web", 8080, [.. Enumerable.Range(0, 32).Select(i => (byte)i)])),
         ("publish-ack", new PublishAck(8080, [0x01, 0x02, 0x03, 0x04])),
         ("plain-client", new PlainClient(42, 8080, "198.51.100.9:40000")),
