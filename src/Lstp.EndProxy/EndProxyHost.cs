@@ -109,7 +109,7 @@ public sealed class EndProxyHost : IAsyncDisposable
         {
             var service = options.Services.FirstOrDefault(s => s.Name == publish.Service)
                 ?? throw new FormatException($"--publish '{publish.Service}={publish.Port}': this end offers no service '{publish.Service}' (add --service {publish.Service}=HOST:PORT)");
-            var agent = new PublishAgent(publish, service, options, dialer, loggers.CreateLogger("Lstp.EndProxy.Publish"));
+            var agent = new PublishAgent(publish, service, options, dialer, loggers.CreateLogger("Lstp.EndProxy.Publish"), actors);
             host._agents.Add(agent);
             agent.Start();
         }

@@ -24,7 +24,7 @@ namespace Lstp.Middle.Links;
 /// the counters and completes the connection. Its parent (<see cref="LinksActor"/>) stops it on an unexpected failure;
 /// <see cref="PostStop"/> then still releases what it held.
 /// </summary>
-internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
+internal sealed partial class LinkActor : UntypedActor
 {
     private readonly MiddleNode _node;
     private readonly LinkHandler _work;
@@ -37,6 +37,9 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
     private bool _countedFromSource;
     private bool _released;
     private bool _neighbour;
+
+    /// <summary>A wait that ended (paired, dropped) before WAITING went out: handled once Waiting. No stash for one message.</summary>
+    private WaitEnded? _early;
     private bool _handedOnWaiting;
 
     public LinkActor(MiddleNode node, LinkHandler work, LinkSession link, TaskCompletionSource done, ILogger log)
@@ -48,8 +51,6 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
         _log = log;
         _setupDeadline = new CancellationTokenSource(node.Options.SetupDeadline, node.Options.Time);
     }
-
-    public IStash Stash { get; set; } = null!;
 
     /// <summary>The current state's name, for logs and tests.</summary>
     public string State { get; private set; } = nameof(AwaitingSetup);
@@ -252,10 +253,15 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
             case Answered { Next: nameof(Waiting) }:
                 Go(nameof(Waiting), Waiting);
                 Relay(); // keepalives while waiting; RELAY once a peer pairs with this end
+                if (_early is { } earlyOutcome)
+                {
+                    _early = null;
+                    Waiting(earlyOutcome);
+                }
                 break;
-            case WaitEnded:
+            case WaitEnded early:
                 // Paired or dropped before WAITING went out: handled once waiting.
-                Stash.Stash();
+                _early = early;
                 break;
             case Ended ended:
                 Close(ended.Error);
@@ -360,7 +366,6 @@ internal sealed partial class LinkActor : UntypedActor, IWithUnboundedStash
     {
         State = name;
         Become(state);
-        Stash.UnstashAll();
     }
 
     /// <summary>Runs a step that answers the end; its outcome comes back as <see cref="Answered"/> (or <see cref="Ended"/> on failure).</summary>

@@ -21,7 +21,9 @@ internal sealed class LinksActor(MiddleNode node, ILogger log) : UntypedActor
         switch (message)
         {
             case Accept accept:
-                Context.ActorOf(Props.Create(() => new LinkActor(node, accept.Work, accept.Link, accept.Done, log)), $"link-{++_next}");
+                // Props from the type and its arguments: the expression form compiles each argument on every call, which
+                // measured about 13 KiB of middle memory per link (bench/run.sh's idle tunnels).
+                Context.ActorOf(Props.Create(typeof(LinkActor), node, accept.Work, accept.Link, accept.Done, log), $"link-{++_next}");
                 break;
             default:
                 Unhandled(message);
