@@ -37,6 +37,8 @@ public static class LstpActorSystem
         var setup = ActorSystemSetup.Create([BootstrapSetup.Create().WithConfig(config), new LoggerFactorySetup(loggers), .. setups]);
         var system = ActorSystem.Create(name, setup);
         system.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
+        // Now, not on the first channel: see ByteStreams for why materializing must never wait for its supervisor.
+        Streams.ByteStreams.MaterializerOf(system);
         return system;
     }
 }

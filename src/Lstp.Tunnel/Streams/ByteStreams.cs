@@ -9,10 +9,24 @@ namespace Lstp.Tunnel.Streams;
 /// </summary>
 public sealed class ByteStreams : IExtension
 {
-    public ByteStreams(ExtendedActorSystem system) =>
+    /// <summary>How long creating the extension waits for the materializer's supervisor to start (it does at once).</summary>
+    private static readonly TimeSpan SupervisorStart = TimeSpan.FromSeconds(10);
+
+    public ByteStreams(ExtendedActorSystem system)
+    {
         // Graphs here are fused into one actor each; a one-element input buffer keeps what an async boundary
         // would hold ahead of a paused channel to a single 64 KiB chunk.
         Materializer = ActorMaterializer.Create(system, ActorMaterializerSettings.Create(system).WithInputBuffer(1, 1), namePrefix: "bytes");
+        // Until its supervisor actor has started, Akka materializes a graph by asking the supervisor and blocking on
+        // the answer. A thousand channels opening at once on a fresh system then blocked a thousand thread-pool
+        // threads, starving the very threads the answer needed, and every tunnel of the process stalled (measured:
+        // BurstTests under a parallel test run, tunnels silent for 45 s). So the extension is made when the actor
+        // system is (LstpActorSystem), and returns only once the supervisor runs: materializing never blocks then.
+        if (Materializer.Supervisor is RepointableActorRef supervisor && !SpinWait.SpinUntil(() => supervisor.IsStarted, SupervisorStart))
+        {
+            throw new InvalidOperationException($"the byte-stream materializer's supervisor did not start within {SupervisorStart.TotalSeconds:0} s");
+        }
+    }
 
     public ActorMaterializer Materializer { get; }
 
