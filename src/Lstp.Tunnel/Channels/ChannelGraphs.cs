@@ -26,11 +26,15 @@ namespace Lstp.Tunnel.Channels;
 /// </summary>
 internal static class ChannelGraphs
 {
+    /// <summary>What the uplink's send answers when the channel or its tunnel is closing: the uplink ends there.</summary>
+    public const int Closed = -1;
+
     /// <summary>The uplink: reads the application, frames each read and hands it to <paramref name="send"/>; completes at the application's FIN.</summary>
     public static IRunnableGraph<Task> Uplink(Socket socket, Func<Chunk, Chunk> frame, Func<Chunk, Task<int>> send) =>
         Source.FromGraph(new SocketSource(socket, FrameCodec.ServiceDataPrefix, ProtocolLimits.ServiceDataChunk))
             .Select(frame)
             .SelectAsync(1, send)
+            .TakeWhile(sent => sent != Closed)
             .ToMaterialized(Sink.Ignore<int>(), Keep.Right)
             .Named("uplink");
 

@@ -99,7 +99,7 @@ public sealed class ServiceChannel
         _ = uplink.ContinueWith(t =>
         {
             compressor?.Dispose();
-            Ended(t, error => new ChannelCommand.UplinkEnded(error));
+            Ended(t, error => new ChannelCommand.UplinkEnded(error ?? (_tunnelClosed ? new ObjectDisposedException(nameof(TunnelWriter), "the tunnel is closed") : null)));
         }, TaskScheduler.Default);
         var decompressor = Compression.CreateDecompressor();
         var downlink = ChannelGraphs.Downlink(_inbox.Reader, _socket, decompressor is null ? null : record => Decompress(decompressor, record), Drained).Run(materializer);
@@ -128,21 +128,28 @@ public sealed class ServiceChannel
     }
 
     /// <summary>Waits while the peer has paused the channel, then for the tunnel writer's credit; the writer returns the array.</summary>
+    /// <returns>The frame's length, or <see cref="ChannelGraphs.Closed"/> when the channel or its tunnel is closing.</returns>
     private async Task<int> SendAsync(Chunk frame)
     {
         try
         {
             await Gate.WaitOpenAsync(Stopping).ConfigureAwait(false);
+            await _writer.SendDataAsync(frame.Buffer, frame.Count, Stopping).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
-            frame.Return();
-            throw;
+            // Not a failure of the stream: the channel stops, or its tunnel closed under it. The uplink ends quietly
+            // (a faulted task would make Akka log an error for what is an ordinary end) and says why.
+            if (ex is ObjectDisposedException) _tunnelClosed = true;
+            if (ex is OperationCanceledException) frame.Return(); // the writer returns the array once it has taken it
+            return ChannelGraphs.Closed;
         }
-        await _writer.SendDataAsync(frame.Buffer, frame.Count, Stopping).ConfigureAwait(false);
         _counters.AddSent(frame.Counted);
         return frame.Count;
     }
+
+    /// <summary>Set when the uplink found the tunnel's writer closed: its end is an error, not the application's FIN.</summary>
+    private volatile bool _tunnelClosed;
 
     /// <summary>Frames the <paramref name="n"/> bytes read into <paramref name="buffer"/> as SERVICE_DATA.</summary>
     private (byte[] Frame, int Length) Raw(byte[] buffer, int n)
