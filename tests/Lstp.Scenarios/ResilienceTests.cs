@@ -122,4 +122,26 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         var reset = await Assert.ThrowsAsync<SocketException>(() => Net.ReadToEndAsync(application).WaitAsync(TimeSpan.FromSeconds(15)));
         Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_forward_that_finds_no_tunnel_resets_its_local_connection_instead_of_ending_it_cleanly(bool dedicated)
+    {
+        // The two ends never pair (different secrets): the forward waits its second for a tunnel and gives up.
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            server: o => o with { Secret = "another secret" },
+            client: o => o with
+            {
+                WaitForTunnel = TimeSpan.FromSeconds(1),
+                Forwards = [.. o.Forwards.Select(f => f with { Dedicated = dedicated })],
+            });
+
+        using var application = await Net.ConnectAsync(rig.ForwardPort("echo"));
+        var reset = await Assert.ThrowsAsync<SocketException>(() => Net.ReadToEndAsync(application).WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        Assert.Equal(0, echo.Accepted);
+    }
 }

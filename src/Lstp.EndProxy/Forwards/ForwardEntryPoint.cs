@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Lstp.EndProxy.Connect;
 using Lstp.Protocol.Messages;
+using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Session;
 using Microsoft.Extensions.Logging;
 
@@ -22,20 +23,21 @@ public sealed partial class ForwardEntryPoint(ForwardSpec spec, TunnelSupervisor
         }
         if (spec.Dedicated)
         {
-            if (!await supervisor.OpenDedicatedAsync(client, spec.Service, cancellationToken).ConfigureAwait(false)) client.Dispose();
+            if (!await supervisor.OpenDedicatedAsync(client, spec.Service, cancellationToken).ConfigureAwait(false)) ChannelSockets.Reset(client);
             return;
         }
         var tunnel = await supervisor.WaitForTunnelAsync(waitForTunnel, cancellationToken).ConfigureAwait(false);
         if (tunnel is null || !tunnel.Tell(new TunnelCommand.OpenChannel(client, TargetKind.Service, spec.Service, 0)))
         {
             Log.NoTunnel(log, spec.Listen.ToString(), spec.Service, waitForTunnel.TotalSeconds);
-            client.Dispose();
+            // A reset, not a FIN: an application must not read "no tunnel" as an empty answer that ended cleanly.
+            ChannelSockets.Reset(client);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "forward {Listen} -> {Service}: no tunnel open within {Seconds:0} s; closing the local connection")]
+        [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "forward {Listen} -> {Service}: no tunnel open within {Seconds:0} s; resetting the local connection")]
         public static partial void NoTunnel(ILogger logger, string listen, string service, double seconds);
     }
 }

@@ -29,7 +29,7 @@ public sealed partial class FtpHelper : IApplicationHelper
         if (server is null)
         {
             Log.NoTunnel(log, channels.Service);
-            client.Dispose();
+            Lstp.Tunnel.Channels.ChannelSockets.Reset(client);
             return;
         }
         (System.Net.IPAddress, System.Net.IPAddress) addresses;
@@ -54,7 +54,7 @@ public sealed partial class FtpHelper : IApplicationHelper
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 568, Level = LogLevel.Warning, Message = "ftp helper '{Service}': no tunnel open; closing the FTP client's control connection")]
+        [LoggerMessage(EventId = 568, Level = LogLevel.Warning, Message = "ftp helper '{Service}': no tunnel open; resetting the FTP client's control connection")]
         public static partial void NoTunnel(ILogger logger, string service);
     }
 }

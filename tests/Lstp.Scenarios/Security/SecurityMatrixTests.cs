@@ -45,9 +45,10 @@ public sealed class SecurityMatrixTests(ITestOutputHelper output)
         var keys = rig.Middle.Node.Registry.Snapshot().Select(w => w.CommonKey).ToList();
         Assert.NotEqual(keys[0], keys[1]);
 
-        // An application that connects gets no path: the forward waits for a tunnel (1 s here), then closes it.
+        // An application that connects gets no path: the forward waits for a tunnel (1 s here), then resets it.
         using var app = await Net.ConnectAsync(rig.ForwardPort("echo"));
-        Assert.Empty(await Net.ReadToEndAsync(app).WaitAsync(TimeSpan.FromSeconds(15)));
+        var reset = await Assert.ThrowsAsync<SocketException>(() => Net.ReadToEndAsync(app).WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
 
         Assert.Equal(0, rig.Middle.Node.Metrics.Pairings);
         Assert.Equal(0, rig.Middle.Node.Tunnels.Count);
