@@ -22,6 +22,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/bench/lib.sh" # usage, log, die, wait_line, free_ports, ...
 BENCH=$ROOT/bench
 ORIGINAL_ARGS=("$@")
 
@@ -34,7 +35,6 @@ BUILD=1
 INSTALL=1
 BASELINE="" # --baseline REV, as given; BASE_COMMIT / BASE_SHORT: the commit it names
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 while (($#)); do
   case $1 in
     --quick) QUICK=1; RUNS=1; DURATION=3 ;;
@@ -76,20 +76,11 @@ BASE_LSTP=$WORK/baseline-out/lstp # with --baseline: REV's lstp, published from 
 HZ=$(getconf CLK_TCK)
 STARTED_AT=$SECONDS
 
-log() { printf '[%4ds] %s\n' $((SECONDS - STARTED_AT)) "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
 # Processes: every background process is recorded here; the exit trap ends them (and anything
 # they forked, e.g. socat's per-connection children and sshd's sessions) by pid, then removes WORK.
 PIDS=()
-descendants() {
-  local child
-  for child in $(pgrep -P "$1" 2>/dev/null || true); do
-    descendants "$child"
-    echo "$child"
-  done
-}
 stop_pid() {
   local pid=$1 victims i
   victims=$(descendants "$pid")
@@ -139,42 +130,8 @@ wait_listen() {
   die "$what: nothing listens on 127.0.0.1:$port after 30 s"
 }
 
-# Waits until FILE has a line matching PATTERN (grep -E); the process PID must stay alive meanwhile.
-wait_line() {
-  local file=$1 pattern=$2 pid=$3 seconds=$4 what=$5 i
-  for ((i = 0; i < seconds * 10; i++)); do
-    grep -Eq "$pattern" "$file" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || die "$what exited (see $file)"
-    sleep 0.1
-  done
-  die "$what: no '$pattern' in $file after $seconds s"
-}
 
-# N free loopback ports, distinct, below the ephemeral range (so no outgoing connection, ours or anyone's,
-# takes one between choosing it and listening on it): each is checked by binding it.
-free_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-candidates = list(range(20000, low if low > 21000 else 32768))
-random.shuffle(candidates)
-chosen = []
-for port in candidates:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        chosen.append(port)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(chosen) == int(sys.argv[1]):
-        break
-print(" ".join(map(str, chosen)))
-PY
-}
 
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # ---------------------------------------------------------------------------------------------
 # CPU accounting: ticks of a process tree (utime+stime+cutime+cstime of the root and every live

@@ -18,6 +18,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$ROOT/bench/lib.sh" # usage, log, die, wait_line, free_ports, ...
 HERE=$ROOT/bench/cluster
 
 RUNS=3
@@ -26,7 +27,6 @@ PAIRS=2000
 CONCURRENCY=64
 BUILD=1
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 while (($#)); do
   case $1 in
     --quick) RUNS=1; DURATION=3; PAIRS=500 ;;
@@ -53,8 +53,6 @@ WORK=$(mktemp -d /tmp/lstp-cluster-bench.XXXXXX)
 LSTP=$ROOT/out/lstp/lstp
 STARTED_AT=$SECONDS
 
-log() { printf '[%4ds] %s\n' $((SECONDS - STARTED_AT)) "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 
 # Every background process is recorded and stopped on exit, by pid.
 PIDS=()

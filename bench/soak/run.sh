@@ -28,12 +28,12 @@ fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+source "$ROOT/bench/lib.sh" # usage, log, die, wait_line, free_ports, ...
 ORIGINAL_ARGS=("$@")
 
 DURATION=1800
 QUICK=0
 BUILD=1
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 while (($#)); do
   case $1 in
     --quick) QUICK=1; DURATION=180 ;;
@@ -63,20 +63,11 @@ mkdir -p "$LOGS" "$OUT/pids"
 WORK=$(mktemp -d /tmp/lstp-soak.XXXXXX)
 STARTED_AT=$SECONDS
 
-log() { printf '[%4ds] %s\n' $((SECONDS - STARTED_AT)) "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
 # Processes: every background process is recorded in PIDS; the exit trap ends them and anything they started
 # (chaos.py's middles) by pid, children first... then removes WORK.
 PIDS=()
-descendants() {
-  local child
-  for child in $(pgrep -P "$1" 2>/dev/null || true); do
-    descendants "$child"
-    echo "$child"
-  done
-}
 stop_pid() {
   local pid=$1 victims i
   victims=$(descendants "$pid")
@@ -133,38 +124,7 @@ wait_listen() { # PORT WHAT PID
   done
   die "$what: nothing listens on 127.0.0.1:$port after 30 s"
 }
-wait_line() { # FILE PATTERN PID SECONDS WHAT
-  local file=$1 pattern=$2 pid=$3 seconds=$4 what=$5 i
-  for ((i = 0; i < seconds * 10; i++)); do
-    grep -Eq "$pattern" "$file" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || die "$what exited (see $file)"
-    sleep 0.1
-  done
-  die "$what: no '$pattern' in $file after $seconds s"
-}
 
-# N free loopback ports, distinct, below the ephemeral range (as bench/run.sh picks them).
-free_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-candidates = list(range(20000, low if low > 21000 else 32768))
-random.shuffle(candidates)
-chosen = []
-for port in candidates:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        chosen.append(port)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(chosen) == int(sys.argv[1]):
-        break
-print(" ".join(map(str, chosen)))
-PY
-}
 
 # =============================================================================================
 log "output: $OUT ($( ((QUICK)) && echo 'quick: ')${DURATION} s of traffic)"

@@ -18,6 +18,13 @@ namespace Lstp.Cluster;
 /// <summary>The node could not join the cluster through its seeds in time (exit 1: an outage, not a configuration mistake).</summary>
 public sealed class ClusterUnavailableException(string message) : Exception(message);
 
+/// <summary>A checked cluster node's settings, and the HOCON and setups its actor system starts with.</summary>
+public sealed record ClusterPlan(ClusterOptions Cluster, MiddleOptions Middle, HostPort Link, X509Certificate2? Certificate, Akka.Configuration.Config Config, Setup[] Setups)
+{
+    /// <summary>The actor system's name, the same on every node (it is part of each node's cluster address).</summary>
+    public string SystemName => ClusterHocon.SystemName;
+}
+
 /// <summary>
 /// The one call that makes a middle a cluster node (`lstp middle --cluster SEEDS --advertise HOST:PORT`): checks the
 /// options, starts the node's actor system with remoting (mutual TLS pinned to the cluster certificate), joins
@@ -26,9 +33,20 @@ public sealed class ClusterUnavailableException(string message) : Exception(mess
 /// </summary>
 public static partial class ClusterSetup
 {
+    /// <summary>Checks the options and creates the node's own actor system, then joins (tests and embedders).</summary>
     public static async Task<ClusterNode> JoinAsync(ClusterOptions cluster, MiddleOptions middle, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
-        var log = loggers.CreateLogger("Lstp.Cluster");
+        var plan = Plan(cluster, middle);
+        var system = LstpActorSystem.Create(ClusterHocon.SystemName, loggers, plan.Config, plan.Setups);
+        return await JoinAsync(plan, system, loggers, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Everything that can be checked before an actor system exists: the configuration mistakes throw
+    /// <see cref="ArgumentException"/> here, and the result configures the system (HOCON and the TLS setup).
+    /// </summary>
+    public static ClusterPlan Plan(ClusterOptions cluster, MiddleOptions middle)
+    {
         if (middle.Upstream is not null) throw new ArgumentException("--cluster and --upstream exclude each other: a cluster node hands ends on through the cluster");
         if (cluster.Advertise.Port == 0) throw new ArgumentException($"--advertise {cluster.Advertise}: other nodes need a real port");
         if (IPAddress.TryParse(cluster.Advertise.Host.Trim('[', ']'), out var any) && (any.Equals(IPAddress.Any) || any.Equals(IPAddress.IPv6Any)))
@@ -40,9 +58,18 @@ public static partial class ClusterSetup
         // The config file's akka section, if any, wins over what the flags made of the cluster.
         var config = ClusterHocon.Create(cluster, tls: certificate is not null);
         if (middle.ActorConfig is { } fromFile) config = fromFile.WithFallback(config);
-        var system = certificate is null
-            ? LstpActorSystem.Create(ClusterHocon.SystemName, loggers, config)
-            : LstpActorSystem.Create(ClusterHocon.SystemName, loggers, config, TlsSetup(certificate));
+        return new ClusterPlan(cluster, middle, link, certificate, config, certificate is null ? [] : [TlsSetup(certificate)]);
+    }
+
+    /// <summary>
+    /// Joins through the seeds on a system configured from <paramref name="plan"/>, then starts the sharded pairing
+    /// registry and the member list. Seeds that never let the node in throw <see cref="ClusterUnavailableException"/>;
+    /// the system is terminated on any failure.
+    /// </summary>
+    public static async Task<ClusterNode> JoinAsync(ClusterPlan plan, ActorSystem system, ILoggerFactory loggers, CancellationToken cancellationToken = default)
+    {
+        var log = loggers.CreateLogger("Lstp.Cluster");
+        var (cluster, middle, link, certificate) = (plan.Cluster, plan.Middle, plan.Link, plan.Certificate);
         try
         {
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,4 +1,7 @@
-using Lstp.Admin.End;
+using Akka.Hosting;
+using Lstp.Cli.Hosting;
+using Lstp.Tunnel.Actors;
+using Microsoft.Extensions.DependencyInjection;
 using System.CommandLine;
 using Lstp.Cli.Configuration;
 using Lstp.EndProxy;
@@ -83,38 +86,14 @@ public static class EndCommand
             options.Compression.RequireServices(options.Services.Select(s => s.Name).Concat(options.Forwards.Select(f => f.Service)));
 
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
-            var log = loggers.CreateLogger("Lstp.Cli");
             var dialer = DialerFactory.Create(options.Via, Environment.GetEnvironmentVariables());
             var adminAddress = settings.String(admin) is { } at and not ("off" or "none") ? CommonOptions.Address(at, "--admin", default) : (HostPort?)null;
-            var adminAccess = adminFlags.Read(settings);
-            var host = EndProxyHost.Start(options, loggers, dialer);
-            EndAdmin? endAdmin = null;
-            try
-            {
-                if (adminAddress is { } where) endAdmin = await EndAdmin.StartAsync(host, where, adminAccess, loggers, cancellationToken);
-            }
-            catch
-            {
-                await host.DisposeAsync();
-                throw;
-            }
-            await using var adminEndpoint = endAdmin;
-            if (endAdmin is not null) log.LogInformation("end admin on {Admin}", endAdmin.Address);
-            if (options.Via is not null) log.LogInformation("dialling middles through {Via}", ViaParser.Redact(options.Via));
-            log.LogInformation("end {Name}: middles {Middles}; offers {Services}; forwards {Forwards}{Plain}",
-                options.Name, string.Join(",", middles), Describe(options.Services.Select(s => s.Name)),
-                Describe(host.Listeners.Select(l => l.What)), options.Plaintext ? "; PLAINTEXT (no end-to-end encryption)" : "");
-            try { await Task.Delay(Timeout.Infinite, cancellationToken); } catch (OperationCanceledException) { }
-            log.LogInformation("end {Name} stopping: sending SHUTDOWN", options.Name);
-            await host.DisposeAsync();
+            await NodeHost.RunAsync(loggers, services => services
+                .AddAkka("lstp-end", akka => LstpActorSystem.Configure(akka, loggers, options.ActorConfig))
+                .AddSingleton(new EndRoleSettings(options, dialer, adminAddress, adminFlags.Read(settings)))
+                .AddHostedService<EndRole>(), cancellationToken);
             return 0;
         }));
         return command;
-    }
-
-    private static string Describe(IEnumerable<string> items)
-    {
-        var list = items.ToList();
-        return list.Count == 0 ? "nothing" : string.Join(", ", list);
     }
 }

@@ -1,4 +1,9 @@
+using Akka.Hosting;
 using Lstp.Admin.Views;
+using Lstp.Cli.Hosting;
+using Lstp.Cluster;
+using Lstp.Tunnel.Actors;
+using Microsoft.Extensions.DependencyInjection;
 using System.CommandLine;
 using Lstp.Admin;
 using Lstp.Cli.Configuration;
@@ -100,27 +105,20 @@ public static class MiddleCommand
                 options = options with { UpstreamTrust = new MiddleTrust(upstreamPin, upstreamCaFile) };
             }
             using var loggers = CliLogging.Create(parse.GetValue(logFormat), parse.GetValue(logLevel));
-            var log = loggers.CreateLogger("Lstp.Cli");
-            Lstp.Cluster.ClusterNode? clusterNode = null;
-            if (ClusterFlags.Read(settings, cluster, advertise, clusterCert) is { } clusterOptions)
+            var clusterPlan = ClusterFlags.Read(settings, cluster, advertise, clusterCert) is { } clusterOptions ? ClusterSetup.Plan(clusterOptions, options) : null;
+            try
             {
-                try { clusterNode = await Lstp.Cluster.ClusterSetup.JoinAsync(clusterOptions, options, loggers, cancellationToken); }
-                catch (Lstp.Cluster.ClusterUnavailableException ex) { Console.Error.WriteLine($"lstp: {ex.Message}"); return 1; }
-                options = clusterNode.Options;
+                await NodeHost.RunAsync(loggers, services => services
+                    .AddAkka(clusterPlan?.SystemName ?? "lstp-middle",
+                        akka => LstpActorSystem.Configure(akka, loggers, clusterPlan?.Config ?? options.ActorConfig, clusterPlan?.Setups ?? []))
+                    .AddSingleton(new MiddleRoleSettings(options, clusterPlan, adminFlags.Read(settings)))
+                    .AddHostedService<MiddleRole>(), cancellationToken);
             }
-            await using var leaveCluster = clusterNode; // disposed after the host: leaves the cluster
-            await using var host = await MiddleHost.StartAsync(options, loggers, adminFlags.Read(settings), clusterNode?.System, cancellationToken);
-            if (clusterNode is not null) host.ShowCluster(() => ClusterFlags.Members(clusterNode));
-            log.LogInformation("middle {Name} listening on {Link}; admin on {Admin}; {Admission}",
-                options.Name, host.LinkAddress, host.AdminAddress?.ToString() ?? "off", tokens.Count > 0 ? $"{tokens.Count} admission token(s) required" : "open (no --token)");
-            if (options.TlsCertificate is not null)
+            catch (ClusterUnavailableException ex)
             {
-                using var cert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.TlsCertificate, options.TlsKey);
-                log.LogInformation("link TLS on; ends can pin this middle with --middle-fingerprint {Fingerprint}", MiddleTrust.FingerprintOf(cert));
+                Console.Error.WriteLine($"lstp: {ex.Message}");
+                return 1;
             }
-            try { await Task.Delay(Timeout.Infinite, cancellationToken); } catch (OperationCanceledException) { }
-            log.LogInformation("middle {Name} stopping", options.Name);
-            if (clusterNode is not null) await clusterNode.DrainAsync(host.Node, CancellationToken.None); // SIGTERM: ends move, channels get a grace period
             return 0;
         }));
         return command;

@@ -45,7 +45,7 @@ public sealed partial class FtpHelper : IApplicationHelper
             throw;
         }
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var relay = channels.Actors.ActorOf(Props.Create(() => new FtpControlRelay(client, server, channels, log, addresses, stopped)), $"ftp-relay-{Interlocked.Increment(ref _relays)}");
+        var relay = channels.Actors.ActorOf(Props.Create(typeof(FtpControlRelay), client, server, channels, log, addresses, stopped), $"ftp-relay-{Interlocked.Increment(ref _relays)}");
         using var _ = cancellationToken.Register(() => relay.Tell(PoisonPill.Instance));
         await stopped.Task.ConfigureAwait(false);
     }

@@ -63,8 +63,6 @@ internal sealed partial class PublishAgentActor(PublishSpec spec, ServiceSpec se
                 if (failed.Error is not ProtocolException { Code: ErrorCode.PublishRefused }) _seed++;
                 BackOff(failed.Error.Message);
                 break;
-            case FromMiddle or Lost:
-                break; // a closed link's
             default:
                 Common(message);
                 break;
@@ -111,19 +109,19 @@ internal sealed partial class PublishAgentActor(PublishSpec spec, ServiceSpec se
             case Retry:
                 Connect();
                 break;
-            case FromMiddle or Lost:
-                break; // a closed link's
             default:
                 Common(message);
                 break;
         }
     }
 
-    /// <summary>What every state handles: a data link's outcome.</summary>
+    /// <summary>What every state handles: a data link's outcome, and what a link closed earlier still reports.</summary>
     private void Common(object message)
     {
         switch (message)
         {
+            case FromMiddle or Lost:
+                break; // a closed link's: Published handles its own link's before this
             case ClientDone { Why: { } why } done:
                 Log.ClientFailed(log, spec.Service, done.Client, why);
                 break;

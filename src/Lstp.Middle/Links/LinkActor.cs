@@ -127,11 +127,8 @@ internal sealed partial class LinkActor : UntypedActor
                 _setupDeadline.Dispose();
                 Decide(read.Setup);
                 break;
-            case Ended ended:
-                Close(ended.Error);
-                break;
             default:
-                Unexpected(message);
+                Otherwise(message);
                 break;
         }
     }
@@ -263,11 +260,8 @@ internal sealed partial class LinkActor : UntypedActor
                 // Paired or dropped before WAITING went out: handled once waiting.
                 _early = early;
                 break;
-            case Ended ended:
-                Close(ended.Error);
-                break;
             default:
-                Unexpected(message);
+                Otherwise(message);
                 break;
         }
     }
@@ -285,11 +279,8 @@ internal sealed partial class LinkActor : UntypedActor
                 _node.Metrics.Error(dropped.Code, dropped.Reason, _link.Remote);
                 EndWith(dropped.Code, dropped.Reason);
                 break;
-            case Ended ended:
-                Close(ended.Error);
-                break;
             default:
-                Unexpected(message);
+                Otherwise(message);
                 break;
         }
     }
@@ -299,13 +290,10 @@ internal sealed partial class LinkActor : UntypedActor
     {
         switch (message)
         {
-            case Ended ended:
-                Close(ended.Error);
-                break;
             case WaitEnded:
                 break; // the pairing that put this end here
             default:
-                Unexpected(message);
+                Otherwise(message);
                 break;
         }
     }
@@ -321,11 +309,8 @@ internal sealed partial class LinkActor : UntypedActor
             case PairedUpstream:
                 EndHandedOnWait();
                 break;
-            case Ended ended:
-                Close(ended.Error);
-                break;
             default:
-                Unexpected(message);
+                Otherwise(message);
                 break;
         }
     }
@@ -335,11 +320,8 @@ internal sealed partial class LinkActor : UntypedActor
     {
         switch (message)
         {
-            case Ended ended:
-                Close(ended.Error);
-                break;
             default:
-                Unexpected(message);
+                Otherwise(message);
                 break;
         }
     }
@@ -355,9 +337,16 @@ internal sealed partial class LinkActor : UntypedActor
             case Ended or WaitEnded or Answered or Registered or SetupRead or PairedUpstream:
                 break; // late outcomes of the steps that were running
             default:
-                Unexpected(message);
+                Otherwise(message);
                 break;
         }
+    }
+
+    /// <summary>What every state but Closing does with the rest: a step that ended closes the link; anything else is unexpected.</summary>
+    private void Otherwise(object message)
+    {
+        if (message is Ended ended) Close(ended.Error);
+        else Unexpected(message);
     }
 
     // TRANSITIONS
@@ -401,13 +390,13 @@ internal sealed partial class LinkActor : UntypedActor
         {
             Log.Failed(_log, _link.Remote, error.GetType().Name, error.Message);
         }
+        Release(); // here, on the actor's thread: what it frees is shared with the node's other links
         CloseAsync(refusal).PipeTo(Self, success: () => Closed.Instance, failure: _ => Closed.Instance);
     }
 
     private async Task CloseAsync(ProtocolException? refusal)
     {
         if (refusal is not null) await LinkHandler.TrySendErrorAsync(_link, refusal.Code, refusal.Message).ConfigureAwait(false);
-        Release();
         // A peer's relay loop stuck flushing into this link would hold its output: then reset it instead.
         if (!await _link.Output.CompleteAsync().ConfigureAwait(false)) _link.Abort("its output was stuck as it closed");
     }

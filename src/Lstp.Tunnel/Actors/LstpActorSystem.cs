@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
+using Akka.Hosting;
 using Akka.Hosting.Logging;
 using Microsoft.Extensions.Logging;
 
@@ -31,14 +32,41 @@ public static class LstpActorSystem
         """;
 
     /// <summary>Creates the system; <paramref name="overrides"/> and <paramref name="setups"/> add what a role needs (a cluster node: remoting, TLS).</summary>
+    /// <remarks>For tests and embedders that compose a node by hand; the commands start theirs through <see cref="Configure"/>.</remarks>
     public static ActorSystem Create(string name, ILoggerFactory loggers, Config? overrides = null, params Setup[] setups)
     {
-        var config = (overrides ?? Config.Empty).WithFallback(ConfigurationFactory.ParseString(Defaults));
-        var setup = ActorSystemSetup.Create([BootstrapSetup.Create().WithConfig(config), new LoggerFactorySetup(loggers), .. setups]);
+        var setup = ActorSystemSetup.Create([BootstrapSetup.Create().WithConfig(ConfigOf(overrides)), new LoggerFactorySetup(loggers), .. setups]);
         var system = ActorSystem.Create(name, setup);
-        system.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
-        // Now, not on the first channel: see ByteStreams for why materializing must never wait for its supervisor.
-        Streams.ByteStreams.MaterializerOf(system);
+        Started(system);
         return system;
     }
+
+    /// <summary>
+    /// The same system under Akka.Hosting (<c>services.AddAkka(name, (akka, sp) => akka.ConfigureLstp(...))</c>): our
+    /// defaults in front of whatever the builder holds, so Akka.Hosting's own logging defaults do not replace them.
+    /// </summary>
+    public static AkkaConfigurationBuilder Configure(AkkaConfigurationBuilder akka, ILoggerFactory loggers, Config? overrides = null, params Setup[] setups)
+    {
+        akka.AddHocon(ConfigOf(overrides), HoconAddMode.Prepend).AddSetup(new LoggerFactorySetup(loggers));
+        foreach (var setup in setups) akka.AddSetup(setup);
+        return akka;
+    }
+
+    /// <summary>
+    /// What every system needs before its first actor of ours: the settler, and the stream materializer (now, not on
+    /// the first channel: see ByteStreams for why materializing must never wait for its supervisor). A hosted system
+    /// calls this as soon as it is resolved, before its role starts.
+    /// </summary>
+    public static void Started(ActorSystem system)
+    {
+        if (Initialized.TryAdd(system, true))
+        {
+            system.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
+            Streams.ByteStreams.MaterializerOf(system);
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ActorSystem, object> Initialized = [];
+
+    private static Config ConfigOf(Config? overrides) => (overrides ?? Config.Empty).WithFallback(ConfigurationFactory.ParseString(Defaults));
 }

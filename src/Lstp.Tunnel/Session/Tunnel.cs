@@ -27,7 +27,8 @@ public sealed class Tunnel
     public static Tunnel Start(IActorRefFactory parent, SecuredSession session, ITargetDialer targets, TunnelOptions options, ILogger log)
     {
         var tunnel = new Tunnel(session, TunnelCompression.Agree(options.Compression, session.PeerProperties.Compression, session.IsMaster));
-        tunnel.Ref = parent.ActorOf(Props.Create(() => new TunnelActor(tunnel, targets, options, log)), $"tunnel-{Interlocked.Increment(ref _started)}");
+        // Props by type, not by expression: an expression is compiled again for every tunnel.
+        tunnel.Ref = parent.ActorOf(Props.Create(typeof(TunnelActor), tunnel, targets, options, log), $"tunnel-{Interlocked.Increment(ref _started)}");
         return tunnel;
     }
 
