@@ -78,15 +78,55 @@ public sealed class ServiceChannel
     internal void SendFreeResponse() => _writer.SendControl(new ServiceFreeResponse(Id));
 
     /// <summary>Makes the coming close a reset: the application must not mistake a broken channel for a clean end.</summary>
-    internal void ResetOnClose() => ChannelSockets.ResetOnClose(_socket);
+    internal void ResetOnClose()
+    {
+        _reset = true;
+        ChannelSockets.ResetOnClose(_socket);
+    }
 
-    /// <summary>Stops both pumps and closes the application's socket.</summary>
+    private bool _reset;
+    private Task? _uplink;
+    private Task? _downlink;
+
+    /// <summary>How long a channel that ends cleanly gives its application to take what arrived before the socket closes anyway.</summary>
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Stops both pumps and closes the application's socket: at once for a reset; for a clean end, once the downlink
+    /// has written what arrived and half-closed (FIN) and the uplink's read is no longer pending. A socket closed
+    /// under a pending read is closed abortively, which the application would see as a reset.
+    /// </summary>
     internal void Stop()
     {
         if (_counted) _counters.ChannelClosed();
         try { _stopping.Cancel(); } catch (ObjectDisposedException) { }
-        try { _socket.Dispose(); } catch (ObjectDisposedException) { }
         _inbox.Writer.TryComplete();
+        if (_reset || _uplink is null || _downlink is null || (_uplink.IsCompleted && _downlink.IsCompleted))
+        {
+            try { _socket.Dispose(); } catch (ObjectDisposedException) { }
+            return;
+        }
+        // Nothing more is read: this wakes the uplink's pending read (it returns 0) without telling the application.
+        try { _socket.Shutdown(SocketShutdown.Receive); } catch (Exception ex) when (ex is SocketException or ObjectDisposedException) { }
+        _ = CloseWhenPumpsEndAsync(_uplink, _downlink, _socket);
+    }
+
+    private static async Task CloseWhenPumpsEndAsync(Task uplink, Task downlink, Socket socket)
+    {
+        try
+        {
+            await Task.WhenAll(uplink, downlink).WaitAsync(CloseGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The application did not take what arrived in time: what it missed makes this a reset.
+            ChannelSockets.ResetOnClose(socket);
+        }
+        catch (Exception)
+        {
+            // A pump failed on its way out; the socket closes all the same.
+        }
+        try { socket.Dispose(); } catch (ObjectDisposedException) { }
     }
 
     /// <summary>Materializes the channel's two graphs (<see cref="ChannelGraphs"/>) with <paramref name="materializer"/>.</summary>
@@ -96,14 +136,14 @@ public sealed class ServiceChannel
         _counted = true;
         var compressor = Compressor = Compression.CreateCompressor(_counters.Compression);
         var uplink = ChannelGraphs.Uplink(_socket, Frame, SendAsync).Run(materializer);
-        _ = uplink.ContinueWith(t =>
+        _uplink = uplink.ContinueWith(t =>
         {
             compressor?.Dispose();
             Ended(t, error => new ChannelCommand.UplinkEnded(error ?? (_tunnelClosed ? new ObjectDisposedException(nameof(TunnelWriter), "the tunnel is closed") : null)));
         }, TaskScheduler.Default);
         var decompressor = Compression.CreateDecompressor();
         var downlink = ChannelGraphs.Downlink(_inbox.Reader, _socket, decompressor is null ? null : record => Decompress(decompressor, record), Drained).Run(materializer);
-        _ = downlink.ContinueWith(t =>
+        _downlink = downlink.ContinueWith(t =>
         {
             // Nothing takes what arrives any more: the reader drops it instead of queueing it.
             _inbox.Writer.TryComplete();

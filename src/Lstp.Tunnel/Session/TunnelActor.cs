@@ -24,6 +24,13 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
     private static readonly TimeSpan WriterGrace = TimeSpan.FromSeconds(2);
     /// <summary>How long a closing tunnel waits for the middle to close the link after its own FIN.</summary>
     private static readonly TimeSpan LingerGrace = TimeSpan.FromSeconds(3);
+    /// <summary>How long a closing tunnel waits for channels told to close cleanly (they stop as soon as they take it).</summary>
+    private static readonly TimeSpan ChannelsGrace = TimeSpan.FromSeconds(2);
+
+    private sealed class ChannelsGraceOver
+    {
+        public static readonly ChannelsGraceOver Instance = new();
+    }
 
     private readonly Tunnel _tunnel;
     private readonly SecuredSession _session;
@@ -38,6 +45,8 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
     private Task _writerTask = Task.CompletedTask;
     private bool _hadChannel;
     private bool _linkClosed;
+    /// <summary>Set by a local SHUTDOWN: the channels were told to close cleanly, and Closing waits for them.</summary>
+    private bool _closingChannels;
     private uint _nextChannel;
     private ulong _pingSequence;
     private long _lastPing;
@@ -153,13 +162,25 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         }
     };
 
-    /// <summary>Closing: queued frames leave, the link closes gracefully, then the actor stops (and its channels with it).</summary>
+    /// <summary>
+    /// Closing: queued frames leave, the link closes gracefully, then the actor stops (and its channels with it). After
+    /// a local SHUTDOWN it first waits for the channels told to close cleanly: a channel stopped by its parent
+    /// before it took its Close would reset its application.
+    /// </summary>
     private UntypedReceive Closing() => message =>
     {
         switch (message)
         {
             case TunnelCommand.LinkClosed:
                 _linkClosed = true;
+                if (!_closingChannels || _tunnel.Table.IsEmpty) Context.Stop(Self);
+                else Timers.StartSingleTimer(ChannelsGraceOver.Instance, ChannelsGraceOver.Instance, ChannelsGrace);
+                break;
+            case TunnelCommand.ChannelStopped stopped:
+                Forget(stopped.Channel);
+                if (_linkClosed && _tunnel.Table.IsEmpty) Context.Stop(Self);
+                break;
+            case ChannelsGraceOver:
                 Context.Stop(Self);
                 break;
             case IUndeliverable undeliverable:
@@ -369,6 +390,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
     {
         Log.ShuttingDown(_log, _session.PeerName, reason);
         foreach (var channel in _tunnel.Table.Values) channel.Owner.Tell(new ChannelCommand.Close(Graceful: true));
+        _closingChannels = true;
         _writer.SendControl(new Protocol.Messages.Shutdown(ErrorCode.Shutdown, reason));
         End(new StopReason($"shut down: {reason}"));
     }

@@ -203,6 +203,22 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
     }
 
     [Fact]
+    public async Task A_local_Shutdown_ends_each_channel_s_application_cleanly_not_with_a_reset()
+    {
+        await StartAsync();
+        var (application, channel) = await OpenServedChannelAsync("web");
+        await Peer.SendAsync(new ServiceData(channel, new byte[] { 1 }));
+        Assert.Equal(new byte[] { 1 }, await Net.ReadExactlyAsync(application, 1).WaitAsync(Stops)); // the channel is open, its pumps run
+
+        Assert.True(_tunnel.Tell(new TunnelCommand.Shutdown("the end is stopping")));
+
+        await Peer.ReadToCloseAsync();
+        ExpectTerminated(_tunnel.Ref, Stops);
+        // The application still holds its side open (a read of the channel is pending): it must read a FIN, not a reset.
+        Assert.Empty(await Net.ReadToEndAsync(application).WaitAsync(Stops));
+    }
+
+    [Fact]
     public async Task OpenChannel_beyond_the_channel_limit_is_refused_with_TooManyChannels_and_never_reaches_the_peer()
     {
         await StartAsync(maxChannels: 2);
