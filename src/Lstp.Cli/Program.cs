@@ -8,6 +8,7 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        Hosting.NativeHeap.LimitArenas();
         var root = new RootCommand("LSTP: reach a server behind outbound-only firewalls through a middle proxy, end-to-end encrypted.")
         {
             MiddleCommand.Create(),

@@ -23,7 +23,7 @@ internal sealed class LinksActor(MiddleNode node, ILogger log) : UntypedActor
             case Accept accept:
                 // Props from the type and its arguments: the expression form compiles each argument on every call, which
                 // measured about 13 KiB of middle memory per link (bench/run.sh's idle tunnels).
-                Context.ActorOf(Props.Create(typeof(LinkActor), node, accept.Work, accept.Link, accept.Done, log), $"link-{++_next}");
+                Context.ActorOf(Props.Create(typeof(LinkActor), node, accept.Work, accept.Link, accept.Done, log).WithMailbox(Tunnel.Actors.CompactMailbox.Id), $"link-{++_next}");
                 break;
             default:
                 Unhandled(message);

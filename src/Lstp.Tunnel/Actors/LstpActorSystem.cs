@@ -29,6 +29,12 @@ public static class LstpActorSystem
           actor.ask-timeout = 30s
           coordinated-shutdown.run-by-clr-shutdown-hook = off
         }
+        """ + Mailboxes;
+
+    /// <summary>The mailboxes our actors ask for by id (<see cref="CompactMailbox"/>): part of <see cref="Defaults"/>, and for test kits' systems.</summary>
+    public const string Mailboxes = """
+
+        lstp-compact-mailbox.mailbox-type = "Lstp.Tunnel.Actors.CompactMailbox, Lstp.Tunnel"
         """;
 
     /// <summary>Creates the system; <paramref name="overrides"/> and <paramref name="setups"/> add what a role needs (a cluster node: remoting, TLS).</summary>

@@ -28,7 +28,7 @@ public sealed class Tunnel
     {
         var tunnel = new Tunnel(session, TunnelCompression.Agree(options.Compression, session.PeerProperties.Compression, session.IsMaster));
         // Props by type, not by expression: an expression is compiled again for every tunnel.
-        tunnel.Ref = parent.ActorOf(Props.Create(typeof(TunnelActor), tunnel, targets, options, log), $"tunnel-{Interlocked.Increment(ref _started)}");
+        tunnel.Ref = parent.ActorOf(Props.Create(typeof(TunnelActor), tunnel, targets, options, log).WithMailbox(Actors.CompactMailbox.Id), $"tunnel-{Interlocked.Increment(ref _started)}");
         return tunnel;
     }
 

@@ -211,7 +211,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
 
     private void StartChannel(ServiceChannel channel, Func<ChannelOutcome, ValueTask>? onOutcome)
     {
-        channel.Owner = Context.ActorOf(Props.Create(typeof(ServiceChannelActor), channel, onOutcome, _log), $"channel-{channel.Id}");
+        channel.Owner = Context.ActorOf(Props.Create(typeof(ServiceChannelActor), channel, onOutcome, _log).WithMailbox(CompactMailbox.Id), $"channel-{channel.Id}");
         _tunnel.Table[channel.Id] = channel;
         _hadChannel = true;
     }

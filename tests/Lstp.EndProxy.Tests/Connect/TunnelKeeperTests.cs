@@ -18,7 +18,7 @@ namespace Lstp.EndProxy.Tests.Connect;
 /// middle on loopback: every phase it publishes reaches a TestProbe, and the TestKit watches the keeper and its
 /// tunnels stop.
 /// </summary>
-public sealed class TunnelKeeperTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO", output), IAsyncLifetime
+public sealed class TunnelKeeperTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO" + Lstp.Tunnel.Actors.LstpActorSystem.Mailboxes, output), IAsyncLifetime
 {
     private const string Secret = "keeper tests";
     private static readonly TimeSpan BackoffMin = TimeSpan.FromMilliseconds(100);

@@ -21,7 +21,7 @@ namespace Lstp.Scenarios.Links;
 /// Kestrel handler as Kestrel would: the states a link goes through (setup, waiting, paired, closing) seen from the
 /// end's side of the wire, without a socket or a listener.
 /// </summary>
-public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING", output)
+public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING" + Lstp.Tunnel.Actors.LstpActorSystem.Mailboxes, output)
 {
     private readonly TestLog _log = new(output);
 

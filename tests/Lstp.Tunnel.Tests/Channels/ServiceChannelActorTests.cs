@@ -18,7 +18,7 @@ namespace Lstp.Tunnel.Tests.Channels;
 /// ChannelStopped) and a real loopback socket for its application; the frames it sends are read off the
 /// tunnel's writer.
 /// </summary>
-public sealed class ServiceChannelActorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO", output), IAsyncLifetime
+public sealed class ServiceChannelActorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO" + Lstp.Tunnel.Actors.LstpActorSystem.Mailboxes, output), IAsyncLifetime
 {
     private readonly OutboundFrames _frames = new();
     private readonly TestLog _log = new(output);

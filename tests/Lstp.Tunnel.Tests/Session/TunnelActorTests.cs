@@ -17,7 +17,7 @@ namespace Lstp.Tunnel.Tests.Session;
 /// plays (<see cref="PeerEnd"/>); each channel's application is a real loopback socket, and the TestKit watches
 /// the actor stop when the tunnel ends.
 /// </summary>
-public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO", output), IAsyncLifetime
+public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO" + Lstp.Tunnel.Actors.LstpActorSystem.Mailboxes, output), IAsyncLifetime
 {
     private static readonly TimeSpan Stops = TimeSpan.FromSeconds(10);
     private readonly TestLog _log = new(output);
