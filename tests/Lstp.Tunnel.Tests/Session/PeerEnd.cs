@@ -27,8 +27,11 @@ public sealed class PeerEnd : IAsyncDisposable
         _frames = new FrameStreamReader(_relay);
     }
 
-    /// <summary>Connects a near end's session (the master: it opens odd channel ids) to a peer the test plays.</summary>
-    public static async Task<(SecuredSession Session, PeerEnd Peer)> ConnectAsync()
+    /// <summary>
+    /// Connects a near end's session (the master: it opens odd channel ids) to a peer the test plays; the peer said
+    /// <paramref name="peerProperties"/> about itself (nothing by default: no services, no compression).
+    /// </summary>
+    public static async Task<(SecuredSession Session, PeerEnd Peer)> ConnectAsync(EndProperties? peerProperties = null)
     {
         var (nearSide, peerSide) = await SocketPair.CreateAsync();
         var secret = TunnelSecret.FromPassphrase("tunnel actor tests");
@@ -36,7 +39,7 @@ public sealed class PeerEnd : IAsyncDisposable
         var far = new EndSetup(secret, "peer-end", "test", Plaintext: true);
         var pairing = new Pairing(near.Info(), near.Topology("local"), far.Info(), far.Topology("local"));
         var relay = Relay(nearSide);
-        var session = new SecuredSession(relay, new FrameStreamReader(relay), relay, pairing, IsMaster: true, Encrypted: false, EndProperties.None);
+        var session = new SecuredSession(relay, new FrameStreamReader(relay), relay, pairing, IsMaster: true, Encrypted: false, peerProperties ?? EndProperties.None);
         return (session, new PeerEnd(peerSide));
     }
 
@@ -53,13 +56,20 @@ public sealed class PeerEnd : IAsyncDisposable
         await _relay.FlushAsync();
     }
 
+    /// <summary>Sends bytes into the end-to-end stream as they are: a frame the codec would never write.</summary>
+    public async Task SendRawAsync(byte[] bytes)
+    {
+        await _relay.WriteAsync(bytes);
+        await _relay.FlushAsync();
+    }
+
     /// <summary>The middle's in-band word that the peer's link closed (ERROR(PeerGone) on the link, not inside the tunnel).</summary>
     public Task MiddleSaysPeerLeftAsync(string reason) => _relay.SendLinkAsync(new Error(ErrorCode.PeerGone, reason), CancellationToken.None).AsTask();
 
-    /// <summary>The next end-to-end frame from the near end (keepalive PINGs skipped), within 5 s.</summary>
-    public async Task<Message> NextAsync()
+    /// <summary>The next end-to-end frame from the near end (keepalive PINGs skipped), within 5 s unless told otherwise.</summary>
+    public async Task<Message> NextAsync(TimeSpan? within = null)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using var timeout = new CancellationTokenSource(within ?? TimeSpan.FromSeconds(5));
         while (true)
         {
             var message = await _frames.ReadMessageAsync(ProtocolLimits.DefaultMaxPayload, timeout.Token)
@@ -68,7 +78,7 @@ public sealed class PeerEnd : IAsyncDisposable
         }
     }
 
-    public async Task<T> ExpectAsync<T>() where T : Message => Assert.IsType<T>(await NextAsync());
+    public async Task<T> ExpectAsync<T>(TimeSpan? within = null) where T : Message => Assert.IsType<T>(await NextAsync(within));
 
     /// <summary>Reads every frame until the near end closes the link (FIN), then closes this side too, as the middle would.</summary>
     public async Task<IReadOnlyList<Message>> ReadToCloseAsync()

@@ -5,7 +5,6 @@ using Lstp.Protocol.Messages;
 using Lstp.Testing;
 using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Session;
-using Lstp.Tunnel.Tests.Actors;
 using Xunit;
 using Xunit.Abstractions;
 using TunnelHandle = Lstp.Tunnel.Session.Tunnel;
@@ -21,61 +20,36 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
 {
     private static readonly TimeSpan Stops = TimeSpan.FromSeconds(10);
     private readonly TestLog _log = new(output);
-    private readonly List<Socket> _applications = [];
-    private PeerEnd? _peer;
-    private TunnelHandle _tunnel = null!;
+    private NearEnd? _end;
 
-    private PeerEnd Peer => _peer ?? throw new InvalidOperationException("the test starts its tunnel first");
+    private NearEnd End => _end ?? throw new InvalidOperationException("the test starts its tunnel first");
+    private TunnelHandle Tunnel => End.Tunnel;
+    private PeerEnd Peer => End.Peer;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     /// <summary>Starts the tunnel actor over a link to the peer the test plays, and watches it.</summary>
     private async Task StartAsync(int maxChannels = 1024)
     {
-        var (session, peer) = await PeerEnd.ConnectAsync();
-        _peer = peer;
-        // TUNNEL_REPORT is for a middle's dashboard and there is no middle on this link: keep it off.
-        var options = TunnelOptions.Default with { MaxChannels = maxChannels, ReportInterval = TimeSpan.FromHours(1) };
-        _tunnel = TunnelHandle.Start(Sys, session, NoTargets.Instance, options, _log.CreateLogger("Lstp.Tunnel"));
-        Watch(_tunnel.Ref);
+        _end = await NearEnd.StartAsync(Sys, _log.CreateLogger("Lstp.Tunnel"), NearEnd.Quiet with { MaxChannels = maxChannels });
+        Watch(Tunnel.Ref);
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var application in _applications) application.Dispose();
-        if (_peer is not null) await _peer.DisposeAsync();
+        if (_end is not null) await _end.DisposeAsync();
     }
 
     /// <summary>An application at an entry point asks for <paramref name="service"/>: the command and its outcome as the entry point sees it.</summary>
     private async Task<(Socket Application, Task<ChannelOutcome> Outcome)> OpenChannelAsync(string service)
     {
-        var (application, channelSide) = await SocketPair.CreateAsync();
-        _applications.Add(application);
-        var outcome = new TaskCompletionSource<ChannelOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Assert.True(_tunnel.Tell(new TunnelCommand.OpenChannel(channelSide, TargetKind.Service, service, 0, o =>
-        {
-            outcome.TrySetResult(o);
-            return ValueTask.CompletedTask;
-        })));
-        return (application, outcome.Task);
+        var (application, _, outcome) = await End.OpenChannelAsync(service);
+        return (application, outcome);
     }
 
-    /// <summary>Opens a channel the peer accepts: its requests are read off the wire and answered.</summary>
-    private async Task<(Socket Application, uint Channel)> OpenServedChannelAsync(string service)
-    {
-        var (application, outcome) = await OpenChannelAsync(service);
-        var request = await Peer.ExpectAsync<ConnectionRequest>();
-        await Peer.ExpectAsync<ServiceBeginRequest>();
-        await Peer.SendAsync(new ConnectionAck(request.Channel), new ServiceBeginAck(request.Channel));
-        Assert.True((await outcome.WaitAsync(TimeSpan.FromSeconds(5))).Opened);
-        return (application, request.Channel);
-    }
+    private Task<(Socket Application, uint Channel)> OpenServedChannelAsync(string service) => End.OpenServedChannelAsync(service);
 
-    private static async Task AssertResetAsync(Socket application)
-    {
-        var reset = await Assert.ThrowsAsync<SocketException>(() => Net.ReadToEndAsync(application).WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
-    }
+    private static Task AssertResetAsync(Socket application) => NearEnd.AssertResetAsync(application);
 
     [Fact]
     public async Task Opening_a_channel_to_a_named_service_requests_it_and_serves_it_once_the_peer_answers()
@@ -97,7 +71,7 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
         await application.SendAsync(Encoding.ASCII.GetBytes("from the application"), SocketFlags.None);
         var data = await Peer.ExpectAsync<ServiceData>();
         Assert.Equal((1u, "from the application"), (data.Channel, Encoding.ASCII.GetString(data.Data.Span)));
-        Assert.Equal(1, _tunnel.ChannelCount);
+        Assert.Equal(1, Tunnel.ChannelCount);
     }
 
     [Fact]
@@ -112,7 +86,7 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
 
         var refused = await outcome.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal((false, ErrorCode.UnknownService, "no service 'nope' here"), (refused.Opened, refused.Code, refused.Reason));
-        await Eventually.TrueAsync(() => _tunnel.ChannelCount == 0, "the refused channel leaves the table");
+        await Eventually.TrueAsync(() => Tunnel.ChannelCount == 0, "the refused channel leaves the table");
         ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // a refused channel does not end its tunnel
     }
 
@@ -126,8 +100,8 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
         await Peer.SendAsync(new Error(ErrorCode.Internal, "the peer broke"));
 
         await Peer.ReadToCloseAsync(); // the near end closes its link after the ERROR
-        ExpectTerminated(_tunnel.Ref, Stops);
-        var reason = await _tunnel.Completion.WaitAsync(Stops);
+        ExpectTerminated(Tunnel.Ref, Stops);
+        var reason = await Tunnel.Completion.WaitAsync(Stops);
         Assert.Equal(ErrorCode.Internal, Assert.IsType<TunnelClosedException>(reason.Fault).Code);
         await AssertResetAsync(first);
         await AssertResetAsync(second);
@@ -142,8 +116,8 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
 
         Peer.Cut();
 
-        ExpectTerminated(_tunnel.Ref, Stops);
-        Assert.True((await _tunnel.Completion.WaitAsync(Stops)).IsFault);
+        ExpectTerminated(Tunnel.Ref, Stops);
+        Assert.True((await Tunnel.Completion.WaitAsync(Stops)).IsFault);
         await AssertResetAsync(first);
         await AssertResetAsync(second);
     }
@@ -157,8 +131,8 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
         await Peer.MiddleSaysPeerLeftAsync("the peer's link closed");
 
         await Peer.ReadToCloseAsync();
-        ExpectTerminated(_tunnel.Ref, Stops);
-        var reason = await _tunnel.Completion.WaitAsync(Stops);
+        ExpectTerminated(Tunnel.Ref, Stops);
+        var reason = await Tunnel.Completion.WaitAsync(Stops);
         Assert.Equal(ErrorCode.PeerGone, Assert.IsType<TunnelClosedException>(reason.Fault).Code);
         Assert.Contains("the peer's link closed", reason.Why, StringComparison.Ordinal);
         await AssertResetAsync(application);
@@ -180,8 +154,8 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
         Assert.Equal("last words", Encoding.ASCII.GetString(await Net.ReadToEndAsync(first).WaitAsync(Stops)));
         Assert.Equal("goodbye", Encoding.ASCII.GetString(await Net.ReadToEndAsync(second).WaitAsync(Stops)));
         await Peer.ReadToCloseAsync();
-        ExpectTerminated(_tunnel.Ref, Stops);
-        var reason = await _tunnel.Completion.WaitAsync(Stops);
+        ExpectTerminated(Tunnel.Ref, Stops);
+        var reason = await Tunnel.Completion.WaitAsync(Stops);
         Assert.False(reason.IsFault, reason.ToString());
         Assert.Equal("the peer shut down: the peer is stopping", reason.Why);
     }
@@ -192,14 +166,14 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
         await StartAsync();
         await OpenServedChannelAsync("web");
 
-        Assert.True(_tunnel.Tell(new TunnelCommand.Shutdown("the end is stopping")));
+        Assert.True(Tunnel.Tell(new TunnelCommand.Shutdown("the end is stopping")));
 
         var frames = await Peer.ReadToCloseAsync();
         var shutdown = Assert.IsType<Protocol.Messages.Shutdown>(Assert.Single(frames, f => f is Protocol.Messages.Shutdown));
         Assert.Equal((ErrorCode.Shutdown, "the end is stopping"), (shutdown.Code, shutdown.Reason));
-        ExpectTerminated(_tunnel.Ref, Stops);
-        Assert.Equal("shut down: the end is stopping", (await _tunnel.Completion.WaitAsync(Stops)).Why);
-        Assert.False(_tunnel.Tell(new TunnelCommand.Shutdown("again")), "an ended tunnel takes no more commands");
+        ExpectTerminated(Tunnel.Ref, Stops);
+        Assert.Equal("shut down: the end is stopping", (await Tunnel.Completion.WaitAsync(Stops)).Why);
+        Assert.False(Tunnel.Tell(new TunnelCommand.Shutdown("again")), "an ended tunnel takes no more commands");
     }
 
     [Fact]
@@ -210,10 +184,10 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
         await Peer.SendAsync(new ServiceData(channel, new byte[] { 1 }));
         Assert.Equal(new byte[] { 1 }, await Net.ReadExactlyAsync(application, 1).WaitAsync(Stops)); // the channel is open, its pumps run
 
-        Assert.True(_tunnel.Tell(new TunnelCommand.Shutdown("the end is stopping")));
+        Assert.True(Tunnel.Tell(new TunnelCommand.Shutdown("the end is stopping")));
 
         await Peer.ReadToCloseAsync();
-        ExpectTerminated(_tunnel.Ref, Stops);
+        ExpectTerminated(Tunnel.Ref, Stops);
         // The application still holds its side open (a read of the channel is pending): it must read a FIN, not a reset.
         Assert.Empty(await Net.ReadToEndAsync(application).WaitAsync(Stops));
     }
@@ -243,7 +217,7 @@ public sealed class TunnelActorTests(ITestOutputHelper output) : Akka.TestKit.Xu
 
         await Peer.SendAsync(new ConnectionAck(1), new ServiceBeginAck(1), new ConnectionAck(3), new ServiceBeginAck(3));
         foreach (var (_, outcome) in opens.Take(2)) Assert.True((await outcome.WaitAsync(TimeSpan.FromSeconds(5))).Opened);
-        Assert.Equal(2, _tunnel.ChannelCount);
+        Assert.Equal(2, Tunnel.ChannelCount);
         ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // a refused flood does not end the tunnel
     }
 }
