@@ -100,12 +100,14 @@ public sealed class ServiceChannel
     {
         if (_counted) _counters.ChannelClosed();
         try { _stopping.Cancel(); } catch (ObjectDisposedException) { }
-        _inbox.Writer.TryComplete();
         if (_reset || _uplink is null || _downlink is null || (_uplink.IsCompleted && _downlink.IsCompleted))
         {
+            // The socket goes first: completing the inbox would let the downlink half-close it (a FIN) before a reset.
             try { _socket.Dispose(); } catch (ObjectDisposedException) { }
+            _inbox.Writer.TryComplete();
             return;
         }
+        _inbox.Writer.TryComplete(); // the downlink writes what arrived, then half-closes
         // Nothing more is read: this wakes the uplink's pending read (it returns 0) without telling the application.
         try { _socket.Shutdown(SocketShutdown.Receive); } catch (Exception ex) when (ex is SocketException or ObjectDisposedException) { }
         _ = CloseWhenPumpsEndAsync(_uplink, _downlink, _socket);

@@ -17,7 +17,7 @@ namespace Lstp.Tunnel.Tests.Session;
 /// closes. Applications and offered services are real loopback sockets; every step waits on a frame, a socket or
 /// the TestKit, never on the clock.
 /// </summary>
-public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO", output), IAsyncLifetime
+public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = INFO" + Lstp.Tunnel.Actors.LstpActorSystem.Mailboxes, output), IAsyncLifetime
 {
     private static readonly TimeSpan Stops = TimeSpan.FromSeconds(10);
     /// <summary>
@@ -64,17 +64,6 @@ public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKi
 
     /// <summary>Everything up to the application's FIN; throws on a reset, so a clean end is asserted too.</summary>
     private static async Task<string> ReadToFinAsync(Socket socket) => Encoding.ASCII.GetString(await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(5)));
-
-    /// <summary>
-    /// The application's connection has ended: it reads to a FIN or is reset. A failed tunnel means to reset it
-    /// (docs/protocol.md §7.2), but under load a channel's downlink can half-close the socket just before the reset
-    /// lands; that race is reported on its own, so this checks only that the channel let its application go.
-    /// </summary>
-    private static async Task AssertEndedAsync(Socket application)
-    {
-        try { await Net.ReadToEndAsync(application).WaitAsync(TimeSpan.FromSeconds(5)); }
-        catch (SocketException reset) when (reset.SocketErrorCode == SocketError.ConnectionReset) { }
-    }
 
     /// <summary>Bytes that say where in the stream they stand, so a lost, doubled or reordered chunk shows.</summary>
     private static byte[] Pattern(long offset, int count)
@@ -383,7 +372,7 @@ public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKi
         ExpectTerminated(Tunnel.Ref, Stops);
         var reason = await Tunnel.Completion.WaitAsync(Stops);
         Assert.Equal(code, Assert.IsType<ProtocolException>(reason.Fault).Code);
-        await AssertEndedAsync(application);
+        await NearEnd.AssertResetAsync(application); // a failed tunnel resets its applications (docs/protocol.md §7.2)
     }
 
     [Fact]
@@ -427,5 +416,33 @@ public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKi
         await healthy.SendAsync(Ascii("and here"), SocketFlags.None); // under 64 bytes: sent raw
         Assert.Equal(new ServiceData(two, Ascii("and here")), await Peer.NextAsync());
         await AssertAnswersPingAsync(1);
+    }
+
+    [Fact]
+    public async Task An_ERROR_from_the_peer_resets_every_application_and_never_ends_one_with_a_FIN_first()
+    {
+        // A hundred channels make the race visible: completing a channel's inbox before its socket is reset let the
+        // downlink half-close the socket first, and the application read a clean end of stream.
+        await StartAsync();
+        var applications = new List<Socket>();
+        for (var i = 0; i < 100; i++) applications.Add((await End.OpenServedChannelAsync($"service-{i}")).Application);
+
+        await Peer.SendAsync(new Error(ErrorCode.Internal, "the peer broke"));
+        await Peer.ReadToCloseAsync();
+        ExpectTerminated(Tunnel.Ref, Stops);
+
+        var clean = 0;
+        foreach (var application in applications)
+        {
+            try
+            {
+                await Net.ReadToEndAsync(application).WaitAsync(TimeSpan.FromSeconds(5));
+                clean++;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+            {
+            }
+        }
+        Assert.True(clean == 0, $"{clean} of {applications.Count} applications read a clean end of stream (FIN) from a failed tunnel");
     }
 }
