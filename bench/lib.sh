@@ -52,3 +52,17 @@ PY
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# Publishes src/Lstp.Cli into OUTDIR (log in LOGFILE), retrying: others may be editing src/ at the same moment, and a
+# file lock or a half-finished edit usually clears within a minute.
+publish_lstp() { # OUTDIR LOGFILE
+  local out=$1 logfile=$2 attempt
+  log "building lstp (dotnet publish src/Lstp.Cli -c Release -o ${out#"$ROOT"/})"
+  for attempt in 1 2 3 4; do
+    dotnet publish "$ROOT/src/Lstp.Cli" -c Release -o "$out" -nologo >"$logfile" 2>&1 && return 0
+    ((attempt < 4)) || break
+    log "  build attempt $attempt failed ($(grep -m1 -E 'error' "$logfile" | cut -c1-160)); retrying in 30 s"
+    sleep 30
+  done
+  die "dotnet publish (see $logfile)"
+}

@@ -262,19 +262,7 @@ for tool in iperf3 socat sockperf sshd ssh ssh-keygen python3 ss; do
 done
 
 if ((BUILD)); then
-  log "building lstp (dotnet publish src/Lstp.Cli -c Release -o out/lstp)"
-  built=0
-  for attempt in 1 2 3 4; do
-    if dotnet publish "$ROOT/src/Lstp.Cli" -c Release -o "$ROOT/out/lstp" -nologo >"$LOGS/build.log" 2>&1; then
-      built=1
-      break
-    fi
-    ((attempt < 4)) || break
-    # Others edit src/ concurrently: a file lock or a half-finished edit usually clears within a minute.
-    log "  build attempt $attempt failed ($(grep -m1 -E 'error' "$LOGS/build.log" | cut -c1-160)); retrying in 30 s"
-    sleep 30
-  done
-  ((built)) || die "dotnet publish (see $LOGS/build.log)"
+  publish_lstp "$ROOT/out/lstp" "$LOGS/build.log"
 fi
 [[ -x $LSTP ]] || die "$LSTP missing (build it or drop --no-build)"
 if [[ -n $BASELINE ]]; then

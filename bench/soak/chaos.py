@@ -29,12 +29,12 @@ import os
 import random
 import shlex
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
 import urllib.request
+
+from sockets import rst_close
 
 RELAY_KINDS = ["latency", "stall", "reset", "blackhole"]
 BLACKHOLE_SECONDS = 40
@@ -47,16 +47,6 @@ def listening(port):
         return any(line.split()[1] == want and line.split()[3] == "0A" for line in list(f)[1:])
 
 
-def rst_close(writer):
-    """Closes a stream's socket with RST (SO_LINGER 0)."""
-    if writer is None:
-        return
-    sock = writer.get_extra_info("socket")
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except (OSError, AttributeError):
-        pass
-    writer.transport.abort()
 
 
 class Log:

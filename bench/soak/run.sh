@@ -135,19 +135,7 @@ else
   LSTP=$ROOT/out/lstp-soak/lstp
   if ((BUILD)); then
     command -v dotnet >/dev/null || die "dotnet is needed to build (or set LSTP_BIN)"
-    log "building lstp (dotnet publish src/Lstp.Cli -c Release -o out/lstp-soak)"
-    built=0
-    for attempt in 1 2 3 4; do
-      if dotnet publish "$ROOT/src/Lstp.Cli" -c Release -o "$ROOT/out/lstp-soak" -nologo >"$LOGS/build.log" 2>&1; then
-        built=1
-        break
-      fi
-      ((attempt < 4)) || break
-      # Others edit src/ concurrently: a file lock or a half-finished edit usually clears within a minute.
-      log "  build attempt $attempt failed ($(grep -m1 -E 'error' "$LOGS/build.log" | cut -c1-160)); retrying in 30 s"
-      sleep 30
-    done
-    ((built)) || die "dotnet publish (see $LOGS/build.log)"
+    publish_lstp "$ROOT/out/lstp-soak" "$LOGS/build.log"
   fi
 fi
 [[ -f $LSTP ]] || die "$LSTP missing (build it, drop --no-build, or set LSTP_BIN)"

@@ -29,10 +29,11 @@ import json
 import math
 import os
 import random
-import socket
 import struct
 import sys
 import time
+
+from sockets import rst_close
 
 HOST = "127.0.0.1"
 MAGIC = 0x534F414B  # "SOAK"
@@ -56,13 +57,6 @@ def error_kind(exc):
     return type(exc).__name__
 
 
-def rst_close(writer):
-    sock = writer.get_extra_info("socket")
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except (OSError, AttributeError):
-        pass
-    writer.transport.abort()
 
 
 async def read(reader, ch):
