@@ -25,9 +25,6 @@ internal sealed partial class EndRole(EndRoleSettings settings, ActorSystem acto
     private EndProxyHost? _end;
     private EndAdmin? _admin;
 
-    /// <summary>The running end, once started.</summary>
-    public EndProxyHost? End => _end;
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         LstpActorSystem.Started(actors);
