@@ -104,6 +104,12 @@ public sealed record EndOptions
     public int MaxEntryPointHandshakes { get; init; } = EntryPoints.EntryPointLimits.MaxHandshakes;
 
     /// <summary>How long a local connection waits for the tunnel to (re)open before it is closed.</summary>
+    /// <summary>
+    /// How long a tunnel whose link broke keeps its channels while it resumes over a new link (<c>--resume-grace</c>,
+    /// default 30 s); zero turns resumption off: a broken link resets the applications' connections at once.
+    /// </summary>
+    public TimeSpan ResumeGrace { get; init; } = TimeSpan.FromSeconds(30);
+
     public TimeSpan WaitForTunnel { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Reconnect backoff: first delay, ceiling; each delay is jittered by ±50 %.</summary>

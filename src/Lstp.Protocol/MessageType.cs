@@ -9,6 +9,7 @@ public enum MessageType : byte
     PropertyExchange = 0x03,
     Admission = 0x04,
     AuthProof = 0x05,
+    Resume = 0x06,
 
     // Service channels (end to end).
     ConnectionRequest = 0x10,
@@ -29,6 +30,7 @@ public enum MessageType : byte
     Error = 0x1F,
     Ping = 0x20,
     Pong = 0x21,
+    StreamAck = 0x22,
 
     // Link-only (end <-> middle, middle <-> middle).
     Relay = 0x30,
@@ -54,6 +56,7 @@ public static class MessageNames
         MessageType.PropertyExchange => "PROPERTY_EXCHANGE",
         MessageType.Admission => "ADMISSION",
         MessageType.AuthProof => "AUTH_PROOF",
+        MessageType.Resume => "RESUME",
         MessageType.ConnectionRequest => "CONNECTION_REQUEST",
         MessageType.ConnectionAck => "CONNECTION_ACK",
         MessageType.ConnectionNack => "CONNECTION_NACK",
@@ -70,6 +73,7 @@ public static class MessageNames
         MessageType.Error => "ERROR",
         MessageType.Ping => "PING",
         MessageType.Pong => "PONG",
+        MessageType.StreamAck => "STREAM_ACK",
         MessageType.Relay => "RELAY",
         MessageType.Waiting => "WAITING",
         MessageType.Redirect => "REDIRECT",

@@ -20,15 +20,15 @@ public sealed class ResilienceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Peer_death_is_noticed_and_the_survivor_repairs_when_the_peer_returns()
+    public async Task With_resumption_off_peer_death_is_noticed_and_the_survivor_repairs_when_the_peer_returns()
     {
         await using var echo = new EchoServer();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
         await using var serverPath = new ChaosProxy(middle.LinkAddress.Port);
         await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
-            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)] },
-            client: o => o with { Middles = [middle.LinkAddress] },
+            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)], ResumeGrace = TimeSpan.Zero },
+            client: o => o with { Middles = [middle.LinkAddress], ResumeGrace = TimeSpan.Zero },
             existingMiddle: middle);
         var (clientTunnel, _) = await rig.OpenAsync();
         await AssertEchoAsync(rig, 1);
@@ -46,7 +46,7 @@ public sealed class ResilienceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_silent_path_is_detected_by_keepalive_and_replaced()
+    public async Task With_resumption_off_a_silent_path_is_detected_by_keepalive_and_replaced()
     {
         await using var echo = new EchoServer();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
@@ -54,8 +54,8 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         await using var path = new ChaosProxy(middle.LinkAddress.Port);
         var fast = new LinkTimings { KeepaliveInterval = TimeSpan.FromMilliseconds(500), DeadAfter = TimeSpan.FromSeconds(3) };
         await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
-            server: o => o with { Timings = fast },
-            client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast },
+            server: o => o with { Timings = fast, ResumeGrace = TimeSpan.Zero },
+            client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast, ResumeGrace = TimeSpan.Zero },
             existingMiddle: middle);
         var (clientTunnel, _) = await rig.OpenAsync();
 
@@ -72,6 +72,34 @@ public sealed class ResilienceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_silent_path_is_detected_by_keepalive_and_the_tunnel_resumes_once_a_path_works()
+    {
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
+        await using var path = new ChaosProxy(middle.LinkAddress.Port);
+        var fast = new LinkTimings { KeepaliveInterval = TimeSpan.FromMilliseconds(500), DeadAfter = TimeSpan.FromSeconds(3) };
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            server: o => o with { Timings = fast },
+            client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast },
+            existingMiddle: middle);
+        var (clientTunnel, _) = await rig.OpenAsync();
+        using var application = await Net.ConnectAsync(rig.ForwardPort("echo"));
+        await application.SendAsync(new byte[] { 7 }, SocketFlags.None);
+        Assert.Equal(new byte[] { 7 }, await Net.ReadExactlyAsync(application, 1).WaitAsync(TimeSpan.FromSeconds(15)));
+
+        path.Freeze(); // a blackhole: no FIN, no RST, just silence
+        await application.SendAsync(new byte[] { 8, 9 }, SocketFlags.None); // written into the blackhole
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Phase == EndProxy.Connect.TunnelPhase.Resuming, "the silence is noticed", TimeSpan.FromSeconds(20));
+        path.Revive();
+
+        Assert.Equal(new byte[] { 8, 9 }, await Net.ReadExactlyAsync(application, 2).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(clientTunnel.Completion.IsCompleted);
+        Assert.Same(clientTunnel, rig.Client.Supervisor.Current);
+        Assert.True(rig.Client.Supervisor.State.Resumptions >= 1);
+    }
+
+    [Fact]
     public async Task Middle_restart_brings_both_ends_back()
     {
         await using var echo = new EchoServer();
@@ -82,17 +110,26 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         var port = rig.Middle.LinkAddress.Port;
 
         await rig.Middle.DisposeAsync();
-        await before.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Phase == EndProxy.Connect.TunnelPhase.Resuming, "the client end resumes");
         await rig.ReplaceMiddleAsync(await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", port), Admin = null, Name = "m2" }, log));
 
+        // Within the resume grace: the same tunnel carries on over the restarted middle.
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State is { Phase: EndProxy.Connect.TunnelPhase.Open, Resumptions: 1 }, "the tunnel resumes", TimeSpan.FromSeconds(30));
         var (after, _) = await rig.OpenAsync(TimeSpan.FromSeconds(30));
+        Assert.Same(before, after);
+        Assert.False(before.Completion.IsCompleted);
         Assert.Equal(["client-end", "m2", "server-end"], after.Session.Pairing.Path.Select(e => e.Name));
         await AssertEchoAsync(rig, 5);
     }
 
-    [Fact]
-    public async Task A_tunnel_that_dies_resets_its_applications_instead_of_ending_them_cleanly()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task A_tunnel_that_dies_resets_its_applications_instead_of_ending_them_cleanly(int resumeGraceSeconds)
     {
+        // Resumption off: the broken link ends the tunnel at once. On, with a 1 s grace: the tunnel waits for the
+        // server end, which cannot come back, and ends when the grace runs out. Either way: a reset, never a FIN.
+        var grace = TimeSpan.FromSeconds(resumeGraceSeconds);
         // A service that says hello and holds the connection: an application without its own framing would take a
         // clean end of stream here for "that was everything".
         using var service = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -108,8 +145,8 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
         await using var serverPath = new ChaosProxy(middle.LinkAddress.Port);
         await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["hello"] = $"127.0.0.1:{((System.Net.IPEndPoint)service.LocalEndPoint!).Port}" },
-            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)] },
-            client: o => o with { Middles = [middle.LinkAddress] },
+            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)], ResumeGrace = grace },
+            client: o => o with { Middles = [middle.LinkAddress], ResumeGrace = grace },
             existingMiddle: middle);
         var (clientTunnel, _) = await rig.OpenAsync();
         using var application = await Net.ConnectAsync(rig.ForwardPort("hello"));
@@ -117,7 +154,9 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         using var _ = await held;
 
         serverPath.Kill(); // the server end's link is reset: no SHUTDOWN, no SERVICE_FREE
-        await clientTunnel.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        var ended = await clientTunnel.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(ended.IsFault, ended.Why);
+        if (resumeGraceSeconds > 0) Assert.Contains("did not resume within 1 s", ended.Why, StringComparison.Ordinal);
 
         var reset = await Assert.ThrowsAsync<SocketException>(() => Net.ReadToEndAsync(application).WaitAsync(TimeSpan.FromSeconds(15)));
         Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);

@@ -45,7 +45,7 @@ public sealed partial class StatusFeed : IAsyncDisposable
     {
         var metrics = _node.Metrics;
         var tunnels = _node.Tunnels.Snapshot().Select(t => TunnelView.From(t, Rates)).ToList();
-        var waiting = _node.Registry.Snapshot().Select(w => new WaitingView(w.Link.EndName, w.Link.Remote, w.Since)).ToList();
+        var waiting = _node.Registry.Snapshot().Select(w => new WaitingView(w.Link.EndName, w.Link.Remote, w.Since, w.Link.Info?.Flags.HasFlag(Lstp.Protocol.Messages.SetupFlags.Resuming) == true)).ToList();
         var self = new MemberView(
             _node.Options.Name, _node.Self.Address, Convert.ToHexString(_node.NodeId).ToLowerInvariant(), Self: true,
             Health: "up", _node.StartedAt, tunnels.Count, waiting.Count);

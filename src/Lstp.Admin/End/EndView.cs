@@ -24,7 +24,8 @@ public sealed record EndView(
     IReadOnlyList<string> PeerServices,
     IReadOnlyList<string> Allow,
     IReadOnlyList<string> Middles,
-    string? Via)
+    string? Via,
+    EndResumptionView Resumption)
 {
     public static EndView From(EndProxyHost host)
     {
@@ -50,9 +51,21 @@ public sealed record EndView(
             session?.PeerProperties.Services ?? [],
             options.Allow,
             [.. options.Middles.Select(m => m.ToString())],
-            options.Via is null ? null : ViaParser.Redact(options.Via));
+            options.Via is null ? null : ViaParser.Redact(options.Via),
+            new EndResumptionView(
+                tunnel?.Link.Resumable == true,
+                options.ResumeGrace.TotalSeconds,
+                state.Resumptions,
+                state.LastResumeTook?.TotalMilliseconds,
+                tunnel?.Link.Held ?? 0));
     }
 }
+
+/// <summary>
+/// Whether this end's tunnel can resume over a new link, the grace it has to, how often it did (and how long the
+/// last took), and the bytes it keeps now for a replay. While it resumes, <see cref="EndView.Phase"/> is "resuming".
+/// </summary>
+public sealed record EndResumptionView(bool Resumable, double GraceSeconds, int Resumptions, double? LastResumeMilliseconds, long ReplayBytesHeld);
 
 /// <summary>The current tunnel's figures (they start again from zero when the tunnel is replaced).</summary>
 public sealed record EndTrafficView(int ChannelsOpen, long ChannelsOpened, long BytesSent, long BytesReceived);

@@ -16,7 +16,7 @@ public sealed record StatusView(
 public sealed record TotalsView(long Connections, long Pairings, long BytesRelayed, long Errors, long Channels, long Rate);
 
 /// <summary>An end waiting for its peer.</summary>
-public sealed record WaitingView(string End, string From, DateTimeOffset Since);
+public sealed record WaitingView(string End, string From, DateTimeOffset Since, bool Resuming = false);
 
 /// <summary>An error this middle sent to an end, by code; <see cref="Count"/> of them when several arrived in one sample.</summary>
 public sealed record ErrorView(DateTimeOffset At, string Code, int Number, int Count, string? Reason, string? From);

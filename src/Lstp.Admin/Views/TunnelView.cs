@@ -16,7 +16,8 @@ public sealed record TunnelView(
     long BytesSecondToFirst,
     long RateFirstToSecond,
     long RateSecondToFirst,
-    DateTimeOffset Since)
+    DateTimeOffset Since,
+    bool Resumed = false)
 {
     public static TunnelView From(TunnelRecord t, TrafficRates rates)
     {
@@ -30,7 +31,8 @@ public sealed record TunnelView(
             Interlocked.Read(ref t.Second.BytesIn),
             rate.FirstToSecond,
             rate.SecondToFirst,
-            t.Since);
+            t.Since,
+            t.Resumed);
     }
 }
 

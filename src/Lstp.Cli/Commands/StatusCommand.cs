@@ -266,7 +266,7 @@ public static class StatusTables
         if (s.Waiting.Count > 0)
         {
             var waiting = Table("Waiting ends", "End", "From", "Waiting");
-            foreach (var w in s.Waiting) waiting.AddRow(T(w.End), T(w.From), T(Figures.Duration(s.Now - w.Since)));
+            foreach (var w in s.Waiting) waiting.AddRow(T(w.End + (w.Resuming ? " (resuming)" : "")), T(w.From), T(Figures.Duration(s.Now - w.Since)));
             parts.Add(waiting);
         }
         if (s.Errors.Count > 0)
@@ -303,7 +303,7 @@ public static class StatusTables
                 T($"{t.Channels}"),
                 T($"{Figures.Bytes(t.BytesFirstToSecond)} ({Figures.Rate(t.RateFirstToSecond)})"),
                 T($"{Figures.Bytes(t.BytesSecondToFirst)} ({Figures.Rate(t.RateSecondToFirst)})"),
-                T(Figures.Duration(s.Now - t.Since)));
+                T(Figures.Duration(s.Now - t.Since) + (t.Resumed ? " (resumed)" : "")));
         }
         return table;
     }

@@ -13,7 +13,8 @@ namespace Lstp.EndProxy.Connect;
 /// <summary>
 /// The actor that keeps an end's tunnel up, through the setup sequence: Connecting (dial a middle seed and
 /// register), Waiting (for the peer to register), Securing (the end-to-end handshake), Open (its tunnel actor is
-/// a child), BackingOff (jittered exponential backoff, then the next seed after a failure). Each attempt's async
+/// a child), Resuming (its link broke: a new link is paired and the tunnel carries on over it, channels and all),
+/// BackingOff (jittered exponential backoff, then the next seed after a failure). Each attempt's async
 /// work ends in a message to it; a message from an attempt that is over is recognised by its number and dropped.
 /// Its handle, <see cref="TunnelSupervisor"/>, publishes what it decides for entry points and status pages.
 /// </summary>
@@ -57,6 +58,9 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
     private sealed record ConnectFailed(int Attempt, Exception Error);
     private sealed record ReturnToFirstSeed(int Attempt);
     private sealed record TunnelEnded(TunnelHandle Tunnel, StopReason Reason);
+    private sealed record LinkLost(TunnelHandle Tunnel, Exception Error);
+    private sealed record ResumeDone(int Attempt, bool Resumed);
+    private sealed record ResumeRetry(int Attempt);
     private sealed record Retry
     {
         public static readonly Retry Instance = new();
@@ -119,6 +123,12 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
     {
         switch (message)
         {
+            case LinkLost lost when lost.Tunnel == tunnel:
+                Log.LinkLost(_log, Describe(lost.Error), _options.ResumeGrace.TotalSeconds);
+                _backoff.Reset();
+                // The same middle first: it is where the peer returns when only one of the two links broke.
+                ResumeAttempt(tunnel, middle, openedAt);
+                break;
             case TunnelEnded ended when ended.Tunnel == tunnel:
                 _handle.Closed();
                 if (ended.Reason.Fault is LinkClosedException { RedirectTo: not null } moved)
@@ -129,6 +139,63 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
                 // The peer said SHUTDOWN: not a failure, but reconnect for its return all the same.
                 Failed(new TunnelClosedException(ErrorCode.PeerGone, ended.Reason.Why), middle, openedAt, peerShutDown: !ended.Reason.IsFault);
                 break;
+            case Stop stop:
+                Stopping(stop, tunnel);
+                break;
+            default:
+                LateOrUnhandled(message);
+                break;
+        }
+    };
+
+    /// <summary>
+    /// Resuming: the open tunnel's link broke without SHUTDOWN. Its channels wait while this attempt pairs a new link
+    /// and offers to resume; the handshake says whether the peer is the same end (then the tunnel carries on) or
+    /// another (then the old tunnel ends and resets its channels, and the new session opens a fresh tunnel). Failed
+    /// attempts move through the middles until the tunnel's grace runs out and it ends.
+    /// </summary>
+    private UntypedReceive Resuming(TunnelHandle tunnel, int attempt, HostPort middle, long openedAt) => message =>
+    {
+        switch (message)
+        {
+            case Secured s when s.Attempt == attempt && s.Session.Resumes:
+                tunnel.ResumeAsync(s.Session).PipeTo(Self, success: resumed => new ResumeDone(attempt, resumed), failure: _ => new ResumeDone(attempt, false));
+                break;
+            case ResumeDone d when d.Attempt == attempt && d.Resumed && tunnel.Resuming:
+                ResumeAttempt(tunnel, middle, openedAt); // the new link broke while replaying
+                break;
+            case ResumeDone d when d.Attempt == attempt && d.Resumed:
+                var took = tunnel.Link.LastResumeTook ?? TimeSpan.Zero;
+                Log.Resumed(_log, tunnel.Session.PeerName, middle.ToString(), took.TotalMilliseconds);
+                _handle.Resumed(tunnel, middle, took);
+                Become(Open(tunnel, middle, openedAt));
+                break;
+            case ResumeDone d when d.Attempt == attempt:
+                // The handshake resumed, but the stream could not honour the peer's count: never splice; start afresh.
+                tunnel.Abandon("the peer resumed at a byte this end cannot continue from");
+                break;
+            case Secured s when s.Attempt == attempt:
+                Log.NotResumed(_log, s.Session.PeerName);
+                tunnel.Abandon("the peer end is not the one this tunnel was with (it restarted, or is another process)");
+                Opened(s.Session, middle);
+                break;
+            case ConnectFailed f when f.Attempt == attempt:
+                _seed++;
+                var delay = _backoff.Next();
+                Log.ResumeRetry(_log, Describe(f.Error), delay.TotalSeconds);
+                Timers.StartSingleTimer("resume-retry", new ResumeRetry(attempt), delay);
+                break;
+            case ResumeRetry r when r.Attempt == attempt:
+                ResumeAttempt(tunnel, Middle, openedAt);
+                break;
+            case TunnelEnded ended when ended.Tunnel == tunnel:
+                _connecting?.Cancel();
+                Timers.Cancel("resume-retry");
+                _handle.Closed();
+                Failed(new TunnelClosedException(ErrorCode.PeerGone, ended.Reason.Why), middle, openedAt, peerShutDown: false);
+                break;
+            case LinkLost or Waiting or Paired:
+                break; // a break during a replay is seen when it is done; the phase stays Resuming
             case Stop stop:
                 Stopping(stop, tunnel);
                 break;
@@ -166,7 +233,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
             case Secured stale:
                 _ = stale.Session.DisposeAsync().AsTask();
                 break;
-            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed or TunnelEnded or Retry:
+            case Waiting or Paired or ConnectFailed or ReturnToFirstSeed or TunnelEnded or Retry or LinkLost or ResumeDone or ResumeRetry:
                 break;
             default:
                 Unhandled(message);
@@ -206,10 +273,25 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
         Become(Connecting(attempt, middle));
     }
 
+    /// <summary>One attempt to pair a new link for <paramref name="tunnel"/> and resume it there.</summary>
+    private void ResumeAttempt(TunnelHandle tunnel, HostPort middle, long openedAt)
+    {
+        var attempt = ++_attempt;
+        _connecting?.Dispose();
+        _connecting = new CancellationTokenSource();
+        _handle.Publish(TunnelPhase.Resuming, middle.ToString(), tunnel.Session.PeerName, "the link broke");
+        var self = Self;
+        _handle.ConnectAsync(middle, 0, null, null, _connecting.Token, tunnel.Offer())
+            .PipeTo(self, success: session => new Secured(attempt, session), failure: error => new ConnectFailed(attempt, Unwrap(error)));
+        Become(Resuming(tunnel, attempt, middle, openedAt));
+    }
+
     private void Opened(SecuredSession session, HostPort middle)
     {
         Timers.Cancel("return-to-first");
-        var tunnel = TunnelHandle.Start(Context, session, _handle.Targets, _handle.TunnelOptions(singleChannel: false), _handle.TunnelLog);
+        var self = Self;
+        var tunnel = TunnelHandle.Start(Context, session, _handle.Targets, _handle.TunnelOptions(singleChannel: false), _handle.TunnelLog,
+            onLinkLost: (broken, error) => self.Tell(new LinkLost(broken, error)));
         var openedAt = _options.Time.GetTimestamp();
         tunnel.Completion.PipeTo(Self, success: reason => new TunnelEnded(tunnel, reason));
         var pairing = session.Pairing;
@@ -278,6 +360,18 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
 
         [LoggerMessage(EventId = 404, Level = LogLevel.Information, Message = "tunnel ended: {Cause}; reconnecting in {Seconds:0.0} s")]
         public static partial void PeerEnded(ILogger logger, string cause, double seconds);
+
+        [LoggerMessage(EventId = 410, Level = LogLevel.Warning, Message = "tunnel link broke: {Cause}; resuming over a new link (channels kept for up to {Seconds:0.#} s)")]
+        public static partial void LinkLost(ILogger logger, string cause, double seconds);
+
+        [LoggerMessage(EventId = 411, Level = LogLevel.Information, Message = "tunnel to {Peer} resumed via {Middle} after {Milliseconds:0} ms; no channel noticed")]
+        public static partial void Resumed(ILogger logger, string peer, string middle, double milliseconds);
+
+        [LoggerMessage(EventId = 412, Level = LogLevel.Warning, Message = "{Peer} answered as a new end, not the one the broken tunnel was with: its channels are reset and a new tunnel opens")]
+        public static partial void NotResumed(ILogger logger, string peer);
+
+        [LoggerMessage(EventId = 413, Level = LogLevel.Warning, Message = "resuming the tunnel: {Cause}; next middle in {Seconds:0.0} s")]
+        public static partial void ResumeRetry(ILogger logger, string cause, double seconds);
 
         [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "no peer on {Middle} within {Seconds:0} s: back to the first middle seed, where the peer may wait")]
         public static partial void BackToFirstSeed(ILogger logger, string middle, double seconds);

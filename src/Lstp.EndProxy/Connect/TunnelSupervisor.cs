@@ -29,6 +29,8 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     private IActorRef? _keeper;
     private HostPort? _middle;
     private int _reconnects;
+    private int _resumptions;
+    private TimeSpan? _lastResumeTook;
 
     public TunnelSupervisor(EndOptions options, EndSetup setup, IDialer dialer, ITargetDialer targets, EndProperties properties, ILoggerFactory loggers, IActorRefFactory actors)
     {
@@ -109,6 +111,15 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
 
     internal void CountReconnect() => _reconnects++;
 
+    /// <summary>The open tunnel carried on over a new link after <paramref name="took"/>.</summary>
+    internal void Resumed(TunnelHandle tunnel, HostPort middle, TimeSpan took)
+    {
+        _resumptions++;
+        _lastResumeTook = took;
+        _middle = middle;
+        SetState(TunnelPhase.Open, middle.ToString(), tunnel.Session.PeerName, null);
+    }
+
     internal void Stopped()
     {
         Current = null;
@@ -123,20 +134,25 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         Compression = _options.Compression,
         MaxChannels = singleChannel ? 1 : _options.MaxChannels,
         SingleChannel = singleChannel,
+        // A dedicated connection carries one channel for one client: it is not worth a replay buffer; it ends with its link.
+        ResumeGrace = singleChannel ? TimeSpan.Zero : _options.ResumeGrace,
         JoinDedicated = singleChannel ? null : JoinDedicatedAsync,
     };
 
     /// <summary>Registers at <paramref name="middle"/> under <paramref name="slot"/>, waits to be paired, and secures the session end to end.</summary>
-    internal async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token)
+    /// <param name="offer">The broken tunnel to resume, when the keeper reconnects one.</param>
+    internal async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token,
+        Tunnel.Resumption.ResumeOffer? offer = null)
     {
         var (relay, pairing) = await MiddleLink.RegisterAsync(
-            _dialer, middle, _setup.Info(slot), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time, onWaiting, OnMembers, token).ConfigureAwait(false);
+            _dialer, middle, _setup.Info(slot, resuming: offer is not null), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time, onWaiting, OnMembers, token).ConfigureAwait(false);
         onPaired?.Invoke(pairing.Peer.EndName);
         using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(token);
         handshakeTimeout.CancelAfter(_options.Timings.DeadAfter);
         try
         {
-            return await EndToEndHandshake.RunAsync(relay, pairing, _setup.Secret, _properties, handshakeTimeout.Token).ConfigureAwait(false);
+            var resumable = slot == 0 && _options.ResumeGrace > TimeSpan.Zero;
+            return await EndToEndHandshake.RunAsync(relay, pairing, _setup.Secret, _properties, handshakeTimeout.Token, offer, resumable).ConfigureAwait(false);
         }
         catch
         {
@@ -189,7 +205,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
 
     private void SetState(TunnelPhase phase, string? middle, string? peer, string? error)
     {
-        State = new TunnelState(phase, middle, peer, error, _reconnects);
+        State = new TunnelState(phase, middle, peer, error, _reconnects, _resumptions, _lastResumeTook);
         StateChanged?.Invoke(State);
     }
 

@@ -174,7 +174,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             throw new ProtocolException(ErrorCode.PeerGone, "the waiting end left as its peer arrived");
         }
         await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Closed).ConfigureAwait(false);
-        Log.Paired(log, first.EndName, second.EndName, tunnel.Id);
+        Log.Paired(log, first.EndName, second.EndName, tunnel.Id, tunnel.Resumed ? " (resuming a broken tunnel)" : "");
     }
 
     /// <summary>
@@ -485,8 +485,8 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "paired {First} with {Second} as tunnel {Tunnel}")]
-        public static partial void Paired(ILogger logger, string first, string second, string tunnel);
+        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "paired {First} with {Second} as tunnel {Tunnel}{Resuming}")]
+        public static partial void Paired(ILogger logger, string first, string second, string tunnel, string resuming);
 
         [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "handed {End} on to {Next}; paired with {Peer}")]
         public static partial void Cascaded(ILogger logger, string end, string peer, string next);

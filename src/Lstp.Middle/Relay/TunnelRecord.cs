@@ -13,6 +13,11 @@ public sealed class TunnelRecord(string id, LinkSession first, LinkSession secon
     public IReadOnlyList<TopologyEntry> Path => path;
     public DateTimeOffset Since => since;
 
+    /// <summary>An end registered to resume a broken tunnel (its COMMONUNIQUE_INFO's Resuming flag): this pairing carries it on.</summary>
+    public bool Resumed => IsResuming(first) || IsResuming(second);
+
+    private static bool IsResuming(LinkSession link) => link.Info?.Flags.HasFlag(SetupFlags.Resuming) == true;
+
     /// <summary>
     /// The most channels one tunnel may claim in TUNNEL_REPORT. The count is whatever an end says (the middle cannot
     /// see channels), so it is clamped: a million is far beyond any real tunnel, and a million per tunnel summed in

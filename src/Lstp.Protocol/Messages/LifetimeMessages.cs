@@ -30,3 +30,13 @@ public sealed record Pong(ulong Value) : Message
     public override MessageType Type => MessageType.Pong;
     protected override void WritePayload(WireWriter w) => w.U64(Value);
 }
+
+/// <summary>
+/// STREAM_ACK: how many bytes of the tunnel's end-to-end stream this end has received, counted from the first byte
+/// after the handshake; the peer may forget what it kept for replay up to there. <c>u64 received</c>
+/// </summary>
+public sealed record StreamAck(ulong Received) : Message
+{
+    public override MessageType Type => MessageType.StreamAck;
+    protected override void WritePayload(WireWriter w) => w.U64(Received);
+}

@@ -9,6 +9,8 @@ public enum SetupFlags : byte
     None = 0,
     /// <summary>This end asks for no end-to-end encryption; honoured only when both ends ask.</summary>
     Plaintext = 1,
+    /// <summary>This end registers to resume a broken tunnel (docs/protocol.md §6.7). Pairing is unchanged; the middle shows it.</summary>
+    Resuming = 2,
 }
 
 /// <summary>
@@ -171,4 +173,42 @@ public sealed record AuthProof(AuthStage Stage, byte[] Value) : Message
     }
     public bool Equals(AuthProof? other) => other is not null && Stage == other.Stage && Value.AsSpan().SequenceEqual(other.Value);
     public override int GetHashCode() => (int)Stage;
+}
+
+/// <summary>
+/// RESUME: sent by both ends after AUTH_PROOF. It offers to resume the tunnel named <see cref="Tunnel"/> (zeros: no
+/// offer) with a <see cref="Proof"/> of that tunnel's resumption secret, says how many bytes of its stream this end
+/// received, and carries this end's <see cref="Share"/> of the next tunnel's resumption secret (empty: this end does
+/// not resume tunnels). <c>16 tunnel | u8 len | proof | u64 received | u8 len | share</c>
+/// </summary>
+public sealed record Resume(byte[] Tunnel, byte[] Proof, ulong Received, byte[] Share) : Message
+{
+    public const int TunnelSize = 16;
+    public const int ProofSize = 32;
+    public const int ShareSize = 32;
+
+    public override MessageType Type => MessageType.Resume;
+
+    /// <summary>True when the sender offers to resume a tunnel.</summary>
+    public bool Offers => Tunnel.AsSpan().IndexOfAnyExcept((byte)0) >= 0;
+
+    protected override void WritePayload(WireWriter w) => w.Fixed(Tunnel, TunnelSize).Bytes8(Proof).U64(Received).Bytes8(Share);
+
+    internal static Resume Read(ref WireReader r)
+    {
+        var tunnel = r.Fixed(TunnelSize);
+        var proof = r.Bytes8();
+        var received = r.U64();
+        var share = r.Bytes8();
+        if (proof.Length is not (0 or ProofSize)) throw new ProtocolException(ErrorCode.Malformed, $"malformed RESUME: a {proof.Length}-byte proof");
+        if (share.Length is not (0 or ShareSize)) throw new ProtocolException(ErrorCode.Malformed, $"malformed RESUME: a {share.Length}-byte share");
+        return new Resume(tunnel, proof, received, share);
+    }
+
+    public bool Equals(Resume? other) => other is not null && Received == other.Received && Tunnel.AsSpan().SequenceEqual(other.Tunnel)
+        && Proof.AsSpan().SequenceEqual(other.Proof) && Share.AsSpan().SequenceEqual(other.Share);
+
+    public override int GetHashCode() => Received.GetHashCode();
+
+    public override string ToString() => Offers ? $"RESUME (offer, received {Received})" : "RESUME (no offer)";
 }

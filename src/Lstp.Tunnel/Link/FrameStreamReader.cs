@@ -23,6 +23,14 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
     /// <summary>Bytes already read from the stream but not yet consumed.</summary>
     public int Buffered => _end - _start;
 
+    /// <summary>Hands over the bytes read from the stream but not consumed (the start of what follows the handshake).</summary>
+    public byte[] TakeBuffered()
+    {
+        var rest = _buffer.AsSpan(_start, Buffered).ToArray();
+        _start = _end = 0;
+        return rest;
+    }
+
     /// <summary>Reads the 8-byte preamble and returns the peer's link role.</summary>
     public async ValueTask<LinkRole> ReadPreambleAsync(CancellationToken cancellationToken)
     {

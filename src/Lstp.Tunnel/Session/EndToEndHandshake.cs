@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using Lstp.Protocol;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Link;
+using Lstp.Tunnel.Resumption;
 using Lstp.Tunnel.Security;
 
 namespace Lstp.Tunnel.Session;
@@ -17,6 +18,8 @@ namespace Lstp.Tunnel.Session;
 /// <item>The master starts TLS 1.3 as client; the other end serves an ephemeral certificate.</item>
 /// <item>AUTH_PROOF: both send a fresh nonce, then an HMAC under the tunnel's auth key over the server
 /// certificate's hash and both nonces. A middle that terminates TLS itself cannot produce matching proofs.</item>
+/// <item>RESUME both ways: resume the tunnel this end offers (when the peer offers the same one and proves its
+/// secret), or agree the secret that will let this new tunnel resume later.</item>
 /// <item>Each end repeats its COMMONUNIQUE_INFO and both TOPOLOGY_EXCHANGEs (as sent, as received) inside the
 /// secure channel; any difference from what came through the middle aborts with SetupAltered.</item>
 /// <item>PROPERTY_EXCHANGE both ways.</item>
@@ -26,7 +29,10 @@ public static class EndToEndHandshake
 {
     private const int NonceSize = 32;
 
-    public static async Task<SecuredSession> RunAsync(RelayStream relay, Pairing pairing, TunnelSecret secret, EndProperties mine, CancellationToken cancellationToken)
+    /// <param name="offer">The broken tunnel this end wants to resume, if any.</param>
+    /// <param name="resumable">This end resumes tunnels (its resume grace is not zero): it sends a share of the next secret.</param>
+    public static async Task<SecuredSession> RunAsync(RelayStream relay, Pairing pairing, TunnelSecret secret, EndProperties mine, CancellationToken cancellationToken,
+        ResumeOffer? offer = null, bool resumable = false)
     {
         var iWantPlaintext = pairing.Mine.Flags.HasFlag(SetupFlags.Plaintext);
         var peerWantsPlaintext = pairing.Peer.Flags.HasFlag(SetupFlags.Plaintext);
@@ -53,7 +59,8 @@ public static class EndToEndHandshake
         try
         {
             var reader = new FrameStreamReader(stream);
-            await ProveSecretAsync(stream, reader, secret, isMaster, serverCertHash, cancellationToken).ConfigureAwait(false);
+            var nonces = await ProveSecretAsync(stream, reader, secret, isMaster, serverCertHash, cancellationToken).ConfigureAwait(false);
+            var resume = await ExchangeResumeAsync(stream, reader, secret, isMaster, serverCertHash, nonces, offer, resumable, cancellationToken).ConfigureAwait(false);
             await VerifySetupAsync(stream, reader, pairing, cancellationToken).ConfigureAwait(false);
 
             await WriteAsync(stream, mine.ToMessage(), cancellationToken).ConfigureAwait(false);
@@ -62,7 +69,11 @@ public static class EndToEndHandshake
             {
                 throw new ProtocolException(ErrorCode.VersionMismatch, $"peer '{pairing.Peer.EndName}' speaks LSTP version {peerProps.Version}, this end speaks {ProtocolLimits.Version}");
             }
-            return new SecuredSession(stream, reader, relay, pairing, isMaster, !iWantPlaintext, peerProps);
+            return new SecuredSession(stream, reader, relay, pairing, isMaster, !iWantPlaintext, peerProps)
+            {
+                Resumption = resume.Secret,
+                PeerReceived = resume.PeerReceived,
+            };
         }
         catch (Exception ex)
         {
@@ -124,7 +135,7 @@ public static class EndToEndHandshake
         }
     }
 
-    private static async Task ProveSecretAsync(Stream stream, FrameStreamReader reader, TunnelSecret secret, bool isMaster, byte[] serverCertHash, CancellationToken cancellationToken)
+    private static async Task<(byte[] Master, byte[] Other)> ProveSecretAsync(Stream stream, FrameStreamReader reader, TunnelSecret secret, bool isMaster, byte[] serverCertHash, CancellationToken cancellationToken)
     {
         var myNonce = RandomNumberGenerator.GetBytes(NonceSize);
         await WriteAsync(stream, new AuthProof(AuthStage.Nonce, myNonce), cancellationToken).ConfigureAwait(false);
@@ -142,6 +153,40 @@ public static class EndToEndHandshake
         {
             throw new ProtocolException(ErrorCode.AuthFailed, "the peer could not prove the tunnel secret over this session (wrong secret, or a middle in the middle of TLS)");
         }
+        return (masterNonce, otherNonce);
+    }
+
+    /// <summary>What RESUME settled: the secret of the tunnel this session carries (null: it cannot resume), and
+    /// when it resumes a broken tunnel, how much of that tunnel's stream the peer had received.</summary>
+    private sealed record ResumeOutcome(ResumeSecret? Secret, long? PeerReceived);
+
+    /// <summary>
+    /// RESUME both ways (docs/protocol.md §6.7). The tunnel resumes only when both ends offer the same tunnel and each
+    /// proves that tunnel's secret over this session's fresh nonces; otherwise this is a new tunnel, whose secret
+    /// comes from both shares (none when either end does not resume tunnels).
+    /// </summary>
+    private static async Task<ResumeOutcome> ExchangeResumeAsync(Stream stream, FrameStreamReader reader, TunnelSecret secret, bool isMaster, byte[] serverCertHash,
+        (byte[] Master, byte[] Other) nonces, ResumeOffer? offer, bool resumable, CancellationToken cancellationToken)
+    {
+        var myRole = isMaster ? (byte)'M' : (byte)'S';
+        var peerRole = isMaster ? (byte)'S' : (byte)'M';
+        var share = resumable ? RandomNumberGenerator.GetBytes(Resume.ShareSize) : [];
+        var mine = offer is null
+            ? new Resume(new byte[Resume.TunnelSize], [], 0, share)
+            : new Resume(offer.Secret.Tunnel, offer.Secret.Proof(myRole, serverCertHash, nonces.Master, nonces.Other), (ulong)offer.Received, share);
+        await WriteAsync(stream, mine, cancellationToken).ConfigureAwait(false);
+        var peer = await ExpectAsync<Resume>(reader, cancellationToken).ConfigureAwait(false);
+
+        if (offer is not null && peer.Offers && peer.Tunnel.AsSpan().SequenceEqual(offer.Secret.Tunnel)
+            && CryptographicOperations.FixedTimeEquals(peer.Proof, offer.Secret.Proof(peerRole, serverCertHash, nonces.Master, nonces.Other)))
+        {
+            if (peer.Received > long.MaxValue) throw new ProtocolException(ErrorCode.Malformed, "RESUME counts more bytes than a stream can hold");
+            return new ResumeOutcome(offer.Secret, (long)peer.Received);
+        }
+        if (share.Length == 0 || peer.Share.Length == 0) return new ResumeOutcome(null, null);
+        var masterShare = isMaster ? share : peer.Share;
+        var otherShare = isMaster ? peer.Share : share;
+        return new ResumeOutcome(ResumeSecret.Agree(secret, serverCertHash, masterShare, otherShare), null);
     }
 
     /// <summary>HMAC-SHA256(authKey, "lstp-auth-v1" | role | SHA-256(server cert) | master nonce | other nonce).</summary>

@@ -1,4 +1,5 @@
 using Lstp.Tunnel.Link;
+using Lstp.Tunnel.Resumption;
 
 namespace Lstp.Tunnel.Session;
 
@@ -16,6 +17,15 @@ public sealed record SecuredSession(
     EndProperties PeerProperties) : IAsyncDisposable
 {
     public string PeerName => Pairing.Peer.EndName;
+
+    /// <summary>The secret that lets this tunnel resume over a new link; null when either end does not resume tunnels.</summary>
+    public ResumeSecret? Resumption { get; init; }
+
+    /// <summary>Set when this session resumes a broken tunnel: how much of that tunnel's stream the peer had received.</summary>
+    public long? PeerReceived { get; init; }
+
+    /// <summary>True when this session carries on a broken tunnel instead of starting a new one.</summary>
+    public bool Resumes => PeerReceived is not null;
 
     /// <summary>Closes after the last frames were written: FIN on the link, then the middle's (see <see cref="RelayStream.CloseAsync"/>).</summary>
     public async ValueTask CloseAsync(TimeSpan grace)

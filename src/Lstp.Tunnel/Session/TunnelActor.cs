@@ -33,7 +33,6 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
     }
 
     private readonly Tunnel _tunnel;
-    private readonly SecuredSession _session;
     private readonly ITargetDialer _targets;
     private readonly TunnelOptions _options;
     private readonly ILogger _log;
@@ -57,19 +56,21 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
     public TunnelActor(Tunnel tunnel, ITargetDialer targets, TunnelOptions options, ILogger log)
     {
         _tunnel = tunnel;
-        _session = tunnel.Session;
         _targets = targets;
         _options = options;
         _log = log;
-        _reader = new TunnelReader(tunnel, Self, options.Time);
+        _reader = new TunnelReader(tunnel, Self, options.Time, _writer.RequestAck);
         // Master opens odd channel ids, the other end even ones, so both may open channels without clashing.
-        _nextChannel = _session.IsMaster ? 1u : 2u;
+        _nextChannel = tunnel.Session.IsMaster ? 1u : 2u;
         _lastReport = options.Time.GetTimestamp();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     private TunnelCompression Compression => _tunnel.Compression;
+
+    /// <summary>The current link's session: after a resume, the new one.</summary>
+    private SecuredSession CurrentSession => _tunnel.Session;
 
     protected override void PreStart()
     {
@@ -81,7 +82,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         _writerTask = Task.Run(async () =>
         {
             Exception? error = null;
-            try { await _writer.RunAsync(_session.Stream, CancellationToken.None).ConfigureAwait(false); }
+            try { await _writer.RunAsync(_tunnel.Link, CancellationToken.None).ConfigureAwait(false); }
             catch (Exception ex) { error = ex; }
             self.Tell(new TunnelCommand.WriterEnded(error));
         });
@@ -258,7 +259,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
             case Pong:
                 break;
             case Protocol.Messages.Shutdown shutdown:
-                Log.PeerShutdown(_log, _session.PeerName, shutdown.Reason);
+                Log.PeerShutdown(_log, CurrentSession.PeerName, shutdown.Reason);
                 var draining = new StopReason($"the peer shut down: {shutdown.Reason}");
                 if (_tunnel.Table.IsEmpty)
                 {
@@ -270,7 +271,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
                 Become(Draining(draining));
                 break;
             case Error error:
-                Log.PeerError(_log, _session.PeerName, error.Code, error.Reason);
+                Log.PeerError(_log, CurrentSession.PeerName, error.Code, error.Reason);
                 End(new StopReason($"the peer reported {error.Code}: {error.Reason}", new TunnelClosedException(error.Code, error.Reason)));
                 break;
             default:
@@ -286,7 +287,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
 
     private void AcceptConnection(ConnectionRequest request)
     {
-        var peerParity = _session.IsMaster ? 0u : 1u;
+        var peerParity = CurrentSession.IsMaster ? 0u : 1u;
         if (request.Channel % 2 != peerParity || _tunnel.Table.ContainsKey(request.Channel) || _accepted.Contains(request.Channel))
         {
             Fail(new ProtocolException(ErrorCode.ProtocolViolation, $"CONNECTION_REQUEST for channel {request.Channel}, which the peer may not open"));
@@ -351,9 +352,16 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
     private void OnTick()
     {
         var time = _options.Time;
-        if (time.GetElapsedTime(_reader.LastHeard) > _options.Timings.DeadAfter)
+        // While the link is broken there is no one to ping or report to; the resume grace bounds the wait.
+        if (_tunnel.Resuming) return;
+        if (_tunnel.Link.AckOwed) _writer.RequestAck();
+        var lastHeard = Math.Max(_reader.LastHeard, _tunnel.Link.LastResumed);
+        if (time.GetElapsedTime(lastHeard) > _options.Timings.DeadAfter)
         {
-            Fail(new TunnelClosedException(ErrorCode.KeepaliveTimeout, $"peer '{_session.PeerName}' was silent for {_options.Timings.DeadAfter.TotalSeconds:0} s"));
+            // Silence over a link that still looks alive (a blackhole beyond the middle): a resumable tunnel gives
+            // that link up and resumes over a new one; only a tunnel that cannot resume ends here.
+            if (_tunnel.Link.Interrupt(new TimeoutException($"peer '{CurrentSession.PeerName}' was silent for {_options.Timings.DeadAfter.TotalSeconds:0} s over this link"))) return;
+            Fail(new TunnelClosedException(ErrorCode.KeepaliveTimeout, $"peer '{CurrentSession.PeerName}' was silent for {_options.Timings.DeadAfter.TotalSeconds:0} s"));
             return;
         }
         if (time.GetElapsedTime(_lastPing) >= _options.Timings.KeepaliveInterval)
@@ -368,7 +376,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         {
             _lastReport = time.GetTimestamp();
             _lastReportSent = report;
-            _ = SendReportAsync(_session.Relay, report);
+            _ = SendReportAsync(CurrentSession.Relay, report);
         }
     }
 
@@ -388,7 +396,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
 
     private void ShutDown(string reason)
     {
-        Log.ShuttingDown(_log, _session.PeerName, reason);
+        Log.ShuttingDown(_log, CurrentSession.PeerName, reason);
         foreach (var channel in _tunnel.Table.Values) channel.Owner.Tell(new ChannelCommand.Close(Graceful: true));
         _closingChannels = true;
         _writer.SendControl(new Protocol.Messages.Shutdown(ErrorCode.Shutdown, reason));
@@ -400,7 +408,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         switch (error)
         {
             case null:
-                var closed = _session.Relay.PeerLeft is { } left ? $"the peer closed the tunnel ({left})" : "the peer closed the tunnel";
+                var closed = CurrentSession.Relay.PeerLeft is { } left ? $"the peer closed the tunnel ({left})" : "the peer closed the tunnel";
                 End(new StopReason(closed, new TunnelClosedException(ErrorCode.PeerGone, closed)));
                 break;
             case ProtocolException protocol:
@@ -409,7 +417,11 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
             case LinkClosedException link:
                 End(new StopReason(link.Message, link));
                 break;
-            case not null when _session.Relay.WentSilent:
+            case TunnelClosedException notResumed:
+                // A break that did not resume (the grace ran out, or the peer was another end): a fault, so channels reset.
+                End(new StopReason(notResumed.Message, notResumed));
+                break;
+            case not null when CurrentSession.Relay.WentSilent:
                 // Reads fail in whatever layer notices first (TLS says "the read operation failed"): say why.
                 End(new StopReason($"the link to the middle was silent for {_options.Timings.DeadAfter.TotalSeconds:0.#} s", error));
                 break;
@@ -428,7 +440,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
             TunnelClosedException t => t.Code,
             _ => ErrorCode.Internal,
         };
-        Log.Failed(_log, _session.PeerName, code, error.Message);
+        Log.Failed(_log, CurrentSession.PeerName, code, error.Message);
         _writer.SendControl(new Error(code, error.Message));
         End(new StopReason(error.Message, error));
     }
@@ -441,10 +453,11 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         Become(Closing());
         Timers.CancelAll();
         _stopping.Cancel();
+        _tunnel.Link.StopResuming();
         _writer.Complete();
         foreach (var pending in _dedicatedRequests.Values) pending.TrySetResult(new ChannelOutcome(false, ErrorCode.PeerGone, "the tunnel closed"));
         _dedicatedRequests.Clear();
-        CloseLinkAsync(_writerTask, _session).PipeTo(Self, success: () => TunnelCommand.LinkClosed.Instance, failure: _ => TunnelCommand.LinkClosed.Instance);
+        CloseLinkAsync(_writerTask, CurrentSession).PipeTo(Self, success: () => TunnelCommand.LinkClosed.Instance, failure: _ => TunnelCommand.LinkClosed.Instance);
     }
 
     private static async Task CloseLinkAsync(Task writer, SecuredSession session)
@@ -468,17 +481,18 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         {
             // Stopped from outside (the actor system is shutting down): let go of the link without waiting.
             _stopping.Cancel();
+            _tunnel.Link.StopResuming();
             _writer.Complete();
-            _ = _session.DisposeAsync().AsTask();
+            _ = CurrentSession.DisposeAsync().AsTask();
         }
         _stopping.Dispose();
-        Log.Stopped(_log, _session.PeerName, reason.ToString());
+        Log.Stopped(_log, CurrentSession.PeerName, reason.ToString());
         _tunnel.Stopped(reason);
     }
 
     protected override void Unhandled(object message)
     {
-        Log.Unhandled(_log, _session.PeerName, message.GetType().Name);
+        Log.Unhandled(_log, CurrentSession.PeerName, message.GetType().Name);
         base.Unhandled(message);
     }
 

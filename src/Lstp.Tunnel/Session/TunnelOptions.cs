@@ -34,5 +34,11 @@ public sealed record TunnelOptions
     /// <summary>A dedicated tunnel connection carries one channel: it shuts down when that channel ends.</summary>
     public bool SingleChannel { get; init; }
 
+    /// <summary>
+    /// How long a tunnel whose link broke (without SHUTDOWN) keeps its channels while a new link is paired and the
+    /// tunnel resumes (<c>--resume-grace</c>); zero: a broken link ends the tunnel and resets its channels.
+    /// </summary>
+    public TimeSpan ResumeGrace { get; init; } = TimeSpan.FromSeconds(30);
+
     public static readonly TunnelOptions Default = new();
 }

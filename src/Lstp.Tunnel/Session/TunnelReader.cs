@@ -12,7 +12,7 @@ namespace Lstp.Tunnel.Session;
 /// RESUME and FREE act on the channel from here, so they stay in order with its data; every other frame goes to
 /// the tunnel actor. It never waits for an application, so one slow channel cannot stall the others.
 /// </summary>
-internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider time)
+internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider time, Action requestAck)
 {
     private long _lastHeard = time.GetTimestamp();
 
@@ -22,7 +22,8 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
     /// <summary>Reads until the stream ends or fails, then tells the actor <see cref="TunnelCommand.ReaderEnded"/>.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
-        var reader = tunnel.Session.Reader;
+        var reader = tunnel.Reader;
+        var link = tunnel.Link;
         Exception? error = null;
         try
         {
@@ -31,11 +32,16 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
                 var header = await reader.ReadHeaderAsync(ProtocolLimits.DefaultMaxPayload, stopping).ConfigureAwait(false);
                 if (header is null) break;
                 Volatile.Write(ref _lastHeard, time.GetTimestamp());
+                // What arrived so far is owed a STREAM_ACK once enough of it has, so the peer's replay buffer drains.
+                if (link.AckDue) requestAck();
                 var (type, length) = header.Value;
                 switch (type)
                 {
                     case MessageType.ServiceData or MessageType.ServiceDataCompressed:
                         await ReceiveDataAsync(reader, type, length, stopping).ConfigureAwait(false);
+                        continue;
+                    case MessageType.StreamAck:
+                        link.Acknowledged((long)((StreamAck)await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false)).Received);
                         continue;
                     case MessageType.ServiceDataPause or MessageType.ServiceDataResume or MessageType.ServiceFreeRequest:
                         OnChannelSignal(await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false));
@@ -43,8 +49,15 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
                     case MessageType.Shutdown:
                         // Nothing follows SHUTDOWN: end each channel's downlink here, in order after its data.
                         var shutdown = await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false);
+                        link.PeerFinished();
                         foreach (var channel in tunnel.Table.Values) channel.PeerFinished(FreeFlags.None);
                         actor.Tell(new TunnelCommand.FromPeer(shutdown));
+                        continue;
+                    case MessageType.Error:
+                        // The peer ends the tunnel: its link's end that follows is final, not a break to resume.
+                        var peerError = await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false);
+                        link.PeerFinished();
+                        actor.Tell(new TunnelCommand.FromPeer(peerError));
                         continue;
                     default:
                         actor.Tell(new TunnelCommand.FromPeer(await reader.ReadBodyAsync(type, length, stopping).ConfigureAwait(false)));

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Threading.Channels;
 using Lstp.Protocol.Messages;
+using Lstp.Tunnel.Resumption;
 
 namespace Lstp.Tunnel.Session;
 
@@ -9,6 +10,11 @@ namespace Lstp.Tunnel.Session;
 /// hand it whole frames; data frames need a credit, so at most <see cref="DataCredits"/> of them wait here and
 /// a fast channel is backpressured instead of growing memory, while control frames (PAUSE, ACKs, FREE) never
 /// wait behind credits. The stream is flushed whenever the queue runs empty.
+/// <para>
+/// Over a resumable stream, data also waits for the replay window (what the peer has not acknowledged); a STREAM_ACK
+/// this end owes may overtake that wait, since it only counts what arrived the other way. Without that, two ends whose
+/// windows are both full would each wait for the other's acknowledgement, queued behind the waiting data.
+/// </para>
 /// </summary>
 public sealed class TunnelWriter
 {
@@ -23,6 +29,10 @@ public sealed class TunnelWriter
     public const int MaxControlQueued = 4096;
 
     private readonly SemaphoreSlim _credits = new(DataCredits, DataCredits);
+    /// <summary>In the queue, a wake-up for a STREAM_ACK; its value is taken when it is written.</summary>
+    private static readonly OutboundFrame AckDue = new(null!, 0, Pooled: false);
+    private int _ackWanted;
+    private TaskCompletionSource _ackSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _bytesWritten;
     private int _controlQueued;
 
@@ -52,20 +62,35 @@ public sealed class TunnelWriter
         return true;
     }
 
+    /// <summary>Asks for a STREAM_ACK with what has arrived by the time it is written (several requests make one).</summary>
+    public void RequestAck()
+    {
+        if (Interlocked.Exchange(ref _ackWanted, 1) == 1) return;
+        _queue.Writer.TryWrite(AckDue);
+        Volatile.Read(ref _ackSignal).TrySetResult();
+    }
+
     /// <summary>Stops accepting frames; the writer loop ends after writing what is queued.</summary>
     public void Complete() => _queue.Writer.TryComplete();
 
     public async Task RunAsync(Stream stream, CancellationToken cancellationToken)
     {
         var reader = _queue.Reader;
+        var link = stream as ResumableStream;
         try
         {
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var frame))
                 {
+                    if (ReferenceEquals(frame.Buffer, null))
+                    {
+                        if (link is not null) await WriteAckAsync(stream, link, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
                     try
                     {
+                        if (frame.Pooled && link is not null && !link.HasWindow(frame.Length)) await WaitForWindowAsync(stream, link, frame.Length, cancellationToken).ConfigureAwait(false);
                         await stream.WriteAsync(frame.Buffer.AsMemory(0, frame.Length), cancellationToken).ConfigureAwait(false);
                         Interlocked.Add(ref _bytesWritten, frame.Length);
                     }
@@ -80,8 +105,32 @@ public sealed class TunnelWriter
         finally
         {
             _queue.Writer.TryComplete();
-            while (reader.TryRead(out var frame)) Release(frame);
+            while (reader.TryRead(out var frame))
+            {
+                if (!ReferenceEquals(frame.Buffer, null)) Release(frame);
+            }
         }
+    }
+
+    /// <summary>Waits until the peer acknowledges enough for <paramref name="length"/> more bytes, sending the acknowledgements this end owes meanwhile.</summary>
+    private async Task WaitForWindowAsync(Stream stream, ResumableStream link, int length, CancellationToken cancellationToken)
+    {
+        while (!link.HasWindow(length))
+        {
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _ackSignal, signal);
+            if (await WriteAckAsync(stream, link, cancellationToken).ConfigureAwait(false)) await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAny(link.WindowChanged, signal.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> WriteAckAsync(Stream stream, ResumableStream link, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _ackWanted, 0) == 0) return false;
+        var ack = new StreamAck((ulong)link.TakeAck()).ToFrame();
+        await stream.WriteAsync(ack, cancellationToken).ConfigureAwait(false);
+        Interlocked.Add(ref _bytesWritten, ack.Length);
+        return true;
     }
 
     private void Release(OutboundFrame frame)

@@ -47,7 +47,7 @@ public sealed class TunnelKeeperTests(ITestOutputHelper output) : Akka.TestKit.X
     }
 
     /// <summary>The end under test: its keeper runs in the TestKit's system and each phase it publishes goes to <see cref="_phases"/>.</summary>
-    private (TunnelSupervisor End, IActorRef Keeper) StartEnd(HostPort middle, string? token = null)
+    private (TunnelSupervisor End, IActorRef Keeper) StartEnd(HostPort middle, string? token = null, TimeSpan? resumeGrace = null)
     {
         var options = new EndOptions
         {
@@ -57,6 +57,7 @@ public sealed class TunnelKeeperTests(ITestOutputHelper output) : Akka.TestKit.X
             Token = token,
             BackoffMin = BackoffMin,
             BackoffMax = TimeSpan.FromSeconds(5),
+            ResumeGrace = resumeGrace ?? new EndOptions().ResumeGrace,
         };
         var properties = new EndProperties([], [], [], [], options.Compression.Announce());
         var end = new TunnelSupervisor(options, new EndSetup(TunnelSecret.FromPassphrase(Secret), options.Name, "test", false), TcpDialer.Instance, NoTargets.Instance, properties, _log, Sys);
@@ -70,13 +71,13 @@ public sealed class TunnelKeeperTests(ITestOutputHelper output) : Akka.TestKit.X
     }
 
     /// <summary>The peer end: a whole end proxy in an actor system of its own, registered directly at the middle.</summary>
-    private EndProxyHost StartPeer(HostPort middle)
+    private EndProxyHost StartPeer(HostPort middle, string name = "server-end")
     {
         var peer = EndProxyHost.Start(new EndOptions
         {
             Middles = [middle],
             Secret = Secret,
-            Name = "server-end",
+            Name = name,
             BackoffMin = TimeSpan.FromMilliseconds(50),
             BackoffMax = TimeSpan.FromSeconds(1),
         }, _log);
@@ -120,13 +121,13 @@ public sealed class TunnelKeeperTests(ITestOutputHelper output) : Akka.TestKit.X
     }
 
     [Fact]
-    public async Task A_keeper_whose_link_is_cut_registers_again_and_pairs_with_its_peer_anew()
+    public async Task With_resumption_off_a_keeper_whose_link_is_cut_registers_again_and_pairs_with_its_peer_anew()
     {
         var middle = await StartMiddleAsync();
         var path = new ChaosProxy(middle.LinkAddress.Port);
         _owned.Add(path);
         StartPeer(middle.LinkAddress);
-        var (end, _) = StartEnd(new HostPort("127.0.0.1", path.Port));
+        var (end, _) = StartEnd(new HostPort("127.0.0.1", path.Port), resumeGrace: TimeSpan.Zero);
         NextPhase(TunnelPhase.Open);
         var first = end.Current ?? throw new InvalidOperationException("open without a tunnel");
         Watch(first.Ref);
@@ -143,6 +144,90 @@ public sealed class TunnelKeeperTests(ITestOutputHelper output) : Akka.TestKit.X
         Assert.NotSame(first, second);
         Assert.Equal("server-end", second.Session.PeerName);
         Assert.True(again.Reconnects >= 1);
+    }
+
+    [Fact]
+    public async Task A_keeper_whose_link_is_cut_resumes_the_same_tunnel_over_a_new_link()
+    {
+        var middle = await StartMiddleAsync();
+        var path = new ChaosProxy(middle.LinkAddress.Port);
+        _owned.Add(path);
+        StartPeer(middle.LinkAddress);
+        var (end, _) = StartEnd(new HostPort("127.0.0.1", path.Port));
+        NextPhase(TunnelPhase.Open);
+        var tunnel = end.Current ?? throw new InvalidOperationException("open without a tunnel");
+        Watch(tunnel.Ref);
+
+        path.Kill(); // the end's link is reset: no SHUTDOWN, no FIN
+        Assert.Equal("server-end", NextPhase(TunnelPhase.Resuming).Peer);
+        path.Revive();
+
+        var resumed = NextPhase(TunnelPhase.Open);
+        Assert.Equal(1, resumed.Resumptions);
+        Assert.NotNull(resumed.LastResumeTook);
+        Assert.Equal(0, resumed.Reconnects);
+        Assert.Same(tunnel, end.Current);
+        Assert.False(tunnel.Completion.IsCompleted);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // the tunnel actor lives on: no Terminated
+    }
+
+    [Fact]
+    public async Task A_tunnel_that_cannot_resume_within_its_grace_ends_as_a_fault_and_the_keeper_opens_a_new_one()
+    {
+        var middle = await StartMiddleAsync();
+        var path = new ChaosProxy(middle.LinkAddress.Port);
+        _owned.Add(path);
+        StartPeer(middle.LinkAddress);
+        var (end, _) = StartEnd(new HostPort("127.0.0.1", path.Port), resumeGrace: TimeSpan.FromSeconds(1));
+        NextPhase(TunnelPhase.Open);
+        var first = end.Current ?? throw new InvalidOperationException("open without a tunnel");
+        Watch(first.Ref);
+
+        path.Kill(); // and it stays dead past the grace
+        NextPhase(TunnelPhase.Resuming);
+        ExpectTerminated(first.Ref, Opens);
+        var reason = await first.Completion.WaitAsync(Opens);
+        Assert.True(reason.IsFault);
+        Assert.Contains("did not resume within 1 s", reason.Why, StringComparison.Ordinal);
+
+        path.Revive();
+        var again = NextPhase(TunnelPhase.Open);
+        Assert.Equal(0, again.Resumptions);
+        Assert.NotSame(first, end.Current);
+    }
+
+    [Fact]
+    public async Task A_peer_that_comes_back_as_another_process_gets_a_fresh_tunnel_and_the_old_one_ends_as_a_fault()
+    {
+        var middle = await StartMiddleAsync();
+        var peerPath = new ChaosProxy(middle.LinkAddress.Port);
+        _owned.Add(peerPath);
+        var path = new ChaosProxy(middle.LinkAddress.Port);
+        _owned.Add(path);
+        var peer = StartPeer(new HostPort("127.0.0.1", peerPath.Port));
+        var (end, _) = StartEnd(new HostPort("127.0.0.1", path.Port));
+        NextPhase(TunnelPhase.Open);
+        var first = end.Current ?? throw new InvalidOperationException("open without a tunnel");
+        Watch(first.Ref);
+
+        // Both links die; the peer process goes (its SHUTDOWN cannot reach us) and another takes its place.
+        peerPath.Kill();
+        path.Kill();
+        NextPhase(TunnelPhase.Resuming);
+        _owned.Remove(peer);
+        await peer.DisposeAsync();
+        StartPeer(middle.LinkAddress, name: "server-end-2");
+        path.Revive();
+
+        var opened = NextPhase(TunnelPhase.Open);
+        Assert.Equal("server-end-2", opened.Peer);
+        ExpectTerminated(first.Ref, Opens);
+        var reason = await first.Completion.WaitAsync(Opens);
+        Assert.True(reason.IsFault, reason.Why);
+        Assert.Contains("not the one this tunnel was with", reason.Why, StringComparison.Ordinal);
+        var second = end.Current ?? throw new InvalidOperationException("open without a tunnel");
+        Assert.NotSame(first, second);
+        Assert.Equal("server-end-2", second.Session.PeerName);
     }
 
     [Fact]

@@ -132,10 +132,10 @@ public class FrameCodecTests
 
     [Theory]
     [InlineData(0x00)]
-    [InlineData(0x06)]
+    [InlineData(0x07)]
     [InlineData(0x0F)]
     [InlineData(0x1C)]
-    [InlineData(0x22)]
+    [InlineData(0x23)]
     [InlineData(0x3B)]
     [InlineData(0xFF)]
     public void TryReadFrame_UnknownType_ThrowsUnknownType(byte type)

@@ -70,6 +70,8 @@ public class MalformedPayloadTests
         { "node kind 3", MessageType.TopologyExchange, "01 03 00 01 61 00 00 " + Zeros(16) },
         { "auth stage 0", MessageType.AuthProof, "00 01 00" },
         { "auth stage 3", MessageType.AuthProof, "03 01 00" },
+        { "resume proof of 5 bytes", MessageType.Resume, Zeros(16) + " 05 01 02 03 04 05 00 00 00 00 00 00 00 00 00" },
+        { "resume share of 1 byte", MessageType.Resume, Zeros(16) + " 00 00 00 00 00 00 00 00 00 01 07" },
     };
 
     [Theory]

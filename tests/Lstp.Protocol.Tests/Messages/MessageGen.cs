@@ -49,6 +49,8 @@ public static class MessageGen
         Gen.Sized(size => Gen.Choose(0, size).SelectMany(n => Property.ArrayOf(n))).Select(p => (Message)new PropertyExchange(p)),
         Str.Select(t => (Message)new Admission(t)),
         from stage in Gen.Elements(AuthStage.Nonce, AuthStage.Mac) from value in Short select (Message)new AuthProof(stage, value),
+        from tunnel in BytesOf(Resume.TunnelSize) from proof in Gen.Elements(0, Resume.ProofSize).SelectMany(BytesOf) from received in U64
+        from share in Gen.Elements(0, Resume.ShareSize).SelectMany(BytesOf) select (Message)new Resume(tunnel, proof, received, share),
         from channel in U32 from kind in Gen.Elements(ConnectionKind.Multiplexed, ConnectionKind.Dedicated) from slot in U32
         select (Message)new ConnectionRequest(channel, kind, slot),
         U32.Select(c => (Message)new ConnectionAck(c)),
@@ -67,6 +69,7 @@ public static class MessageGen
         from code in Code from reason in Str select (Message)new Error(code, reason),
         U64.Select(v => (Message)new Ping(v)),
         U64.Select(v => (Message)new Pong(v)),
+        U64.Select(v => (Message)new StreamAck(v)),
         SomeBytes.Select(d => (Message)new Relay(d)),
         U32.Select(s => (Message)new Waiting(s)),
         from address in Str from reason in Str select (Message)new Redirect(address, reason),

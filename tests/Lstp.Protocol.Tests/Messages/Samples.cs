@@ -24,6 +24,9 @@ public static class Samples
     public static byte[] BrotliHellos =>
         [0xf0, 0x05, 0x00, 0x00, 0xc0, 0xc6, 0xd8, 0xba, 0xfe, 0x23, 0x34, 0x84, 0x02, 0xb6, 0x38, 0xd0, 0x59, 0xc7, 0x00];
 
+    /// <summary>A resumable tunnel's name in RESUME: 60 61 … 6f.</summary>
+    public static byte[] ResumeTunnel => [.. Enumerable.Range(0x60, 16).Select(i => (byte)i)];
+
     /// <summary>A 32-byte nonce or MAC: 40 41 … 5f.</summary>
     public static byte[] Bytes32 => [.. Enumerable.Range(0x40, 32).Select(i => (byte)i)];
 
@@ -58,6 +61,8 @@ public static class Samples
         ("admission", new Admission("s3cret")),
         ("auth-proof-nonce", new AuthProof(AuthStage.Nonce, Bytes32)),
         ("auth-proof-mac", new AuthProof(AuthStage.Mac, Bytes32)),
+        ("resume-offer", new Resume(ResumeTunnel, Bytes32, 4096, Bytes32)),
+        ("resume-no-offer", new Resume(new byte[Resume.TunnelSize], [], 0, Bytes32)),
         ("connection-request", new ConnectionRequest(1, ConnectionKind.Multiplexed)),
         ("connection-request-dedicated", new ConnectionRequest(3, ConnectionKind.Dedicated, 2)),
         ("connection-ack", new ConnectionAck(1)),
@@ -78,6 +83,7 @@ public static class Samples
         ("error", new Error(ErrorCode.AuthFailed, "bad proof")),
         ("ping", new Ping(1)),
         ("pong", new Pong(1)),
+        ("stream-ack", new StreamAck(65536)),
         ("relay", new Relay(new byte[] { 0x16, 0x03, 0x03 })),
         ("waiting", new Waiting(600)),
         ("redirect", new Redirect("m2:7700", "draining")),

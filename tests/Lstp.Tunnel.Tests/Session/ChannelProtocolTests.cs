@@ -343,7 +343,7 @@ public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKi
     /// <summary>The bytes of each wrong frame, sent while channel 1 (the near end's first) is open.</summary>
     private static byte[] WrongFrame(string what) => what switch
     {
-        "a frame of an undefined type" => [0x06, 0x00, 0x00, 0x00],
+        "a frame of an undefined type" => [0x07, 0x00, 0x00, 0x00],
         "a frame longer than an open tunnel reads" => [(byte)MessageType.ServiceData, 0x20, 0x00, 0x00], // 2 MiB announced; 1 MiB is the limit
         "SERVICE_DATA too short to name its channel" => [(byte)MessageType.ServiceData, 0x00, 0x00, 0x02, 0x00, 0x01],
         "SERVICE_FREE_REQUEST with a trailing byte" => [(byte)MessageType.ServiceFreeRequest, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00],

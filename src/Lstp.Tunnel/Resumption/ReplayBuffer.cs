@@ -1,0 +1,98 @@
+using System.Buffers;
+
+namespace Lstp.Tunnel.Resumption;
+
+/// <summary>
+/// The bytes of a tunnel's end-to-end stream that this end sent and the peer has not yet acknowledged, kept to be
+/// sent again after a resume. Stream offsets count from the first byte after the handshake. Held in pooled
+/// segments, returned as acknowledgements arrive; the sender's window bounds how much it holds. An idle tunnel's
+/// keepalive takes a small segment, a busy one 64 KiB segments.
+/// </summary>
+internal sealed class ReplayBuffer
+{
+    private const int SmallSegment = 4 * 1024;
+    private const int LargeSegment = 64 * 1024;
+    private readonly List<Segment> _segments = [];
+
+    /// <summary>Stream offset of the first byte kept: everything before it was acknowledged.</summary>
+    public long Start { get; private set; }
+
+    /// <summary>Stream offset after the last byte sent.</summary>
+    public long End { get; private set; }
+
+    public long Held => End - Start;
+
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var last = _segments.Count > 0 ? _segments[^1] : null;
+            if (last is null || last.End == last.Array.Length)
+            {
+                last = new Segment(ArrayPool<byte>.Shared.Rent(bytes.Length <= SmallSegment && Held == 0 ? SmallSegment : LargeSegment));
+                _segments.Add(last);
+            }
+            var take = Math.Min(bytes.Length, last.Array.Length - last.End);
+            bytes[..take].CopyTo(last.Array.AsSpan(last.End));
+            last.End += take;
+            bytes = bytes[take..];
+            End += take;
+        }
+    }
+
+    /// <summary>Forgets everything before <paramref name="offset"/> (the peer has it).</summary>
+    public void Trim(long offset)
+    {
+        if (offset <= Start) return;
+        if (offset > End) throw new ArgumentOutOfRangeException(nameof(offset), $"offset {offset} is past the end of what was sent ({End})");
+        var drop = offset - Start;
+        Start = offset;
+        while (drop > 0)
+        {
+            var first = _segments[0];
+            var take = (int)Math.Min(drop, first.End - first.Start);
+            first.Start += take;
+            drop -= take;
+            if (first.Start == first.End && (first.End == first.Array.Length || Held == 0)) Release(0);
+        }
+        if (Held == 0) Clear();
+    }
+
+    /// <summary>The bytes from <paramref name="offset"/> to the end, in order.</summary>
+    public IEnumerable<ReadOnlyMemory<byte>> From(long offset)
+    {
+        if (offset < Start || offset > End) throw new ArgumentOutOfRangeException(nameof(offset), $"offset {offset} is outside what is kept ({Start}..{End})");
+        var skip = offset - Start;
+        foreach (var segment in _segments)
+        {
+            var length = segment.End - segment.Start;
+            if (skip >= length)
+            {
+                skip -= length;
+                continue;
+            }
+            yield return segment.Array.AsMemory(segment.Start + (int)skip, length - (int)skip);
+            skip = 0;
+        }
+    }
+
+    /// <summary>Returns every segment to the pool.</summary>
+    public void Clear()
+    {
+        while (_segments.Count > 0) Release(0);
+        Start = End;
+    }
+
+    private void Release(int index)
+    {
+        ArrayPool<byte>.Shared.Return(_segments[index].Array);
+        _segments.RemoveAt(index);
+    }
+
+    private sealed class Segment(byte[] array)
+    {
+        public byte[] Array { get; } = array;
+        public int Start { get; set; }
+        public int End { get; set; }
+    }
+}
