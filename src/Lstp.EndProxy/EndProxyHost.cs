@@ -126,14 +126,16 @@ public sealed class EndProxyHost : IAsyncDisposable
     /// </summary>
     private static void RequireLoopbackOrCredentials(HostPort listen, string flag, EntryPointCredentials? credentials)
     {
-        if (credentials is not null) return;
-        var loopback = listen.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-            || (System.Net.IPAddress.TryParse(listen.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip));
-        if (!loopback)
+        if (credentials is null && !IsLoopback(listen))
         {
             throw new FormatException($"{flag} {listen}: not a loopback address, so anyone who reaches it could use the tunnel into the peer's network; add --proxy-auth USER:PASS or listen on 127.0.0.1");
         }
     }
+
+    /// <summary>Whether a local entry point listens where only this host's own processes reach it.</summary>
+    public static bool IsLoopback(HostPort listen) =>
+        listen.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(listen.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip));
 
     private static EntryPointCredentials? ParseCredentials(string? userPass)
     {

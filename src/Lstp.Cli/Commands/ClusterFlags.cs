@@ -1,31 +1,14 @@
 using System.CommandLine;
 using Lstp.Admin.Views;
-using Lstp.Cli.Configuration;
 using Lstp.Cluster;
 using Lstp.Transport;
 
 namespace Lstp.Cli.Commands;
 
-/// <summary>`lstp middle`'s cluster flags (--cluster, --advertise, --cluster-cert) read into <see cref="ClusterOptions"/>.</summary>
+/// <summary>`lstp middle`'s cluster seeds (--cluster), and the member list a cluster node shows.</summary>
 internal static class ClusterFlags
 {
-    /// <summary>The cluster this middle joins, or null for a lone middle (neither --cluster nor --advertise).</summary>
-    public static ClusterOptions? Read(Settings settings, Option<string> cluster, Option<string> advertise, Option<string> certificate)
-    {
-        var seedsText = settings.String(cluster);
-        var advertiseText = settings.String(advertise);
-        var certificateFile = settings.String(certificate);
-        if (seedsText is null && advertiseText is null)
-        {
-            if (certificateFile is not null) throw new UsageException("--cluster-cert has no effect without --cluster and --advertise");
-            return null;
-        }
-        if (advertiseText is null) throw new UsageException("--cluster needs --advertise HOST:PORT: this node's own cluster endpoint, which it binds and the other nodes dial");
-        var self = CommonOptions.Address(advertiseText, "--advertise", default);
-        var seeds = seedsText is null ? [self] : Seeds(seedsText);
-        return new ClusterOptions { Advertise = self, Seeds = seeds, CertificateFile = certificateFile };
-    }
-
+    /// <summary>--cluster: seeds HOST:PORT[,HOST:PORT...], each with a real port.</summary>
     public static IReadOnlyList<HostPort> Seeds(string text)
     {
         var seeds = new List<HostPort>();

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Lstp.Admin;
 using Lstp.Cli.Configuration;
 using Lstp.Cli.Demo;
+using Lstp.Cli.Options;
 using Lstp.EndProxy;
 using Lstp.Middle;
 using Lstp.Transport;
@@ -26,14 +27,14 @@ public static class DemoCommand
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
-            var seconds = parse.GetValue(duration) is { } d ? MiddleCommand.Seconds(d, "--duration", TimeSpan.Zero) : (TimeSpan?)null;
-            var streams = MiddleCommand.Count(parse.GetValue(parallel), "--parallel", 4);
+            var seconds = parse.GetValue(duration) is { } d ? Parse.Flag("--duration", d, Parse.Seconds) : (TimeSpan?)null;
+            var streams = parse.GetValue(parallel) is { } p ? Parse.Flag("--parallel", p, Parse.Count) : 4;
             using var loggers = CliLogging.Create("text", parse.GetValue(logLevel) ?? "warning");
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (seconds is { } limit) stop.CancelAfter(limit);
 
             await using var services = new DemoServices();
-            var adminAddress = CommonOptions.Address(parse.GetValue(admin), "--admin", new HostPort("127.0.0.1", 7780));
+            var adminAddress = parse.GetValue(admin) is { } a ? Parse.Flag("--admin", a, Parse.Address) : new HostPort("127.0.0.1", 7780);
             await using var middle = await StartMiddleAsync(adminAddress, loggers, cancellationToken);
             const string secret = "lstp demo secret: change me";
             var useTls = !parse.GetValue(plaintext);

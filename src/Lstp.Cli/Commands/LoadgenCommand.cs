@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Lstp.Cli.Configuration;
+using Lstp.Cli.Options;
 using Lstp.EndProxy;
 using Lstp.Tunnel.Security;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -36,7 +37,7 @@ public static class LoadgenCommand
         };
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
-            var target = CommonOptions.Address(parse.GetValue(middle), "--middle", default);
+            var target = Parse.Flag("--middle", parse.GetValue(middle) ?? "", Parse.Address);
             var count = parse.GetValue(tunnels);
             var perBatch = parse.GetValue(batch);
             var pause = parse.GetValue(pauseAt);

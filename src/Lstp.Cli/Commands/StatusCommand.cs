@@ -4,9 +4,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Lstp.Admin.Access;
 using Lstp.Admin.Views;
-using Lstp.Cli.Configuration;
+using Lstp.Cli.Options;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -15,38 +14,26 @@ namespace Lstp.Cli.Commands;
 /// <summary>`lstp status`: what a middle sees, read from its admin endpoint and shown as tables (or JSON for scripts).</summary>
 public static class StatusCommand
 {
-    private static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(2);
-
     public static Command Create()
     {
-        var admin = new Option<string>("--admin") { Description = "the middle's admin URL (default http://127.0.0.1:7780; http://USER:PASS@HOST:PORT for basic credentials)" };
-        var json = new Option<bool>("--json") { Description = "print /api/tunnels as JSON, for scripts (with --watch, one line per refresh)" };
-        var watch = new Option<bool>("--watch") { Description = "refresh until Ctrl-C" };
-        var interval = new Option<string>("--interval") { Description = "seconds between refreshes with --watch (default 2)" };
-        var token = new Option<string>("--token") { Description = "the admin endpoint's token (prefer --token-file or LSTP__STATUS__TOKEN: flags show in ps)" };
-        var tokenFile = new Option<string>("--token-file") { Description = "file holding the admin endpoint's token" };
-        var command = new Command("status", "Show a middle's tunnels, their paths, channels and traffic, waiting ends and recent errors.")
-        {
-            admin, json, watch, interval, token, tokenFile,
-        };
+        var command = StatusOptionTable.Table.CreateCommand();
         command.SetAction((parse, cancellationToken) => CommonOptions.Run(async () =>
         {
-            var settings = new Settings(parse, "Status", configFile: null);
-            using var client = AdminClient.Create(settings.String(admin), settings.Secret(token, tokenFile, "token"));
-            var every = MiddleCommand.Seconds(settings.String(interval), "--interval", DefaultInterval);
+            var status = StatusOptionTable.Read(parse);
+            using var client = AdminClient.Create(status.Admin, status.Token);
             var console = CreateConsole();
             try
             {
-                if (parse.GetValue(json))
+                if (status.Json)
                 {
                     do
                     {
                         Console.WriteLine(await client.GetAsync("/api/tunnels", cancellationToken));
                     }
-                    while (parse.GetValue(watch) && await Pause(every, cancellationToken));
+                    while (status.Watch && await Pause(status.Interval, cancellationToken));
                     return 0;
                 }
-                if (!parse.GetValue(watch))
+                if (!status.Watch)
                 {
                     console.Write(StatusTables.Render(await client.GetStatusAsync(cancellationToken)));
                     return 0;
@@ -59,7 +46,7 @@ public static class StatusCommand
                         console.Write(await ViewAsync(client, cancellationToken));
                         console.WriteLine();
                     }
-                    while (await Pause(every, cancellationToken));
+                    while (await Pause(status.Interval, cancellationToken));
                     return 0;
                 }
                 await console.Live(new Text("connecting…")).StartAsync(async live =>
@@ -69,7 +56,7 @@ public static class StatusCommand
                         live.UpdateTarget(await ViewAsync(client, cancellationToken));
                         live.Refresh();
                     }
-                    while (await Pause(every, cancellationToken));
+                    while (await Pause(status.Interval, cancellationToken));
                 });
                 return 0;
             }
@@ -128,37 +115,6 @@ public static class StatusCommand
     }
 }
 
-/// <summary>
-/// The credential flags of an admin endpoint, shared by `lstp middle` and `lstp end` (config keys AdminToken,
-/// AdminTokenFile, AdminUser, AdminPassword, AdminPasswordFile; LSTP__MIDDLE__ADMINTOKEN and so on).
-/// </summary>
-public sealed class AdminFlags
-{
-    public Option<string> Token { get; } = new("--admin-token") { Description = "token the admin endpoint requires (Authorization: Bearer, or ?token= in a browser); needed when --admin is not loopback" };
-    public Option<string> TokenFile { get; } = new("--admin-token-file") { Description = "file holding the admin token" };
-    public Option<string> User { get; } = new("--admin-user") { Description = "user for basic credentials on the admin endpoint (with --admin-password-file)" };
-    public Option<string> Password { get; } = new("--admin-password") { Description = "password for --admin-user (prefer --admin-password-file: flags show in ps)" };
-    public Option<string> PasswordFile { get; } = new("--admin-password-file") { Description = "file holding the password for --admin-user" };
-
-    public void AddTo(Command command)
-    {
-        foreach (var option in new[] { Token, TokenFile, User, Password, PasswordFile }) command.Options.Add(option);
-    }
-
-    /// <summary>The access these flags (or the config and environment) describe; empty values are refused.</summary>
-    public AdminAccess Read(Settings settings)
-    {
-        var access = new AdminAccess
-        {
-            Token = settings.Secret(Token, TokenFile, "admin-token"),
-            User = settings.String(User),
-            Password = settings.Secret(Password, PasswordFile, "admin-password"),
-        };
-        access.Validate();
-        return access;
-    }
-}
-
 /// <summary>The admin endpoint is down, refused us, or answered nonsense: one line saying which.</summary>
 public sealed class AdminUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
 
@@ -176,17 +132,11 @@ public sealed class AdminClient : IDisposable
     }
 
     /// <summary>
-    /// <paramref name="url"/> may be HOST:PORT or a URL, with USER:PASS@ for basic credentials; those are sent,
+    /// <paramref name="uri"/> may hold USER:PASS@ for basic credentials (<see cref="Options.Parse.AdminUrl"/>); those are sent,
     /// never shown: messages name the URL without them.
     /// </summary>
-    public static AdminClient Create(string? url, string? token)
+    public static AdminClient Create(Uri uri, string? token)
     {
-        url ??= "http://127.0.0.1:7780";
-        if (!url.Contains("://", StringComparison.Ordinal)) url = "http://" + url;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new UsageException("--admin: expected a URL such as http://127.0.0.1:7780");
-        }
         var shown = new UriBuilder(uri) { UserName = "", Password = "" }.Uri;
         var http = new HttpClient { BaseAddress = shown, Timeout = Timeout };
         if (token is not null)

@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 namespace Lstp.Cli.Configuration;
 
 /// <summary>
@@ -10,11 +8,9 @@ namespace Lstp.Cli.Configuration;
 public static class OptionKeys
 {
     /// <summary>The file's key for a flag: its name without the dashes (<c>--max-channels</c> → <c>max-channels</c>).</summary>
-    public static string Kebab(Option option) => option.Name.TrimStart('-');
+    public static string FileKey(string flag) => flag.TrimStart('-');
 
-    /// <summary>The configuration key for a flag (<c>--max-channels</c> → <c>MaxChannels</c>).</summary>
-    public static string Pascal(Option option) => Pascal(Kebab(option));
-
+    /// <summary>The configuration key for a file's key (<c>max-channels</c> → <c>MaxChannels</c>).</summary>
     public static string Pascal(string kebab) =>
         string.Concat(kebab.Split('-').Select(w => w.Length == 0 ? w : char.ToUpperInvariant(w[0]) + w[1..]));
 

@@ -1,88 +1,83 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Lstp.Cli.Configuration.Hocon;
+using Lstp.Cli.Options;
 using Microsoft.Extensions.Configuration;
 
 namespace Lstp.Cli.Configuration;
 
 /// <summary>
-/// Reads each option in the usual order: the HOCON file named by --config (its <c>lstp.end</c>, <c>lstp.middle</c>
+/// A command's options in the usual order: the HOCON file named by --config (its <c>lstp.end</c>, <c>lstp.middle</c>
 /// or <c>lstp.status</c> section), then LSTP__ environment variables, then flags (flags win). Every key is derived
 /// from its flag (<see cref="OptionKeys"/>): <c>--max-channels</c> is <c>lstp.end.max-channels</c> in the file and
 /// <c>LSTP__END__MAXCHANNELS</c> in the environment; a repeatable flag is an array in the file and
 /// <c>LSTP__END__FORWARD__0</c>, <c>__1</c>, ... (or one comma-separated value) in the environment.
+/// The first problem stops the command: a <see cref="UsageException"/> that names the flag.
 /// </summary>
-public sealed class Settings
+public sealed class Settings : IOptionSource
 {
     private readonly ParseResult _parse;
     private readonly IConfiguration _section;
+    private readonly Dictionary<OptionSpec, IReadOnlyList<string>?> _texts = [];
 
-    public Settings(ParseResult parse, string section, string? configFile)
+    public Settings(ParseResult parse, IOptionTable table)
     {
         _parse = parse;
         var builder = new ConfigurationBuilder();
+        var configFile = table.Options.Any(o => o.Flag == "--config") ? (_parse.GetResult("--config") as OptionResult)?.GetValueOrDefault<string>() : null;
         if (configFile is not null)
         {
             var file = HoconFile.Load(configFile);
-            builder.AddInMemoryCollection(file.Options(section));
+            builder.AddInMemoryCollection(file.Options(OptionKeys.Pascal(table.Role)));
             Akka = file.Akka();
         }
         builder.AddEnvironmentVariables("LSTP__");
-        _section = builder.Build().GetSection(section);
+        _section = builder.Build().GetSection(OptionKeys.Pascal(table.Role));
     }
 
     /// <summary>The file's <c>akka</c> section, for the node's actor system; null without one.</summary>
     public Akka.Configuration.Config? Akka { get; }
 
-    public string? String(Option<string> option)
+    public IReadOnlyList<string>? Texts(OptionSpec option)
     {
-        var key = OptionKeys.Pascal(option);
-        var result = _parse.GetResult(option);
-        if (result is not null && !result.Implicit) return _parse.GetValue(option);
-        if (_section[key] is null && _section.GetSection(key).GetChildren().Any())
-        {
-            throw new UsageException($"{option.Name}: the config gives a list where one value is expected");
-        }
-        return _section[key];
+        if (!_texts.TryGetValue(option, out var texts)) _texts[option] = texts = Read(option);
+        return texts;
     }
 
-    public bool Flag(Option<bool> option)
-    {
-        var key = OptionKeys.Pascal(option);
-        var result = _parse.GetResult(option);
-        if (result is not null && !result.Implicit) return _parse.GetValue(option);
-        var text = _section[key];
-        if (text is null) return false;
-        return bool.TryParse(text, out var value) ? value : throw new UsageException($"{key}: '{text}' is not true or false");
-    }
+    public bool Given(OptionSpec option) => Texts(option) is { Count: > 0 };
 
-    /// <summary>Repeatable flags, or an array in the file, or a comma-separated string.</summary>
-    public IReadOnlyList<string> List(Option<string[]> option)
+    public bool Supplied(OptionSpec option) => Given(option);
+
+    public string Name(OptionSpec option, int? item = null) =>
+        item is { } i && Texts(option) is { } texts && i < texts.Count ? $"{option.Flag} '{texts[i]}'" : option.Flag;
+
+    public void Invalid(OptionSpec option, OptionProblem problem) => throw new UsageException(problem.For(option.Flag));
+
+    public void Conflict(OptionSpec option, int? item, string message) => throw new UsageException($"{option.Flag} {message}");
+
+    private IReadOnlyList<string>? Read(OptionSpec option)
     {
-        var key = OptionKeys.Pascal(option);
-        var result = _parse.GetResult(option);
-        if (result is not null && !result.Implicit)
+        if (_parse.GetResult(option.Flag) is OptionResult { Implicit: false } given)
         {
-            return [.. (_parse.GetValue(option) ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
+            return option.Shape switch
+            {
+                OptionShape.List => [.. (given.GetValueOrDefault<string[]>() ?? []).SelectMany(SplitList)],
+                OptionShape.Switch => [given.GetValueOrDefault<bool>() ? "true" : "false"],
+                _ => [given.GetValueOrDefault<string>() ?? ""],
+            };
         }
-        var node = _section.GetSection(key);
+        if (!option.InFile) return null;
+        var node = _section.GetSection(option.Key);
         var children = node.GetChildren().Select(c => c.Value).OfType<string>().ToList();
+        if (option.Shape != OptionShape.List)
+        {
+            if (node.Value is null && children.Count > 0) throw new UsageException($"{option.Flag}: the config gives a list where one value is expected");
+            return node.Value is { } text ? [text] : null;
+        }
         if (children.Count > 0) return children;
-        return node.Value is { } text ? text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+        return node.Value is { } list ? SplitList(list) : null;
     }
 
-    /// <summary>A secret from a flag, a file, or the config; an empty one is an error, never "no secret".</summary>
-    public string? Secret(Option<string> value, Option<string> file, string what)
-    {
-        var direct = String(value);
-        var path = String(file);
-        if (direct is not null && path is not null) throw new UsageException($"give the {what} once: either --{what} or --{what}-file");
-        if (path is not null)
-        {
-            if (!File.Exists(path)) throw new UsageException($"--{what}-file: '{path}' does not exist");
-            direct = File.ReadAllText(path).Trim();
-            if (direct.Length == 0) throw new UsageException($"--{what}-file: '{path}' is empty; refusing to run without a {what}");
-        }
-        if (direct is not null && string.IsNullOrWhiteSpace(direct)) throw new UsageException($"the {what} is empty; refusing to run without a {what}");
-        return direct;
-    }
+    /// <summary>One comma-separated value of a list: its items, trimmed, empty ones dropped (`lstp check` reads it the same way).</summary>
+    public static string[] SplitList(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

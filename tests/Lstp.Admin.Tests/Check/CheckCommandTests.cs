@@ -1,4 +1,4 @@
-using Lstp.Cli.Commands;
+using Lstp.Cli.Check;
 using Lstp.Cli.Configuration.Hocon;
 using Lstp.Testing;
 using Xunit;

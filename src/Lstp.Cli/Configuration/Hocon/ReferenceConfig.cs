@@ -1,18 +1,15 @@
-using System.CommandLine;
 using System.Text;
-using Lstp.Cli.Commands;
+using Lstp.Cli.Options;
 
 namespace Lstp.Cli.Configuration.Hocon;
 
 /// <summary>
-/// hocon/reference.conf, rendered from the commands' own flags: every key a `--config` file may hold, with the
+/// hocon/reference.conf, rendered from the commands' option tables: every key a `--config` file may hold, with the
 /// flag's own description. A test compares the file with this rendering, so the reference cannot drift from the
 /// flags (`lstp check --reference` prints it).
 /// </summary>
 public static class ReferenceConfig
 {
-    private static readonly HashSet<string> FlagsOnly = ["--config", "--log-format", "--log-level"];
-
     public static string Render()
     {
         var text = new StringBuilder();
@@ -28,25 +25,26 @@ public static class ReferenceConfig
             # A cluster node's remoting and cluster settings come from its flags; keys given here win over them.
 
             """);
-        Section(text, "middle", MiddleCommand.Create());
-        Section(text, "end", EndCommand.Create());
-        Section(text, "status", StatusCommand.Create());
+        foreach (var table in OptionTables.All) Section(text, table);
         return text.ToString();
     }
 
-    private static void Section(StringBuilder text, string role, Command command)
+    private static void Section(StringBuilder text, IOptionTable table)
     {
-        text.Append('\n').Append("# lstp ").Append(role).Append(": ").Append(command.Description).Append('\n');
-        text.Append("lstp.").Append(role).Append(" {\n");
-        foreach (var option in command.Options.Where(o => o.Name.StartsWith("--", StringComparison.Ordinal) && !FlagsOnly.Contains(o.Name)))
+        text.Append('\n').Append("# lstp ").Append(table.Role).Append(": ").Append(table.Description).Append('\n');
+        text.Append("lstp.").Append(table.Role).Append(" {\n");
+        foreach (var option in table.Options.Where(o => o.InFile))
         {
             text.Append("  # ").Append(option.Description).Append('\n');
-            text.Append("  # ").Append(OptionKeys.Kebab(option)).Append(" = ").Append(Example(option)).Append('\n');
+            text.Append("  # ").Append(option.FileKey).Append(" = ").Append(Example(option.Shape)).Append('\n');
         }
         text.Append("}\n");
     }
 
-    private static string Example(Option option) => option.ValueType == typeof(string[]) ? "[...]"
-        : option.ValueType == typeof(bool) ? "false"
-        : "\"...\"";
+    private static string Example(OptionShape shape) => shape switch
+    {
+        OptionShape.List => "[...]",
+        OptionShape.Switch => "false",
+        _ => "\"...\"",
+    };
 }
