@@ -82,6 +82,8 @@ public static class EndOptionTable
             Parse.UserPassFile, (c, v) => c.End(o => o with { ProxyAuth = v })),
         Repeated("--compress", "compression of what this end sends: auto (default; stops on data that does not shrink), on or off; SERVICE=auto|on|off for one service (repeatable). off on either end turns it off for the tunnel",
             Parse.Checked(mode => CompressionSettings.Parse([mode])), (c, v) => c.End(o => o with { Compression = CompressionSettings.Parse(v) })),
+        Value("--resume-grace", "seconds a tunnel whose link broke (no SHUTDOWN) keeps its channels while it resumes over a new link through any middle; the applications notice nothing if it does (default 30; 0: off, a broken link resets them at once)",
+            Parse.SecondsOrZero, (c, v) => c.End(o => o with { ResumeGrace = v })),
         Switch("--plaintext", "no end-to-end encryption (both ends must say so; for benchmarks and trusted paths)",
             (c, v) => c.End(o => o with { Plaintext = v })),
         CommonRows.Config<EndChoices>(),

@@ -41,6 +41,14 @@ public static class Parse
             ? TimeSpan.FromSeconds(seconds)
             : throw new FormatException($"'{text}' {SecondsProblem}");
 
+    public const string SecondsOrZeroProblem = "is not a number of seconds (0 or more)";
+
+    /// <summary>A decimal number of seconds, zero allowed (for a grace that 0 turns off); no sign, no exponent.</summary>
+    public static TimeSpan SecondsOrZero(string text) =>
+        double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0 && seconds <= TimeSpan.MaxValue.TotalSeconds
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new FormatException($"'{text}' {SecondsOrZeroProblem}");
+
     public static bool Switch(string text) => bool.TryParse(text, out var value) ? value : throw new FormatException($"'{text}' is not true or false");
 
     public static string Name(string text) => string.IsNullOrWhiteSpace(text) ? throw new FormatException("must not be empty") : text;

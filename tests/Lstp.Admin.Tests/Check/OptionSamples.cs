@@ -93,6 +93,7 @@ public sealed class OptionSamples : IDisposable
             ["--proxy-auth-file"] = new([UserPassFile], [MissingFile, EmptyFile, SecretFile], [("--socks", "1080")]),
             ["--compress"] = new(["auto", "off", "db=off"], ["fast", "x=off", "db=fast", ""], [("--service", "db=10.0.0.1:5432")]),
             ["--plaintext"] = new(["true", "false"], SwitchBad, []),
+            ["--resume-grace"] = new(["30", "0", "0.5"], ["+5", " 5", "-1", "1e3", "abc", "", "NaN", "Infinity", "1,5"], []),
         };
         Status = new Dictionary<string, OptionSample>
         {
