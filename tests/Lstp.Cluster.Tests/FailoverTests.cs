@@ -60,10 +60,11 @@ public sealed class FailoverTests(ITestOutputHelper output)
                     }
                 };
             }
-            var old = affected.ToDictionary(p => p, p => p.Client.Supervisor.Current);
+            var old = affected.ToDictionary(p => p, p => p.Client.Supervisor.Current!.Session);
             var killedAt = Stopwatch.GetTimestamp();
             victim.Process.Kill();
-            bool Repaired(EndPair p) => p.BothOpen && p.Client.Supervisor.Current != old[p] && !p.Client.Supervisor.Current!.Session.Pairing.Path.Any(e => e.Name == victim.Name);
+            // Paired again without the victim: the same tunnel resumed over a new link (docs/protocol.md §6.7), or a new one.
+            bool Repaired(EndPair p) => p.BothOpen && p.Client.Supervisor.Current!.Session != old[p] && !p.Client.Supervisor.Current!.Session.Pairing.Path.Any(e => e.Name == victim.Name);
             try
             {
                 await Eventually.TrueAsync(() => affected.All(Repaired), $"the {affected.Count} tunnels through {victim.Name} are open again elsewhere", TimeSpan.FromSeconds(120));

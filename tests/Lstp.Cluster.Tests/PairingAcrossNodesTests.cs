@@ -69,7 +69,7 @@ public sealed class PairingAcrossNodesTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Ends_given_one_seed_learn_the_members_and_fail_over_to_one_of_them_when_their_middle_dies()
+    public async Task Ends_given_one_seed_learn_the_members_and_their_tunnel_resumes_through_one_of_them_when_their_middle_dies()
     {
         var log = new TestLog(output, LogLevel.Information);
         await using var a = await ClusterMiddle.StartAsync("node-a", null, log);
@@ -88,18 +88,26 @@ public sealed class PairingAcrossNodesTests(ITestOutputHelper output)
             Assert.Equal(others.Order(), end.Supervisor.Middles.Learned.Select(m => m.ToString()).Order());
         }
 
-        var old = pair.Client.Supervisor.Current;
+        // A connection through the tunnel, half its data echoed before the crash and half after.
+        var old = pair.Client.Supervisor.Current!;
+        var oldSession = old.Session;
+        using var socket = await Net.ConnectAsync(pair.ForwardPort("echo"));
+        var payload = RandomNumberGenerator.GetBytes(64 * 1024);
+        await socket.SendAsync(payload.AsMemory(0, payload.Length / 2), SocketFlags.None);
+        Assert.Equal(payload[..(payload.Length / 2)], await Net.ReadExactlyAsync(socket, payload.Length / 2).WaitAsync(TimeSpan.FromSeconds(20)));
+
         await a.CrashAsync();
-        await Eventually.TrueAsync(() => pair.BothOpen && pair.Client.Supervisor.Current != old, "the tunnel opens again without node-a", TimeSpan.FromSeconds(60));
+        await Eventually.TrueAsync(() => pair.BothOpen && pair.Client.Supervisor.Current!.Session != oldSession, "the tunnel opens again without node-a", TimeSpan.FromSeconds(60));
         var path = pair.Client.Supervisor.Current!.Session.Pairing.Path.Where(e => e.Kind == NodeKind.Middle).Select(e => e.Name).ToList();
         output.WriteLine($"after node-a died the tunnel runs through {string.Join(" -> ", path)}");
         Assert.DoesNotContain("node-a", path);
+        // The same tunnel resumed (docs/protocol.md §6.7): the connection carries on as if nothing happened.
+        Assert.Same(old, pair.Client.Supervisor.Current);
+        Assert.Equal(1, pair.Client.Supervisor.State.Resumptions);
 
-        using var socket = await Net.ConnectAsync(pair.ForwardPort("echo"));
-        var payload = RandomNumberGenerator.GetBytes(64 * 1024);
-        await socket.SendAsync(payload, SocketFlags.None);
+        await socket.SendAsync(payload.AsMemory(payload.Length / 2), SocketFlags.None);
         socket.Shutdown(SocketShutdown.Send);
-        Assert.Equal(payload, await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(payload[(payload.Length / 2)..], await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(20)));
     }
 
     [Fact]

@@ -18,13 +18,15 @@ public sealed class BlackholeTests(LabFixture lab, ITestOutputHelper output)
     private const long MiB = 1024 * 1024;
 
     [Fact]
-    public Task Blackholing_corp_B_mid_transfer_is_detected_within_45_s_the_tunnel_recovers_and_memory_stays_bounded() =>
-        LabScenario.RunAsync(lab, output, nameof(Blackholing_corp_B_mid_transfer_is_detected_within_45_s_the_tunnel_recovers_and_memory_stays_bounded), async s =>
+    public Task With_resumption_off_blackholing_corp_B_mid_transfer_is_detected_within_45_s_the_tunnel_recovers_and_memory_stays_bounded() =>
+        LabScenario.RunAsync(lab, output, nameof(With_resumption_off_blackholing_corp_B_mid_transfer_is_detected_within_45_s_the_tunnel_recovers_and_memory_stays_bounded), async s =>
         {
             var (m1, m2) = await s.StartMiddlesAsync();
             await s.StartEchoServiceAsync();
-            var endA = s.StartServerEnd();
-            var endB = s.StartClientEnd();
+            // Resumption off: the dead tunnel is let go as soon as it is noticed, and its connections reset.
+            string[] noResume = ["--resume-grace", "0"];
+            var endA = s.StartServerEnd(extra: noResume);
+            var endB = s.StartClientEnd(extra: noResume);
             var lstp = new[] { m1, m2, endA, endB };
             await s.WaitForTunnelAsync(endA, TimeSpan.FromSeconds(60));
             await s.WaitForTunnelAsync(endB, TimeSpan.FromSeconds(60));
@@ -116,8 +118,10 @@ public sealed class BlackholeTests(LabFixture lab, ITestOutputHelper output)
         {
             var (m1, m2) = await s.StartMiddlesAsync();
             await s.StartEchoServiceAsync();
-            var endA = s.StartServerEnd();
-            var endB = s.StartClientEnd();
+            // Resumption off: this is about fresh tunnels finding each other (a resuming tunnel pairs the same way).
+            string[] noResume = ["--resume-grace", "0"];
+            var endA = s.StartServerEnd(extra: noResume);
+            var endB = s.StartClientEnd(extra: noResume);
             Assert.Equal("m1", await s.WaitForTunnelAsync(endA, TimeSpan.FromSeconds(60)));
             await s.WaitForTunnelAsync(endB, TimeSpan.FromSeconds(60));
 

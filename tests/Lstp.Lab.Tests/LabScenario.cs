@@ -129,23 +129,37 @@ public sealed partial class LabScenario : IAsyncDisposable
     }
 
     /// <summary>Corp A's end: offers the echo service, dials the middles through tinyproxy.</summary>
-    public LabProcess StartServerEnd(string? via = null, string label = "end-a", IEnumerable<string>? middles = null) =>
+    public LabProcess StartServerEnd(string? via = null, string label = "end-a", IEnumerable<string>? middles = null, IEnumerable<string>? extra = null) =>
         Spawn(label, "corpa", [Lab.LstpBinary, "end",
             "--middle", string.Join(',', middles ?? [Middle1Address, Middle2Address]),
             "--via", via ?? ViaA,
             "--secret", Secret, "--name", label,
-            "--service", $"echo={ServiceAddress}"]);
+            "--service", $"echo={ServiceAddress}", .. extra ?? []]);
 
     /// <summary>Corp B's end: a local forward to the peer's echo service, dials the middles through microsocks.</summary>
-    public LabProcess StartClientEnd(string? via = null, string label = "end-b", IEnumerable<string>? middles = null) =>
+    public LabProcess StartClientEnd(string? via = null, string label = "end-b", IEnumerable<string>? middles = null, IEnumerable<string>? extra = null) =>
         Spawn(label, "corpb", [Lab.LstpBinary, "end",
             "--middle", string.Join(',', middles ?? [Middle1Address, Middle2Address]),
             "--via", via ?? ViaB(),
             "--secret", Secret, "--name", label,
-            "--forward", $"127.0.0.1:{ForwardPort}=echo"]);
+            "--forward", $"127.0.0.1:{ForwardPort}=echo", .. extra ?? []]);
 
     [GeneratedRegex(@"tunnel to (?<peer>\S+) open via (?<path>.+?) \((?<security>[^)]+)\)")]
     public static partial Regex TunnelOpen();
+
+    /// <summary>A broken link replaced and the same tunnel carried on over it (docs/protocol.md §6.7).</summary>
+    [GeneratedRegex(@"tunnel to (?<peer>\S+) resumed via (?<path>.+?) after (?<ms>\d+) ms")]
+    public static partial Regex TunnelResumed();
+
+    /// <summary>Waits until <paramref name="end"/> logs its tunnel resumed (after <paramref name="after"/>); returns the middle it now runs through.</summary>
+    public async Task<string> WaitForResumeAsync(LabProcess end, TimeSpan timeout, DateTimeOffset? after = null)
+    {
+        var line = await end.WaitForLineAsync(TunnelResumed(), timeout, "the tunnel to resume", after);
+        var match = TunnelResumed().Match(line.Text);
+        var path = match.Groups["path"].Value.Split(" -> ");
+        Say($"{end.Label}: tunnel resumed via {string.Join(" -> ", path)} after {match.Groups["ms"].Value} ms");
+        return path.Length >= 3 ? path[1] : "?";
+    }
 
     /// <summary>The supervisor giving up on a tunnel (or a dial) and scheduling the next attempt.</summary>
     [GeneratedRegex(@"tunnel down: ")]

@@ -220,8 +220,8 @@ public sealed class ResumptionTests(ITestOutputHelper output)
                 m1.Kill(); // SIGKILL: no SHUTDOWN, no drain; both links die at once
                 await client.WaitForLineAsync(l => l.Contains("resuming over a new link", StringComparison.Ordinal));
             });
-            await client.WaitForLineAsync(l => l.Contains("tunnel to server resumed via 127.0.0.1:" + second, StringComparison.Ordinal));
-            await server.WaitForLineAsync(l => l.Contains("tunnel to client resumed via 127.0.0.1:" + second, StringComparison.Ordinal));
+            await client.WaitForLineAsync(l => l.Contains("tunnel to server resumed via client -> m2 -> server", StringComparison.Ordinal));
+            await server.WaitForLineAsync(l => l.Contains("tunnel to client resumed via server -> m2 -> client", StringComparison.Ordinal));
             Assert.DoesNotContain(client.Lines, l => l.Contains("tunnel to server closed", StringComparison.Ordinal));
         }
         finally

@@ -126,7 +126,14 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
             case LinkLost lost when lost.Tunnel == tunnel:
                 Log.LinkLost(_log, Describe(lost.Error), _options.ResumeGrace.TotalSeconds);
                 _backoff.Reset();
-                // The same middle first: it is where the peer returns when only one of the two links broke.
+                // A draining middle's REDIRECT names where to go; otherwise the same middle first: it is where the peer
+                // returns when only one of the two links broke.
+                if (tunnel.Session.Relay.RedirectTo is { } to && HostPort.TryParse(to, out var redirect, out _))
+                {
+                    _seed = IndexOf(redirect);
+                    ResumeAttempt(tunnel, Middle, openedAt);
+                    break;
+                }
                 ResumeAttempt(tunnel, middle, openedAt);
                 break;
             case TunnelEnded ended when ended.Tunnel == tunnel:
@@ -166,7 +173,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
                 break;
             case ResumeDone d when d.Attempt == attempt && d.Resumed:
                 var took = tunnel.Link.LastResumeTook ?? TimeSpan.Zero;
-                Log.Resumed(_log, tunnel.Session.PeerName, middle.ToString(), took.TotalMilliseconds);
+                Log.Resumed(_log, tunnel.Session.PeerName, string.Join(" -> ", tunnel.Session.Pairing.Path.Select(e => e.Name)), took.TotalMilliseconds);
                 _handle.Resumed(tunnel, middle, took);
                 Become(Open(tunnel, middle, openedAt));
                 break;
@@ -364,8 +371,8 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
         [LoggerMessage(EventId = 410, Level = LogLevel.Warning, Message = "tunnel link broke: {Cause}; resuming over a new link (channels kept for up to {Seconds:0.#} s)")]
         public static partial void LinkLost(ILogger logger, string cause, double seconds);
 
-        [LoggerMessage(EventId = 411, Level = LogLevel.Information, Message = "tunnel to {Peer} resumed via {Middle} after {Milliseconds:0} ms; no channel noticed")]
-        public static partial void Resumed(ILogger logger, string peer, string middle, double milliseconds);
+        [LoggerMessage(EventId = 411, Level = LogLevel.Information, Message = "tunnel to {Peer} resumed via {Path} after {Milliseconds:0} ms; no channel noticed")]
+        public static partial void Resumed(ILogger logger, string peer, string path, double milliseconds);
 
         [LoggerMessage(EventId = 412, Level = LogLevel.Warning, Message = "{Peer} answered as a new end, not the one the broken tunnel was with: its channels are reset and a new tunnel opens")]
         public static partial void NotResumed(ILogger logger, string peer);

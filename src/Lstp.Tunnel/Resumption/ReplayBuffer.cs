@@ -6,11 +6,12 @@ namespace Lstp.Tunnel.Resumption;
 /// The bytes of a tunnel's end-to-end stream that this end sent and the peer has not yet acknowledged, kept to be
 /// sent again after a resume. Stream offsets count from the first byte after the handshake. Held in pooled
 /// segments, returned as acknowledgements arrive; the sender's window bounds how much it holds. An idle tunnel's
-/// keepalive takes a small segment, a busy one 64 KiB segments.
+/// keepalive and acknowledgements take a small segment (a few always wait for the peer's next acknowledgement), a
+/// busy one 64 KiB segments.
 /// </summary>
 internal sealed class ReplayBuffer
 {
-    private const int SmallSegment = 4 * 1024;
+    private const int SmallSegment = 512;
     private const int LargeSegment = 64 * 1024;
     private readonly List<Segment> _segments = [];
 
@@ -29,7 +30,7 @@ internal sealed class ReplayBuffer
             var last = _segments.Count > 0 ? _segments[^1] : null;
             if (last is null || last.End == last.Array.Length)
             {
-                last = new Segment(ArrayPool<byte>.Shared.Rent(bytes.Length <= SmallSegment && Held == 0 ? SmallSegment : LargeSegment));
+                last = new Segment(ArrayPool<byte>.Shared.Rent(bytes.Length <= SmallSegment && Held < 8 * SmallSegment ? SmallSegment : LargeSegment));
                 _segments.Add(last);
             }
             var take = Math.Min(bytes.Length, last.Array.Length - last.End);

@@ -38,6 +38,8 @@ public sealed class ResumableStream : Stream
     private ITimer? _graceTimer;
     private long _received;
     private long _ackSent;
+    /// <summary>Something other than STREAM_ACK arrived since the last STREAM_ACK went out (acks are never acknowledged).</summary>
+    private bool _ackable;
     private long _brokenAt;
     private bool _final;
     /// <summary>Set while a resume writes the replay outside the lock: acknowledgements wait, so no chunk goes back to the pool mid-write.</summary>
@@ -99,10 +101,19 @@ public sealed class ResumableStream : Stream
         get { lock (_gate) return _replay is not null && _received - _ackSent >= AckQuantum; }
     }
 
-    /// <summary>Anything received since the last STREAM_ACK (the keepalive tick sends one then).</summary>
+    /// <summary>
+    /// A frame other than STREAM_ACK arrived since the last STREAM_ACK (the keepalive tick sends one then). Acks alone
+    /// owe nothing: otherwise two idle ends would acknowledge each other's acknowledgements forever.
+    /// </summary>
     public bool AckOwed
     {
-        get { lock (_gate) return _replay is not null && _received > _ackSent; }
+        get { lock (_gate) return _replay is not null && _ackable && _received > _ackSent; }
+    }
+
+    /// <summary>The reader read a frame that is not STREAM_ACK: the peer is owed an acknowledgement for it.</summary>
+    public void MarkAckable()
+    {
+        lock (_gate) _ackable = true;
     }
 
     /// <summary>The value for the next STREAM_ACK; marks it sent.</summary>
@@ -111,6 +122,7 @@ public sealed class ResumableStream : Stream
         lock (_gate)
         {
             _ackSent = _received;
+            _ackable = false;
             return _received;
         }
     }

@@ -35,6 +35,7 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
                 // What arrived so far is owed a STREAM_ACK once enough of it has, so the peer's replay buffer drains.
                 if (link.AckDue) requestAck();
                 var (type, length) = header.Value;
+                if (type != MessageType.StreamAck) link.MarkAckable();
                 switch (type)
                 {
                     case MessageType.ServiceData or MessageType.ServiceDataCompressed:

@@ -165,6 +165,25 @@ public sealed class ResumableStreamTests
     }
 
     [Fact]
+    public async Task Only_frames_other_than_acknowledgements_are_owed_an_acknowledgement()
+    {
+        var (a1, b1) = await LinkAsync();
+        await using var b = new ResumableStream(b1, [], resumable: true, Patience, TimeProvider.System);
+        await a1.WriteAsync(new byte[100]);
+        await ReadAllAsync(b, 100);
+        Assert.False(b.AckOwed); // bytes alone: the reader has not said what they were
+        b.MarkAckable();
+        Assert.True(b.AckOwed);
+        Assert.Equal(100, b.TakeAck());
+        Assert.False(b.AckOwed);
+
+        await a1.WriteAsync(new byte[12]); // the peer's STREAM_ACK: the reader does not mark it
+        await ReadAllAsync(b, 12);
+        Assert.False(b.AckOwed); // so two idle ends never acknowledge each other's acknowledgements
+        a1.Dispose();
+    }
+
+    [Fact]
     public async Task Acknowledgements_free_what_was_kept_open_the_window_and_may_not_exceed_what_was_sent()
     {
         var (a1, b1) = await LinkAsync();
