@@ -11,6 +11,7 @@ PACKAGES=(
   nftables iproute2 tcpdump curl # the firewall lab and its checks
   python3-pyftpdlib              # an FTP server for the FTP helper's active/passive tests
   docker-compose                 # the compose demo
+  prometheus                     # promtool, which checks both /metrics endpoints
   chromium                       # dashboard page tests
   openssh-server openssh-client  # tunnelled-SSH scenarios
 )
@@ -56,7 +57,7 @@ done
 
 # Stop and disable the daemons these packages ship, so nothing of theirs holds 8888 or 22.
 # sshd only when this run installed it: on a developer machine it may be how someone is logged in.
-services=(tinyproxy)
+services=(tinyproxy prometheus)
 [[ " ${missing[*]} " == *" openssh-server "* ]] && services+=(ssh)
 for service in "${services[@]}"; do
   [[ -e /etc/init.d/$service || -e /lib/systemd/system/$service.service ]] || continue

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Lstp.Admin.Access;
 using Lstp.Admin.Dashboard;
 using Lstp.Admin.Hosting;
+using Lstp.Admin.Telemetry;
 using Lstp.Admin.Views;
 using Lstp.Middle;
 using Lstp.Middle.Pairing;
@@ -28,11 +29,13 @@ public sealed class MiddleHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly StatusFeed _feed;
+    private readonly NodeTelemetry _telemetry;
 
     private readonly bool _ownsActors;
 
-    private MiddleHost(WebApplication app, StatusFeed feed, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors, bool ownsActors)
+    private MiddleHost(WebApplication app, StatusFeed feed, NodeTelemetry telemetry, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors, bool ownsActors)
     {
+        _telemetry = telemetry;
         Actors = actors;
         _ownsActors = ownsActors;
         _app = app;
@@ -83,6 +86,7 @@ public sealed class MiddleHost : IAsyncDisposable
         actors ??= LstpActorSystem.Create("lstp-middle", loggers, options.ActorConfig);
         var registry = options.RegistryFactory?.Invoke(options, loggers) ?? new InMemoryPairingRegistry(actors, options, loggers.CreateLogger("Lstp.Middle.Pairing"));
         var node = new MiddleNode(options, registry, loggers);
+        var telemetry = NodeTelemetry.Start(node.Metrics.Meter, "lstp-middle", options.Name, options.Otlp);
         node.StartLinks(actors);
         builder.Services.AddSingleton(node);
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, RelayMemoryPoolFactory>();
@@ -130,6 +134,7 @@ public sealed class MiddleHost : IAsyncDisposable
         node.Metrics.ErrorSent += feed.OnErrorSent;
         CredentialCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
         LoopbackHostCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
+        telemetry.MapScrapeEndpoint(app);
         app.MapLstpAdmin(node, feed);
         try
         {
@@ -141,12 +146,14 @@ public sealed class MiddleHost : IAsyncDisposable
             await app.DisposeAsync().ConfigureAwait(false);
             if (registry is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
             if (ownsActors) await actors.Terminate().ConfigureAwait(false);
+            telemetry.Dispose();
+            node.Metrics.Dispose();
             throw new InvalidOperationException($"cannot listen: {ex.Message}", ex);
         }
         var link = ListenAddress.Bound(linkListen!, options.Listen);
         node.BoundAddress = link.ToString();
         var adminBound = adminListen is null ? (HostPort?)null : ListenAddress.Bound(adminListen, options.Admin!.Value);
-        return new MiddleHost(app, feed, node, link, adminBound, actors, ownsActors);
+        return new MiddleHost(app, feed, telemetry, node, link, adminBound, actors, ownsActors);
     }
 
     private static X509Certificate2? LoadCertificate(MiddleOptions options)
@@ -182,5 +189,7 @@ public sealed class MiddleHost : IAsyncDisposable
         await _feed.DisposeAsync().ConfigureAwait(false);
         if (Node.Registry is IAsyncDisposable registry) await registry.DisposeAsync().ConfigureAwait(false);
         if (_ownsActors) await Actors.Terminate().ConfigureAwait(false);
+        _telemetry.Dispose(); // the last export to an OTLP collector, with the final counts
+        Node.Metrics.Dispose();
     }
 }

@@ -5,6 +5,7 @@ using Lstp.Cluster.Membership;
 using Lstp.Cluster.Pairing;
 using Lstp.Middle;
 using Lstp.Middle.Pairing;
+using Lstp.Middle.Telemetry;
 using Lstp.Transport;
 using Lstp.Transport.Dialing;
 using Microsoft.Extensions.Logging;
@@ -44,7 +45,65 @@ public sealed partial class ClusterNode : IAsyncDisposable
             // A node whose link listener has TLS announced its certificate's fingerprint: dial it with TLS, pinned.
             NodeTrust = target => members.All.FirstOrDefault(m => m.Info?.Link == target.ToString())?.Info?.LinkFingerprint is { } pin ? new MiddleTrust(pin) : null,
             RegistryFactory = CreateRegistry,
+            Cluster = Figures,
         };
+        _shards = Task.Run(() => CountShardsAsync(_stopping.Token));
+    }
+
+    /// <summary>How often the shards per member are counted for the metrics: a cluster-wide question, so not at every scrape.</summary>
+    private static readonly TimeSpan ShardCountPeriod = TimeSpan.FromSeconds(5);
+
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _shards;
+    private volatile IReadOnlyDictionary<string, int> _shardCounts = new Dictionary<string, int>();
+
+    /// <summary>The cluster as this node sees it now, for the middle's metrics.</summary>
+    private ClusterFigures Figures()
+    {
+        var members = Members.All;
+        return new ClusterFigures(
+            members.GroupBy(m => m.Status.ToString().ToLowerInvariant()).ToDictionary(g => g.Key, g => g.Count()),
+            members.Count(m => !m.Reachable),
+            _shardCounts);
+    }
+
+    /// <summary>Asks the sharding, every <see cref="ShardCountPeriod"/>, how many pairing shards each member hosts.</summary>
+    private async Task CountShardsAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(ShardCountPeriod);
+        do
+        {
+            try
+            {
+                var stats = await _region.Ask<Akka.Cluster.Sharding.ClusterShardingStats>(
+                    new Akka.Cluster.Sharding.GetClusterShardingStats(ShardCountPeriod), ShardCountPeriod, stopping).ConfigureAwait(false);
+                var names = Members.All.Where(m => m.Info is not null).ToDictionary(m => m.Address, m => m.Info!.Name);
+                _shardCounts = stats.Regions.ToDictionary(r => names.GetValueOrDefault(r.Key, r.Key.ToString()), r => r.Value.Stats.Count);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
+            {
+                // A member that does not answer in time (joining, dying): the last counts stand until the next round.
+            }
+        }
+        while (await WaitAsync(timer, stopping).ConfigureAwait(false));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stopping)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task StopCountingAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try { await _shards.ConfigureAwait(false); } catch (OperationCanceledException) { }
     }
 
     /// <summary>The middle's options with the cluster wired in: give these to <c>MiddleHost.StartAsync</c>.</summary>
@@ -105,13 +164,15 @@ public sealed partial class ClusterNode : IAsyncDisposable
     private Task? _leaving;
 
     /// <summary>Stops without a word to the cluster: to the other nodes this node has crashed (tests of failure).</summary>
-    public Task AbandonAsync()
+    public async Task AbandonAsync()
     {
-        return System.Terminate();
+        await StopCountingAsync().ConfigureAwait(false);
+        await System.Terminate().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
+        await StopCountingAsync().ConfigureAwait(false);
         if (Registry is { } registry) await registry.DisposeAsync().ConfigureAwait(false);
         if (!System.WhenTerminated.IsCompleted) await LeaveAsync().ConfigureAwait(false);
         await System.Terminate().ConfigureAwait(false);

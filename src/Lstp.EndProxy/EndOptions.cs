@@ -118,6 +118,9 @@ public sealed record EndOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>An OTLP/HTTP collector (--otlp URL) that receives this end's metrics and setup spans; null: none.</summary>
+    public Uri? Otlp { get; init; }
+
     /// <summary>The actor system's own settings from the config file's <c>akka</c> section, over the embedded defaults; null: the defaults.</summary>
     public Akka.Configuration.Config? ActorConfig { get; init; }
 }

@@ -6,6 +6,7 @@ using Lstp.EndProxy.Policy;
 using Lstp.EndProxy.Publish;
 using Lstp.EndProxy.Forwards;
 using Lstp.EndProxy.Services;
+using Lstp.EndProxy.Telemetry;
 using Lstp.Transport;
 using Lstp.Transport.Dialing;
 using Lstp.Tunnel.Actors;
@@ -28,14 +29,20 @@ public sealed class EndProxyHost : IAsyncDisposable
     public IReadOnlyList<PublishAgent> Publishers => _agents;
 
     private readonly ActorSystem? _ownSystem;
+    private readonly bool _ownsMetrics;
 
-    private EndProxyHost(EndOptions options, TunnelSupervisor supervisor, ActorSystem actors, bool ownsSystem)
+    private EndProxyHost(EndOptions options, TunnelSupervisor supervisor, ActorSystem actors, bool ownsSystem, EndMetrics metrics, bool ownsMetrics)
     {
         Options = options;
         Supervisor = supervisor;
         Actors = actors;
+        Metrics = metrics;
         _ownSystem = ownsSystem ? actors : null;
+        _ownsMetrics = ownsMetrics;
     }
+
+    /// <summary>This end's instruments (docs/observability.md).</summary>
+    public EndMetrics Metrics { get; }
 
     /// <summary>The actor system this end's tunnels and channels run in.</summary>
     public ActorSystem Actors { get; }
@@ -46,9 +53,11 @@ public sealed class EndProxyHost : IAsyncDisposable
 
     /// <summary>
     /// Starts an end. Its actors run in <paramref name="actors"/> when given (many ends in one process, as the load
-    /// generator runs them), else in an actor system of its own that it terminates when it stops.
+    /// generator runs them), else in an actor system of its own that it terminates when it stops. It reports to
+    /// <paramref name="metrics"/> when given (made first, so that its exporters see the end from its first setup; the
+    /// caller disposes them), else to metrics of its own.
     /// </summary>
-    public static EndProxyHost Start(EndOptions options, ILoggerFactory loggers, IDialer? dialer = null, TunnelSecret? secret = null, ActorSystem? actors = null)
+    public static EndProxyHost Start(EndOptions options, ILoggerFactory loggers, IDialer? dialer = null, TunnelSecret? secret = null, ActorSystem? actors = null, EndMetrics? metrics = null)
     {
         var setup = new EndSetup(secret ?? TunnelSecret.FromPassphrase(options.Secret), options.Name, options.User, options.Plaintext);
         var allow = AllowList.Parse(options.Allow);
@@ -68,7 +77,10 @@ public sealed class EndProxyHost : IAsyncDisposable
         actors ??= LstpActorSystem.Create("lstp-end", loggers, options.ActorConfig);
         var supervisor = new TunnelSupervisor(options, setup, dialer, targets, properties, loggers, actors);
         opened = supervisor; // application helpers: HelperTargets reads the peer's announcements from it
-        var host = new EndProxyHost(options, supervisor, actors, ownsSystem);
+        var ownsMetrics = metrics is null;
+        metrics ??= new EndMetrics();
+        metrics.Watch(supervisor, options.Time);
+        var host = new EndProxyHost(options, supervisor, actors, ownsSystem, metrics, ownsMetrics);
         var log = loggers.CreateLogger("Lstp.EndProxy");
         try
         {
@@ -152,5 +164,6 @@ public sealed class EndProxyHost : IAsyncDisposable
         await Supervisor.DisposeAsync().ConfigureAwait(false);
         foreach (var listener in _listeners) await listener.DisposeAsync().ConfigureAwait(false);
         if (_ownSystem is not null) await _ownSystem.Terminate().ConfigureAwait(false);
+        if (_ownsMetrics) Metrics.Dispose();
     }
 }

@@ -1,28 +1,46 @@
 using System.Security.Cryptography;
 using Lstp.Middle.Pairing;
 using Lstp.Middle.Relay;
+using Lstp.Middle.Telemetry;
 using Lstp.Protocol;
 using Lstp.Protocol.Messages;
 
 namespace Lstp.Middle;
 
 /// <summary>One middle's shared state: its options, identity, registry, tunnels and counters.</summary>
-public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
+public sealed class MiddleNode
 {
+    private readonly MiddleOptions options;
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory? loggers;
+
+    public MiddleNode(MiddleOptions options, IPairingRegistry registry, Microsoft.Extensions.Logging.ILoggerFactory? loggers = null)
+    {
+        this.options = options;
+        this.loggers = loggers;
+        Registry = registry;
+        LinkCount = new LinkCounter(options);
+        RateLimiter = new SourceRateLimiter(options.MaxConnectionsPerSecondPerSource, options.Time);
+        StartedAt = options.Time.GetUtcNow();
+        Metrics = new MiddleMetrics(this);
+        Publisher = new Publishing.Publisher(options, (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Lstp.Middle.Publishing"), Metrics);
+    }
+
     public MiddleOptions Options => options;
-    public IPairingRegistry Registry => registry;
+    public IPairingRegistry Registry { get; }
     public TunnelBook Tunnels { get; } = new();
 
     /// <summary>Ports this middle publishes for ends (the relay/agent design).</summary>
-    public Publishing.Publisher Publisher { get; } = new(options, (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Lstp.Middle.Publishing"));
+    public Publishing.Publisher Publisher { get; }
 
     /// <summary>Every link open at this node now (ends and node links), e.g. to tell them all to move when draining.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<LinkSession, byte> Links { get; } = new();
-    public MiddleMetrics Metrics { get; } = new();
+
+    /// <summary>This middle's instruments (docs/observability.md).</summary>
+    public Telemetry.MiddleMetrics Metrics { get; }
 
     /// <summary>Links open, in all and per source, against the limits.</summary>
-    public LinkCounter LinkCount { get; } = new(options);
-    public SourceRateLimiter RateLimiter { get; } = new(options.MaxConnectionsPerSecondPerSource, options.Time);
+    public LinkCounter LinkCount { get; }
+    public SourceRateLimiter RateLimiter { get; }
 
     /// <summary>Ends handed on to the --upstream middle and not yet paired there, per source: this middle's own waiting limit.</summary>
     public SourceCounter HandedOn { get; } = new();
@@ -37,7 +55,7 @@ public sealed class MiddleNode(MiddleOptions options, IPairingRegistry registry,
     /// </summary>
     public bool ExemptFromRate(string source) => Publisher.IsAgent(source) || Neighbours.Has(source);
     public byte[] NodeId { get; } = RandomNumberGenerator.GetBytes(ProtocolLimits.NodeIdSize);
-    public DateTimeOffset StartedAt { get; } = options.Time.GetUtcNow();
+    public DateTimeOffset StartedAt { get; }
 
     /// <summary>
     /// The parent of this middle's link actors (<see cref="Links.LinksActor"/>), created in <paramref name="actors"/>:

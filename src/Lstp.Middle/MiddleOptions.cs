@@ -85,11 +85,17 @@ public sealed record MiddleOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>An OTLP/HTTP collector (--otlp URL) that receives this middle's metrics; null: none.</summary>
+    public Uri? Otlp { get; init; }
+
     /// <summary>
     /// The link addresses of the cluster's live middles, sent to each end in MIDDLE_MEMBERS so it can fail over to
     /// any of them; null for a lone middle (nothing is sent).
     /// </summary>
     public Func<IReadOnlyList<string>>? Members { get; init; }
+
+    /// <summary>The cluster's figures for this middle's metrics (members, unreachable ones, shards); null for a lone middle.</summary>
+    public Func<Telemetry.ClusterFigures>? Cluster { get; init; }
 
     /// <summary>Makes the pairing registry: null means the embedded in-memory one; a cluster supplies its shared one.</summary>
     public Func<MiddleOptions, Microsoft.Extensions.Logging.ILoggerFactory, Pairing.IPairingRegistry>? RegistryFactory { get; init; }

@@ -28,7 +28,7 @@ public sealed class TunnelRig : IAsyncDisposable
     /// <summary>The local port of the client end's forward to <paramref name="service"/>.</summary>
     public int ForwardPort(string service) => Client.Listeners.Single(l => l.What.EndsWith("=" + service, StringComparison.Ordinal)).Address.Port;
 
-    public static async Task<TunnelRig> StartAsync(TestLog log, IReadOnlyDictionary<string, string> services, string secret = "rig secret", Func<EndOptions, EndOptions>? client = null, Func<EndOptions, EndOptions>? server = null, MiddleOptions? middle = null, MiddleHost? existingMiddle = null)
+    public static async Task<TunnelRig> StartAsync(TestLog log, IReadOnlyDictionary<string, string> services, string secret = "rig secret", Func<EndOptions, EndOptions>? client = null, Func<EndOptions, EndOptions>? server = null, MiddleOptions? middle = null, MiddleHost? existingMiddle = null, EndProxy.Telemetry.EndMetrics? clientMetrics = null, EndProxy.Telemetry.EndMetrics? serverMetrics = null)
     {
         var middleHost = existingMiddle ?? await MiddleHost.StartAsync(middle ?? new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = new HostPort("127.0.0.1", 0), Name = "rig-middle" }, log);
         var serverOptions = new EndOptions
@@ -49,8 +49,8 @@ public sealed class TunnelRig : IAsyncDisposable
             BackoffMin = TimeSpan.FromMilliseconds(50),
             BackoffMax = TimeSpan.FromSeconds(1),
         };
-        var serverHost = EndProxyHost.Start(server?.Invoke(serverOptions) ?? serverOptions, log);
-        var clientHost = EndProxyHost.Start(client?.Invoke(clientOptions) ?? clientOptions, log);
+        var serverHost = EndProxyHost.Start(server?.Invoke(serverOptions) ?? serverOptions, log, metrics: serverMetrics);
+        var clientHost = EndProxyHost.Start(client?.Invoke(clientOptions) ?? clientOptions, log, metrics: clientMetrics);
         return new TunnelRig(log, middleHost, serverHost, clientHost);
     }
 

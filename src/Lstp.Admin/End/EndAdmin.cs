@@ -1,5 +1,6 @@
 using Lstp.Admin.Access;
 using Lstp.Admin.Hosting;
+using Lstp.Admin.Telemetry;
 using Lstp.EndProxy;
 using Lstp.Transport;
 using Microsoft.AspNetCore.Builder;
@@ -18,11 +19,13 @@ namespace Lstp.Admin.End;
 public sealed class EndAdmin : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly NodeTelemetry? _ownTelemetry;
 
-    private EndAdmin(WebApplication app, HostPort address)
+    private EndAdmin(WebApplication app, HostPort address, NodeTelemetry? ownTelemetry)
     {
         _app = app;
         Address = address;
+        _ownTelemetry = ownTelemetry;
     }
 
     /// <summary>Where the endpoint listens, with the port actually bound.</summary>
@@ -31,8 +34,29 @@ public sealed class EndAdmin : IAsyncDisposable
     public static Task<EndAdmin> StartAsync(EndProxyHost host, HostPort address, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default) =>
         StartAsync(host, address, AdminAccess.LoopbackOnly, loggerFactory, cancellationToken);
 
-    /// <summary>Starts the endpoint; refuses (ArgumentException) to bind off loopback without credentials.</summary>
+    /// <summary>
+    /// Starts the endpoint with telemetry of its own over the end's metrics, begun now (`lstp end` begins the end's
+    /// telemetry before the end, and passes it). Refuses (ArgumentException) to bind off loopback without credentials.
+    /// </summary>
     public static async Task<EndAdmin> StartAsync(EndProxyHost host, HostPort address, AdminAccess access, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
+    {
+        var telemetry = NodeTelemetry.Start(host.Metrics.Meter, "lstp-end", host.Options.Name, otlp: null);
+        try
+        {
+            return await StartAsync(host, address, access, telemetry, loggerFactory, ownsTelemetry: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            telemetry.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the endpoint, its /metrics collected from <paramref name="telemetry"/> (which the caller disposes).</summary>
+    public static Task<EndAdmin> StartAsync(EndProxyHost host, HostPort address, AdminAccess access, NodeTelemetry telemetry, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default) =>
+        StartAsync(host, address, access, telemetry, loggerFactory, ownsTelemetry: false, cancellationToken);
+
+    private static async Task<EndAdmin> StartAsync(EndProxyHost host, HostPort address, AdminAccess access, NodeTelemetry telemetry, ILoggerFactory loggerFactory, bool ownsTelemetry, CancellationToken cancellationToken)
     {
         var endPoint = ListenAddress.Resolve(address);
         access.EnsureAllowedOn(endPoint.Address, $"--admin {address}");
@@ -55,7 +79,7 @@ public sealed class EndAdmin : IAsyncDisposable
         CredentialCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
         LoopbackHostCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/metrics", () => Results.Text(EndMetricsText.Render(host), "text/plain; version=0.0.4"));
+        telemetry.MapScrapeEndpoint(app);
         app.MapGet("/api/end", () => Results.Json(EndView.From(host)));
         try
         {
@@ -66,7 +90,7 @@ public sealed class EndAdmin : IAsyncDisposable
             await app.DisposeAsync().ConfigureAwait(false);
             throw new InvalidOperationException($"cannot listen: --admin {address}: {ex.Message}", ex);
         }
-        return new EndAdmin(app, ListenAddress.Bound(bound!, address));
+        return new EndAdmin(app, ListenAddress.Bound(bound!, address), ownsTelemetry ? telemetry : null);
     }
 
     public async ValueTask DisposeAsync()
@@ -76,5 +100,6 @@ public sealed class EndAdmin : IAsyncDisposable
             try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
         await _app.DisposeAsync().ConfigureAwait(false);
+        _ownTelemetry?.Dispose();
     }
 }

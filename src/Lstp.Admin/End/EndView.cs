@@ -25,7 +25,8 @@ public sealed record EndView(
     IReadOnlyList<string> Allow,
     IReadOnlyList<string> Middles,
     string? Via,
-    EndResumptionView Resumption)
+    EndResumptionView Resumption,
+    SetupView? Setup = null)
 {
     public static EndView From(EndProxyHost host)
     {
@@ -57,7 +58,8 @@ public sealed record EndView(
                 options.ResumeGrace.TotalSeconds,
                 state.Resumptions,
                 state.LastResumeTook?.TotalMilliseconds,
-                tunnel?.Link.Held ?? 0));
+                tunnel?.Link.Held ?? 0),
+            host.Metrics.LastSetup is { } setup ? SetupView.From(setup) : null);
     }
 }
 
@@ -66,6 +68,20 @@ public sealed record EndView(
 /// last took), and the bytes it keeps now for a replay. While it resumes, <see cref="EndView.Phase"/> is "resuming".
 /// </summary>
 public sealed record EndResumptionView(bool Resumable, double GraceSeconds, int Resumptions, double? LastResumeMilliseconds, long ReplayBytesHeld);
+
+/// <summary>
+/// This end's last setup attempt, step by step (the durations of its spans, docs/observability.md): where the time
+/// went when a tunnel is slow to open. Steps in the order they ended; the proxy hop happens within the dial.
+/// </summary>
+public sealed record SetupView(DateTimeOffset Started, double TotalMs, bool Completed, IReadOnlyList<SetupStepView> Steps)
+{
+    public static SetupView From(Lstp.Tunnel.Telemetry.SetupTimings timings) => new(
+        timings.Started, timings.Total.TotalMilliseconds, timings.Completed,
+        [.. timings.Steps.Select(s => new SetupStepView(EndProxy.Telemetry.EndMetrics.StepLabel(s.Name), s.Duration.TotalMilliseconds))]);
+}
+
+/// <summary>One step of a setup (dial, proxy_hop, register, pair, tls, authenticate) and how long it took.</summary>
+public sealed record SetupStepView(string Step, double Ms);
 
 /// <summary>The current tunnel's figures (they start again from zero when the tunnel is replaced).</summary>
 public sealed record EndTrafficView(int ChannelsOpen, long ChannelsOpened, long BytesSent, long BytesReceived);

@@ -1,7 +1,9 @@
 using Akka.Actor;
 using Lstp.Admin.Access;
 using Lstp.Admin.End;
+using Lstp.Admin.Telemetry;
 using Lstp.EndProxy;
+using Lstp.EndProxy.Telemetry;
 using Lstp.Transport;
 using Lstp.Transport.Dialing;
 using Lstp.Tunnel.Actors;
@@ -24,15 +26,20 @@ internal sealed partial class EndRole(EndRoleSettings settings, ActorSystem acto
     private bool _started;
     private EndProxyHost? _end;
     private EndAdmin? _admin;
+    private EndMetrics? _metrics;
+    private NodeTelemetry? _telemetry;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         LstpActorSystem.Started(actors);
         var options = settings.Options;
-        _end = EndProxyHost.Start(options, loggers, settings.Dialer, actors: actors);
+        // Telemetry first, so that the first setup is measured and exported.
+        _metrics = new EndMetrics();
+        _telemetry = NodeTelemetry.Start(_metrics.Meter, "lstp-end", options.Name, options.Otlp);
+        _end = EndProxyHost.Start(options, loggers, settings.Dialer, actors: actors, metrics: _metrics);
         if (settings.Admin is { } where)
         {
-            _admin = await EndAdmin.StartAsync(_end, where, settings.Access, loggers, cancellationToken).ConfigureAwait(false);
+            _admin = await EndAdmin.StartAsync(_end, where, settings.Access, _telemetry, loggers, cancellationToken).ConfigureAwait(false);
             Log.Admin(_log, _admin.Address.ToString());
         }
         if (options.Via is not null) Log.Via(_log, ViaParser.Redact(options.Via));
@@ -46,6 +53,8 @@ internal sealed partial class EndRole(EndRoleSettings settings, ActorSystem acto
         if (_started) Log.Stopping(_log, settings.Options.Name);
         if (_admin is not null) await _admin.DisposeAsync().ConfigureAwait(false);
         if (_end is not null) await _end.DisposeAsync().ConfigureAwait(false);
+        _telemetry?.Dispose(); // the last export to an OTLP collector
+        _metrics?.Dispose();
     }
 
     private static string Describe(IEnumerable<string> items)

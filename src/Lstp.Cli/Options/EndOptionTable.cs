@@ -84,6 +84,8 @@ public static class EndOptionTable
             Parse.Checked(mode => CompressionSettings.Parse([mode])), (c, v) => c.End(o => o with { Compression = CompressionSettings.Parse(v) })),
         Value("--resume-grace", "seconds a tunnel whose link broke (no SHUTDOWN) keeps its channels while it resumes over a new link through any middle; the applications notice nothing if it does (default 30; 0: off, a broken link resets them at once)",
             Parse.SecondsOrZero, (c, v) => c.End(o => o with { ResumeGrace = v })),
+        Value("--otlp", "also push metrics and setup spans over OTLP/HTTP to this collector URL, e.g. http://collector:4318 (docs/observability.md)",
+            Parse.Collector, (c, v) => c.End(o => o with { Otlp = v })),
         Switch("--plaintext", "no end-to-end encryption (both ends must say so; for benchmarks and trusted paths)",
             (c, v) => c.End(o => o with { Plaintext = v })),
         CommonRows.Config<EndChoices>(),

@@ -84,6 +84,8 @@ public static class MiddleOptionTable
             Parse.Count, (c, v) => c.Middle(o => o with { MaxLinks = v })),
         Value("--max-connections-per-second", "new links per second per source address (default 50)",
             Parse.Count, (c, v) => c.Middle(o => o with { MaxConnectionsPerSecondPerSource = v })),
+        Value("--otlp", "also push metrics over OTLP/HTTP to this collector URL, e.g. http://collector:4318 (docs/observability.md)",
+            Parse.Collector, (c, v) => c.Middle(o => o with { Otlp = v })),
         CommonRows.Config<MiddleChoices>(),
         CommonRows.LogFormat<MiddleChoices>((c, v) => c with { LogFormat = v }),
         CommonRows.LogLevel<MiddleChoices>((c, v) => c with { LogLevel = v }),

@@ -49,6 +49,12 @@ public static class Parse
             ? TimeSpan.FromSeconds(seconds)
             : throw new FormatException($"'{text}' {SecondsOrZeroProblem}");
 
+    /// <summary>An OTLP/HTTP collector's address: an absolute http:// or https:// URL.</summary>
+    public static Uri Collector(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+            ? url
+            : throw new FormatException($"'{text}' is not an http:// or https:// URL (an OTLP/HTTP collector, e.g. http://collector:4318)");
+
     public static bool Switch(string text) => bool.TryParse(text, out var value) ? value : throw new FormatException($"'{text}' is not true or false");
 
     public static string Name(string text) => string.IsNullOrWhiteSpace(text) ? throw new FormatException("must not be empty") : text;

@@ -299,6 +299,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
         var self = Self;
         var tunnel = TunnelHandle.Start(Context, session, _handle.Targets, _handle.TunnelOptions(singleChannel: false), _handle.TunnelLog,
             onLinkLost: (broken, error) => self.Tell(new LinkLost(broken, error)));
+        Lstp.Tunnel.Telemetry.TunnelTelemetry.Started(_handle, tunnel);
         var openedAt = _options.Time.GetTimestamp();
         tunnel.Completion.PipeTo(Self, success: reason => new TunnelEnded(tunnel, reason));
         var pairing = session.Pairing;

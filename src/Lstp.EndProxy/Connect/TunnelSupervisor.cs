@@ -144,6 +144,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
     internal async Task<SecuredSession> ConnectAsync(HostPort middle, uint slot, Action<Lstp.Protocol.Messages.Waiting>? onWaiting, Action<string>? onPaired, CancellationToken token,
         Tunnel.Resumption.ResumeOffer? offer = null)
     {
+        using var setup = Lstp.Tunnel.Telemetry.SetupTrace.Begin(this, middle.ToString(), slot);
         var (relay, pairing) = await MiddleLink.RegisterAsync(
             _dialer, middle, _setup.Info(slot, resuming: offer is not null), _setup.Topology("local"), _options.Token, _options.Timings, _options.Time, onWaiting, OnMembers, token).ConfigureAwait(false);
         onPaired?.Invoke(pairing.Peer.EndName);
@@ -185,6 +186,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         }
         var session = await ConnectAsync(middle, slot, null, null, cancellationToken).ConfigureAwait(false);
         var dedicated = TunnelHandle.Start(_actors, session, Targets, TunnelOptions(singleChannel: true), TunnelLog);
+        Lstp.Tunnel.Telemetry.TunnelTelemetry.Started(this, dedicated);
         return dedicated.Tell(new TunnelCommand.OpenChannel(client, Lstp.Protocol.Messages.TargetKind.Service, service, 0));
     }
 
@@ -195,7 +197,7 @@ public sealed partial class TunnelSupervisor : IAsyncDisposable
         try
         {
             var session = await ConnectAsync(middle, slot, null, null, _stop.Token).ConfigureAwait(false);
-            TunnelHandle.Start(_actors, session, Targets, TunnelOptions(singleChannel: true), TunnelLog);
+            Lstp.Tunnel.Telemetry.TunnelTelemetry.Started(this, TunnelHandle.Start(_actors, session, Targets, TunnelOptions(singleChannel: true), TunnelLog));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

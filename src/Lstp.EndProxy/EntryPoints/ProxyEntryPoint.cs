@@ -84,8 +84,12 @@ public abstract partial class ProxyEntryPoint(TunnelSupervisor supervisor, TimeS
             await RefuseAsync(client, stream, ErrorCode.NotAllowed, early.Reason, cancellationToken).ConfigureAwait(false);
             return;
         }
-        var open = new TunnelCommand.OpenChannel(client, TargetKind.Destination, host, (ushort)port,
-            outcome => new ValueTask(AnswerAsync(stream, outcome.Opened ? ErrorCode.None : outcome.Code, outcome.Reason, cancellationToken)));
+        var requested = Lstp.Tunnel.Telemetry.ChannelTrace.Requested();
+        var open = new TunnelCommand.OpenChannel(client, TargetKind.Destination, host, (ushort)port, outcome =>
+        {
+            Lstp.Tunnel.Telemetry.ChannelTrace.Answered(requested, Lstp.EndProxy.Telemetry.EndMetrics.Destination, outcome);
+            return new ValueTask(AnswerAsync(stream, outcome.Opened ? ErrorCode.None : outcome.Code, outcome.Reason, cancellationToken));
+        });
         if (!tunnel.Tell(open))
         {
             await RefuseAsync(client, stream, ErrorCode.PeerGone, "the tunnel is closing", cancellationToken).ConfigureAwait(false);

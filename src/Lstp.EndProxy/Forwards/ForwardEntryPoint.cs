@@ -3,6 +3,7 @@ using Lstp.EndProxy.Connect;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Session;
+using Lstp.Tunnel.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Lstp.EndProxy.Forwards;
@@ -27,7 +28,12 @@ public sealed partial class ForwardEntryPoint(ForwardSpec spec, TunnelSupervisor
             return;
         }
         var tunnel = await supervisor.WaitForTunnelAsync(waitForTunnel, cancellationToken).ConfigureAwait(false);
-        if (tunnel is null || !tunnel.Tell(new TunnelCommand.OpenChannel(client, TargetKind.Service, spec.Service, 0)))
+        var requested = ChannelTrace.Requested();
+        if (tunnel is null || !tunnel.Tell(new TunnelCommand.OpenChannel(client, TargetKind.Service, spec.Service, 0, outcome =>
+            {
+                ChannelTrace.Answered(requested, spec.Service, outcome);
+                return ValueTask.CompletedTask;
+            })))
         {
             Log.NoTunnel(log, spec.Listen.ToString(), spec.Service, waitForTunnel.TotalSeconds);
             // A reset, not a FIN: an application must not read "no tunnel" as an empty answer that ended cleanly.

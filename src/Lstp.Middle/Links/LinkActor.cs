@@ -160,6 +160,7 @@ internal sealed partial class LinkActor : UntypedActor
             Finish(_node.Publisher.SpliceAsync(_link, data));
             return;
         }
+        _link.RegisteredAt = Options.Time.GetTimestamp(); // the pairing latency runs from here
         // A cluster node tells each end where else it may go (protocol §4.8), before any answer to its setup.
         var members = setup.Role == LinkRole.End && Options.Members?.Invoke() is { Count: > 0 } list ? list : null;
         if (setup.Claim is { } claim)
@@ -170,7 +171,7 @@ internal sealed partial class LinkActor : UntypedActor
             {
                 await SendMembersAsync(members).ConfigureAwait(false);
                 var claimed = _node.Registry.TakeClaimed(claim) ?? throw new ProtocolException(ErrorCode.PeerGone, "the claimed waiting end is no longer here");
-                await _work.PairAsync(claimed, _link).ConfigureAwait(false);
+                await _work.PairAsync(claimed, _link, Telemetry.PairingPath.Node).ConfigureAwait(false);
                 return nameof(Paired);
             });
             return;
@@ -224,7 +225,7 @@ internal sealed partial class LinkActor : UntypedActor
             case Registered { Result: RegisterResult.Matched matched }:
                 Answer(async () =>
                 {
-                    await _work.PairAsync(matched.Peer, _link).ConfigureAwait(false);
+                    await _work.PairAsync(matched.Peer, _link, Telemetry.PairingPath.Local).ConfigureAwait(false);
                     return nameof(Paired);
                 });
                 break;

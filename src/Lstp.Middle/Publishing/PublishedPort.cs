@@ -17,13 +17,15 @@ public sealed class PublishedPort : IAsyncDisposable
     private readonly Socket _listener;
     private readonly LinkSession _control;
     private readonly TimeSpan _claimTimeout;
+    private readonly Telemetry.MiddleMetrics _metrics;
     private readonly ConcurrentDictionary<ulong, Socket> _pending = new();
     private readonly CancellationTokenSource _closed = new();
     private readonly Task _accepting;
     private long _nextClient;
 
-    public PublishedPort(IPAddress address, ushort port, string service, LinkSession control, TimeSpan claimTimeout)
+    public PublishedPort(IPAddress address, ushort port, string service, LinkSession control, TimeSpan claimTimeout, Telemetry.MiddleMetrics metrics)
     {
+        _metrics = metrics;
         _control = control;
         _claimTimeout = claimTimeout;
         Service = service;
@@ -64,6 +66,7 @@ public sealed class PublishedPort : IAsyncDisposable
             client.NoDelay = true;
             var id = (ulong)Interlocked.Increment(ref _nextClient);
             _pending[id] = client;
+            _metrics.PublishedClientArrived();
             _ = ExpireAsync(id);
             try
             {
@@ -86,7 +89,14 @@ public sealed class PublishedPort : IAsyncDisposable
         {
         }
         // Nobody claimed the client in time (or the port closed): it is not held any longer.
-        if (_pending.TryRemove(id, out var client)) client.Dispose();
+        if (_pending.TryRemove(id, out var client)) Drop(client);
+    }
+
+    /// <summary>A held client nobody claimed: closed, and no longer counted.</summary>
+    private void Drop(Socket client)
+    {
+        client.Dispose();
+        _metrics.PublishedClientLeft();
     }
 
     public async ValueTask DisposeAsync()
@@ -95,7 +105,7 @@ public sealed class PublishedPort : IAsyncDisposable
         _listener.Dispose();
         foreach (var id in _pending.Keys)
         {
-            if (_pending.TryRemove(id, out var client)) client.Dispose();
+            if (_pending.TryRemove(id, out var client)) Drop(client);
         }
         await _accepting.ConfigureAwait(false);
         _closed.Dispose();

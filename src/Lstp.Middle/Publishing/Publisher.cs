@@ -17,7 +17,7 @@ namespace Lstp.Middle.Publishing;
 /// clients on that port are announced to it (PLAIN_CLIENT); the end opens one data link per client
 /// (DATA_LINK) and the middle splices the two byte for byte. Ports exist only while their control link does.
 /// </summary>
-public sealed partial class Publisher(MiddleOptions options, ILogger log)
+public sealed partial class Publisher(MiddleOptions options, ILogger log, Telemetry.MiddleMetrics metrics)
 {
     /// <summary>How long a plain client is held for the end's data link before it is closed.</summary>
     public static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(10);
@@ -54,7 +54,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
         PublishedPort port;
         try
         {
-            port = new PublishedPort(ListenAddress(), request.Port, request.Service, control, ClaimTimeout);
+            port = new PublishedPort(ListenAddress(), request.Port, request.Service, control, ClaimTimeout, metrics);
         }
         catch (SocketException ex)
         {
@@ -165,6 +165,18 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log)
             ?? throw new ProtocolException(ErrorCode.AdmissionDenied, "DATA_LINK with an unknown ticket");
         using var client = port.Claim(request.ClientId)
             ?? throw new ProtocolException(ErrorCode.PeerGone, $"plain client {request.ClientId} is no longer waiting");
+        try
+        {
+            await SpliceAsync(data, request, client).ConfigureAwait(false);
+        }
+        finally
+        {
+            metrics.PublishedClientLeft();
+        }
+    }
+
+    private async Task SpliceAsync(LinkSession data, DataLink request, Socket client)
+    {
         // After DATA_LINK both directions are RELAY frames; an empty RELAY frame ends a direction. The end of a
         // stream is said in-band because closing a Kestrel connection's output closes the whole connection.
         var toClient = Task.Run(async () =>

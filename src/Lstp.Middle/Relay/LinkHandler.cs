@@ -66,6 +66,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                 {
                     gotPreamble = true;
                     link.PreambleSent = true;
+                    link.Role = role;
                     // Node links present the cluster's secret; ends never can.
                     tokens = role == LinkRole.Node && Options.NodeTokens.Count > 0 ? Options.NodeTokens : Options.Tokens;
                     admitted = tokens.Count == 0;
@@ -148,8 +149,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         return ok;
     }
 
-    /// <summary>docs/architecture.md setup step 3: link the two, and send each the other's setup with this middle's entry appended.</summary>
-    internal async Task PairAsync(WaitingEnd waiting, LinkSession second)
+    /// <summary>
+    /// docs/architecture.md setup step 3: link the two, and send each the other's setup with this middle's entry appended.
+    /// <paramref name="from"/> says where <paramref name="second"/>'s end came from, for the pairing metrics.
+    /// </summary>
+    internal async Task PairAsync(WaitingEnd waiting, LinkSession second, Telemetry.PairingPath from)
     {
         var first = waiting.Link;
         var self = node.Self;
@@ -162,7 +166,6 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         second.Peer = first;
         first.Tunnel = second.Tunnel = tunnel;
         node.Tunnels.Add(tunnel);
-        node.Metrics.Paired();
         waiting.Outcome.TrySetResult(WaitOutcome.Paired(second));
 
         try
@@ -174,6 +177,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             throw new ProtocolException(ErrorCode.PeerGone, "the waiting end left as its peer arrived");
         }
         await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Closed).ConfigureAwait(false);
+        node.Metrics.Paired(from, Options.Time.GetElapsedTime(second.RegisteredAt));
         Log.Paired(log, first.EndName, second.EndName, tunnel.Id, tunnel.Resumed ? " (resuming a broken tunnel)" : "");
     }
 
@@ -191,6 +195,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             // A claim means a cluster node (pinned by what it announced); no claim, the cascade's upstream.
             var trust = claim is null ? Options.UpstreamTrust : Options.NodeTrust?.Invoke(target);
             up = await UpstreamLink.DialAsync(target, trust, down.Closed).ConfigureAwait(false);
+            node.Metrics.NodeLinkOpened();
             _ = KeepUpstreamAliveAsync(up);
             var self = node.Self;
             var setup = new List<byte>(Preamble.Create(LinkRole.Node));
@@ -212,8 +217,9 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             up.Peer = down;
             down.Tunnel = up.Tunnel = tunnel;
             node.Tunnels.Add(tunnel);
-            node.Metrics.Paired();
             await down.Output.SendAsync(Concat(peerInfo.ToFrame(), toDown.ToFrame()), down.Closed).ConfigureAwait(false);
+            // Through --upstream the end may have waited there for its peer; within a cluster the peer was already waiting.
+            node.Metrics.Paired(claim is null ? Telemetry.PairingPath.Upstream : Telemetry.PairingPath.Node, Options.Time.GetElapsedTime(down.RegisteredAt));
             Log.Cascaded(log, down.EndName, peerInfo.EndName, target.ToString());
             paired?.Invoke();
         }
@@ -229,7 +235,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             Log.Refused(log, down.Remote, code, reason);
             await TrySendErrorAsync(down, code, reason).ConfigureAwait(false);
             down.End(reason);
-            up?.Abort(reason);
+            if (up is not null)
+            {
+                up.Abort(reason);
+                node.Metrics.NodeLinkClosed();
+            }
             return;
         }
 
@@ -246,6 +256,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             _ = down.PeerLeftAsync($"{up.EndName} closed its link", PeerLeftGrace, Options.Time);
             await up.Output.CompleteAsync().ConfigureAwait(false);
             up.Abort("cascade closed");
+            node.Metrics.NodeLinkClosed();
         }
     }
 
@@ -376,7 +387,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                             }
                             relayRemaining -= take;
                             Interlocked.Add(ref link.BytesIn, take);
-                            node.Metrics.Relayed(take);
+                            node.Metrics.Relayed(take, fromFirst: link.Tunnel?.First == link);
                             buffer = buffer.Slice(take);
                             continue;
                         }

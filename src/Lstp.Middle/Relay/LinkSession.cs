@@ -58,6 +58,12 @@ public sealed class LinkSession
     /// <summary>Set on a connection whose new-connection rate was already checked (before its TLS handshake).</summary>
     public const string RateCheckedItem = "lstp.rate-checked";
 
+    /// <summary>What the link's preamble said it is: an end's, another middle's (node) or a published port's data link.</summary>
+    public Protocol.Framing.LinkRole Role { get; set; } = Protocol.Framing.LinkRole.End;
+
+    /// <summary>When its end asked to be paired (a <see cref="TimeProvider"/> timestamp): the start of the pairing latency.</summary>
+    public long RegisteredAt { get; set; }
+
     /// <summary>True once this middle answered with its preamble (a refusal sent before must carry one).</summary>
     public bool PreambleSent { get; set; }
 

@@ -27,6 +27,8 @@ internal static class ProxyHop
     public static async ValueTask<Stream> HandshakeAsync(
         string kind, HostPort proxy, Func<Stream, CancellationToken, ValueTask> handshake, CancellationToken cancellationToken)
     {
+        using var span = Telemetry.TelemetryNames.Spans.StartActivity(Telemetry.TelemetryNames.ProxyHop);
+        span?.SetTag("lstp.proxy", $"{kind.ToLowerInvariant()} {proxy}");
         var stream = await ConnectAsync(kind, proxy, cancellationToken).ConfigureAwait(false);
         try
         {

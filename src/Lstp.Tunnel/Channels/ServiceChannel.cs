@@ -48,7 +48,7 @@ public sealed class ServiceChannel
         Description = description;
         IsOpener = opener;
         Flow = new ChannelFlowControl(thresholds.Pause, thresholds.Resume,
-            pause => _writer.SendControl(pause ? new ServiceDataPause(id) : new ServiceDataResume(id)));
+            pause => { _writer.SendControl(pause ? new ServiceDataPause(id) : new ServiceDataResume(id)); Telemetry.TunnelTelemetry.FlowControl(counters, pause, sent: true); });
         Compression = compression ?? ChannelCompression.None;
         _mayCompress = Compression.Method != CompressionMethod.None;
     }
@@ -187,6 +187,7 @@ public sealed class ServiceChannel
             return ChannelGraphs.Closed;
         }
         _counters.AddSent(frame.Counted);
+        Telemetry.TunnelTelemetry.Sent(_counters, Description, frame.Counted);
         return frame.Count;
     }
 
@@ -252,6 +253,7 @@ public sealed class ServiceChannel
     private void Drained(Chunk written)
     {
         _counters.AddReceived(written.Count);
+        Telemetry.TunnelTelemetry.Received(_counters, Description, written.Count);
         Flow.OnDrained(written.Counted);
     }
 

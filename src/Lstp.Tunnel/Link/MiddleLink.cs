@@ -3,6 +3,8 @@ using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
 using Lstp.Transport;
 using Lstp.Transport.Dialing;
+using Lstp.Transport.Telemetry;
+using Lstp.Tunnel.Telemetry;
 
 namespace Lstp.Tunnel.Link;
 
@@ -36,10 +38,14 @@ public static class MiddleLink
         IDialer dialer, HostPort middle, CommonUniqueInfo info, TopologyExchange topology, string? token,
         LinkTimings timings, TimeProvider time, Action<Waiting>? onWaiting, Action<MiddleMembers>? onMembers, CancellationToken cancellationToken)
     {
+        var dial = SetupTrace.Start(TelemetryNames.Dial);
         var stream = await dialer.DialAsync(middle, cancellationToken).ConfigureAwait(false);
+        dial?.Done();
         RelayStream? relay = null;
         try
         {
+            var register = SetupTrace.Start(TelemetryNames.Register);
+            SetupTrace.Step? pair = null;
             var setup = new List<byte>(Preamble.Size + 512);
             setup.AddRange(Preamble.Create(LinkRole.End));
             if (!string.IsNullOrEmpty(token)) setup.AddRange(new Admission(token).ToFrame());
@@ -51,7 +57,14 @@ public static class MiddleLink
             var reader = new FrameStreamReader(stream);
             await reader.ReadPreambleAsync(cancellationToken).ConfigureAwait(false);
             relay = new RelayStream(stream, reader, timings, time) { OnMembers = onMembers };
-            var (peer, path) = await relay.AwaitPairingAsync(onWaiting, cancellationToken).ConfigureAwait(false);
+            var (peer, path) = await relay.AwaitPairingAsync(waiting =>
+            {
+                register?.Done();
+                pair = SetupTrace.Start(TelemetryNames.Pair);
+                onWaiting?.Invoke(waiting);
+            }, cancellationToken).ConfigureAwait(false);
+            if (pair is null) register?.Done(); // the peer was already waiting: registering was pairing
+            else pair.Done();
             if (!peer.PairingKey.AsSpan().SequenceEqual(info.PairingKey) || peer.Slot != info.Slot)
             {
                 throw new ProtocolException(ErrorCode.SetupAltered, "the middle paired us with an end of another tunnel");

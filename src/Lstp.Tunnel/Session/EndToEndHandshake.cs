@@ -51,7 +51,9 @@ public static class EndToEndHandshake
         byte[] serverCertHash = [];
         if (!iWantPlaintext)
         {
+            var tls = Telemetry.SetupTrace.Start(Transport.Telemetry.TelemetryNames.Tls);
             var (ssl, hash) = await StartTlsAsync(relay, isMaster, cancellationToken).ConfigureAwait(false);
+            tls?.Done();
             stream = ssl;
             serverCertHash = hash;
         }
@@ -59,6 +61,7 @@ public static class EndToEndHandshake
         try
         {
             var reader = new FrameStreamReader(stream);
+            var authenticate = Telemetry.SetupTrace.Start(Transport.Telemetry.TelemetryNames.Authenticate);
             var nonces = await ProveSecretAsync(stream, reader, secret, isMaster, serverCertHash, cancellationToken).ConfigureAwait(false);
             var resume = await ExchangeResumeAsync(stream, reader, secret, isMaster, serverCertHash, nonces, offer, resumable, cancellationToken).ConfigureAwait(false);
             await VerifySetupAsync(stream, reader, pairing, cancellationToken).ConfigureAwait(false);
@@ -69,6 +72,7 @@ public static class EndToEndHandshake
             {
                 throw new ProtocolException(ErrorCode.VersionMismatch, $"peer '{pairing.Peer.EndName}' speaks LSTP version {peerProps.Version}, this end speaks {ProtocolLimits.Version}");
             }
+            authenticate?.Done();
             return new SecuredSession(stream, reader, relay, pairing, isMaster, !iWantPlaintext, peerProps)
             {
                 Resumption = resume.Secret,

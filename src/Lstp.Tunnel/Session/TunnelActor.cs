@@ -195,6 +195,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         if (_tunnel.Table.Count >= _options.MaxChannels)
         {
             _ = open.OnOutcome?.Invoke(new ChannelOutcome(false, ErrorCode.TooManyChannels, $"this tunnel already has {_options.MaxChannels} channels"));
+            Telemetry.TunnelTelemetry.ChannelRefused(_tunnel.Counters, ErrorCode.TooManyChannels, byPeer: false);
             open.Client.Dispose();
             return;
         }
@@ -239,6 +240,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
                 if (_dedicatedRequests.Remove(ack.Channel, out var accepted)) accepted.TrySetResult(ChannelOutcome.Success);
                 break;
             case ConnectionNack nack:
+                Telemetry.TunnelTelemetry.ChannelRefused(_tunnel.Counters, nack.Code, byPeer: true);
                 if (_dedicatedRequests.Remove(nack.Channel, out var refused)) refused.TrySetResult(new ChannelOutcome(false, nack.Code, nack.Reason));
                 TellChannel(nack.Channel, new ChannelCommand.BeginRefused(nack.Code, nack.Reason));
                 break;
@@ -249,6 +251,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
                 TellChannel(ack.Channel, ChannelCommand.BeginAcked.Instance);
                 break;
             case ServiceBeginNack nack:
+                Telemetry.TunnelTelemetry.ChannelRefused(_tunnel.Counters, nack.Code, byPeer: true);
                 TellChannel(nack.Channel, new ChannelCommand.BeginRefused(nack.Code, nack.Reason));
                 break;
             case ServiceFreeResponse:
@@ -308,6 +311,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         if (_tunnel.Table.Count + _accepted.Count >= _options.MaxChannels)
         {
             _writer.SendControl(new ConnectionNack(request.Channel, ErrorCode.TooManyChannels, $"this tunnel already has {_options.MaxChannels} channels"));
+            Telemetry.TunnelTelemetry.ChannelRefused(_tunnel.Counters, ErrorCode.TooManyChannels, byPeer: false);
             return;
         }
         _accepted.Add(request.Channel);
@@ -341,6 +345,7 @@ internal sealed partial class TunnelActor : UntypedActor, IWithTimers
         {
             Log.BeginRefused(_log, dialled.Channel, dialled.Request.Describe(), dialled.Result.Code, dialled.Result.Reason);
             _writer.SendControl(new ServiceBeginNack(dialled.Channel, dialled.Result.Code, dialled.Result.Reason));
+            Telemetry.TunnelTelemetry.ChannelRefused(_tunnel.Counters, dialled.Result.Code, byPeer: false);
             return;
         }
         var channel = new ServiceChannel(dialled.Channel, socket, _writer, _tunnel.Counters, _options.Flow, dialled.Request.Describe(), opener: false, Compression.ForAcceptor(dialled.Request));

@@ -95,9 +95,11 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
         {
             case ServiceDataPause pause when tunnel.Table.TryGetValue(pause.Channel, out var paused):
                 paused.Gate.Pause();
+                Telemetry.TunnelTelemetry.FlowControl(tunnel.Counters, pause: true, sent: false);
                 break;
             case ServiceDataResume resume when tunnel.Table.TryGetValue(resume.Channel, out var resumed):
                 resumed.Gate.Resume();
+                Telemetry.TunnelTelemetry.FlowControl(tunnel.Counters, pause: false, sent: false);
                 break;
             case ServiceFreeRequest free when tunnel.Table.TryGetValue(free.Channel, out var freed):
                 freed.PeerFinished(free.Flags);

@@ -61,6 +61,7 @@ public sealed class OptionSamples : IDisposable
             ["--max-links-per-source"] = new(["1024"], Counts, []),
             ["--max-links"] = new(["100000"], Counts, []),
             ["--max-connections-per-second"] = new(["50"], Counts, []),
+            ["--otlp"] = new(["http://collector:4318"], ["collector:4318", "ftp://collector", ""], []),
             ["--upstream-tls"] = new(["true", "false"], SwitchBad, [("--upstream", "relay:7700")]),
             ["--upstream-fingerprint"] = new([Fingerprint, "sha256:" + Fingerprint.ToUpperInvariant()], ["abc", "", Fingerprint[1..]], [("--upstream", "relay:7700")]),
             ["--upstream-ca"] = new([PemFile], [MissingFile, EmptyFile], [("--upstream", "relay:7700")]),
@@ -93,6 +94,7 @@ public sealed class OptionSamples : IDisposable
             ["--proxy-auth-file"] = new([UserPassFile], [MissingFile, EmptyFile, SecretFile], [("--socks", "1080")]),
             ["--compress"] = new(["auto", "off", "db=off"], ["fast", "x=off", "db=fast", ""], [("--service", "db=10.0.0.1:5432")]),
             ["--plaintext"] = new(["true", "false"], SwitchBad, []),
+            ["--otlp"] = new(["http://collector:4318", "https://otel.example/"], ["collector:4318", "ftp://collector", "abc", ""], []),
             ["--resume-grace"] = new(["30", "0", "0.5"], ["+5", " 5", "-1", "1e3", "abc", "", "NaN", "Infinity", "1,5"], []),
         };
         Status = new Dictionary<string, OptionSample>

@@ -53,10 +53,11 @@ public sealed class EndAdminTests(ITestOutputHelper output)
         var server = JsonNode.Parse(await http.GetStringAsync($"http://{serverAdmin.Address}/api/end"))!;
         Assert.Equal($"echo {echo.Address}", string.Join(' ', server["services"]![0]!["name"]!.GetValue<string>(), server["services"]![0]!["target"]!.GetValue<string>()));
 
-        var metrics = await http.GetStringAsync($"http://{clientAdmin.Address}/metrics");
-        Assert.Contains("lstp_end_tunnel_open 1\n", metrics, StringComparison.Ordinal);
-        Assert.Contains("lstp_end_phase{phase=\"open\"} 1\n", metrics, StringComparison.Ordinal);
-        Assert.Matches("lstp_end_sent_bytes_total [1-9][0-9]*\n", metrics);
+        var scrape = await Scrape.GetAsync(http, $"http://{clientAdmin.Address}/metrics");
+        Assert.Equal(1, scrape.Value("lstp_end_tunnel_open"));
+        Assert.Equal(1, scrape.Value("lstp_end_phase", ("phase", "open")));
+        Assert.Equal(1000, scrape.Value("lstp_end_sent_bytes_total", ("service", "echo")));
+        var metrics = scrape.Text;
 
         foreach (var body in new[] { client.ToJsonString(), server.ToJsonString(), metrics })
         {

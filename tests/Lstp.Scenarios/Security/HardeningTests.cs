@@ -43,8 +43,8 @@ public sealed class HardeningTests(ITestOutputHelper output)
             await Eventually.TrueAsync(() => middle.Node.Tunnels.Snapshot().All(t => t.ReportedChannels == TunnelRecord.MaxReportedChannels), "both reports arrived");
 
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{middle.AdminAddress!.Value.Port}") };
-            var metrics = await http.GetStringAsync("/metrics");
-            Assert.Contains($"\nlstp_channels {Expected}\n", metrics, StringComparison.Ordinal);
+            var metrics = new Scrape(await http.GetStringAsync("/metrics"));
+            Assert.Equal(Expected, metrics.Value("lstp_channels", ("node", "m")));
             var status = JsonNode.Parse(await http.GetStringAsync("/api/status"))!;
             Assert.Equal(Expected, status["totals"]!["channels"]!.GetValue<long>());
         }
