@@ -10,7 +10,6 @@ public static class CommonOptions
     /// <summary>--log-level for a command without an option table (`lstp demo`).</summary>
     public static Option<string> LogLevel() => new("--log-level") { Description = CommonRows.LogLevelHelp };
 
-    /// <summary>An OTLP collector's URL (--otlp): http or https, absolute; null when not given.</summary>
     /// <summary>Runs a command body, turning configuration mistakes into one line and exit code 2.</summary>
     public static async Task<int> Run(Func<Task<int>> body)
     {

@@ -139,6 +139,7 @@ public sealed class EndMetricsTests(ITestOutputHelper output)
         Assert.True(steps.Values.Sum() <= setup["totalMs"]!.GetValue<double>(), "the steps happen one after the other within the setup");
 
         RuntimeFigures.AssertPresent(client);
+        Documented.AssertMatches(client, "An end");
         await Promtool.AssertValidAsync(client.Text);
         await Promtool.AssertValidAsync(Server().Text);
     }

@@ -148,6 +148,7 @@ public sealed class MiddleMetricsTests(ITestOutputHelper output)
             Assert.Equal(0, scrape.Value("lstp_cluster_unreachable_members"));
             Assert.Equal(refused.Values.Sum(), scrape.Sum("lstp_links_refused_total"));
             RuntimeFigures.AssertPresent(scrape);
+            Documented.AssertMatches(scrape, "A middle", absent: "lstp_cluster_shards"); // a lone middle has no shards (ClusterMetricsTests)
             await Promtool.AssertValidAsync(scrape.Text);
 
             plain.Close();
