@@ -27,7 +27,13 @@ public sealed class ComposeTests(ITestOutputHelper output)
         Assert.True(code == 0, $"docker-compose config: {text}");
 
         var compose = await ComposeFile.LoadAsync();
-        Assert.Equal(["client-end", "cluster-cert", "middle-1", "middle-2", "middle-3", "server-end", "web"], compose.Services.EnumerateObject().Select(s => s.Name).Order());
+        Assert.Equal(["client-end", "cluster-cert", "grafana", "middle-1", "middle-2", "middle-3", "prometheus", "server-end", "web"], compose.Services.EnumerateObject().Select(s => s.Name).Order());
+        // Prometheus and Grafana run only when asked (`--profile observability`); everything else always.
+        foreach (var service in compose.Services.EnumerateObject())
+        {
+            var profiles = service.Value.TryGetProperty("profiles", out var listed) ? listed.EnumerateArray().Select(p => p.GetString()).ToArray() : [];
+            Assert.Equal(service.Name is "prometheus" or "grafana" ? ["observability"] : [], profiles);
+        }
         foreach (var service in compose.Services.EnumerateObject().Where(s => s.Name != "cluster-cert"))
         {
             Assert.True(service.Value.TryGetProperty("healthcheck", out _), $"{service.Name} has no health check");
@@ -61,6 +67,38 @@ public sealed class ComposeTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task The_observability_profile_validates_and_Prometheus_scrapes_every_node_where_it_listens_with_its_token()
+    {
+        var (code, text) = await ComposeFile.ComposeAsync("--profile", "observability", "config", "-q");
+        Assert.True(code == 0, $"docker-compose --profile observability config: {text}");
+        var compose = await ComposeFile.LoadAsync();
+        var root = ComposeFile.RepositoryRoot;
+        Assert.Contains(compose.Volumes("prometheus"), v => v.Source == Path.Combine(root, "deploy", "prometheus", "prometheus.yml") && v.Target == "/etc/prometheus/prometheus.yml");
+        Assert.Contains(compose.Volumes("grafana"), v => v.Source == Path.Combine(root, "deploy", "grafana", "lstp.json"));
+        Assert.Contains(compose.Volumes("grafana"), v => v.Source == Path.Combine(root, "deploy", "grafana", "provisioning") && v.Target == "/etc/grafana/provisioning");
+
+        var (check, said) = await ComposeFile.RunAsync("promtool", ["check", "config", "deploy/prometheus/prometheus.yml"], stdin: null);
+        Assert.True(check == 0, $"promtool check config: {said}");
+        var prometheus = await ComposeFile.YamlAsync(File.ReadAllText(Path.Combine(root, "deploy", "prometheus", "prometheus.yml")));
+        var jobs = prometheus.GetProperty("scrape_configs").EnumerateArray().ToDictionary(j => j.GetProperty("job_name").GetString()!);
+        string[] Targets(string job) => [.. jobs[job].GetProperty("static_configs").EnumerateArray().SelectMany(c => c.GetProperty("targets").EnumerateArray()).Select(t => t.GetString()!).Order()];
+
+        // Each node's admin endpoint as its HOCON file sets it, reached by its service name, with the token compose gives it.
+        var middlePort = HostPort.Parse(Text(Hocon("middle.conf"), "lstp.middle.admin")).Port;
+        Assert.Equal(Middles.Select(m => $"{m}:{middlePort}"), Targets("lstp-middle"));
+        string[] ends = ["client-end", "server-end"];
+        Assert.Equal(ends.Select(e => $"{e}:{HostPort.Parse(Text(Hocon($"{e}.conf"), "lstp.end.admin")).Port}"), Targets("lstp-end"));
+        foreach (var (job, variable, services) in new[] { ("lstp-middle", "LSTP__MIDDLE__ADMINTOKEN", Middles), ("lstp-end", "LSTP__END__ADMINTOKEN", ends) })
+        {
+            Assert.Equal("Bearer", jobs[job].GetProperty("authorization").GetProperty("type").GetString());
+            foreach (var service in services)
+            {
+                Assert.Equal(jobs[job].GetProperty("authorization").GetProperty("credentials").GetString(), compose.Environment(service)[variable]);
+            }
+        }
+    }
+
     /// <summary>Where the services see hocon/compose/.</summary>
     private const string ConfigDirectory = "/etc/lstp";
 
@@ -81,6 +119,7 @@ public sealed class ComposeTests(ITestOutputHelper output)
         var links = Middles.ToDictionary(m => m, _ => new HostPort("127.0.0.1", Net.FreePort()));
         var endpoints = Middles.ToDictionary(m => m, _ => Endpoints.Free());
         var admins = Middles.ToDictionary(m => m, _ => new HostPort("127.0.0.1", Net.FreePort()));
+        var endAdmins = new[] { "server-end", "client-end" }.ToDictionary(e => e, _ => new HostPort("127.0.0.1", Net.FreePort()));
         var forward = new HostPort("127.0.0.1", Net.FreePort());
         string Rewrite(string service, string arg)
         {
@@ -90,7 +129,8 @@ public sealed class ComposeTests(ITestOutputHelper output)
                          .Replace($"{middle}:4053", endpoints[middle].ToString(), StringComparison.Ordinal);
             }
             if (links.TryGetValue(service, out var own)) arg = arg.Replace("0.0.0.0:7700", own.ToString(), StringComparison.Ordinal);
-            if (admins.TryGetValue(service, out var admin)) arg = arg.Replace("127.0.0.1:7780", admin.ToString(), StringComparison.Ordinal);
+            if (admins.TryGetValue(service, out var admin)) arg = arg.Replace("0.0.0.0:7780", admin.ToString(), StringComparison.Ordinal);
+            if (endAdmins.TryGetValue(service, out var endAdmin)) arg = arg.Replace("0.0.0.0:7781", endAdmin.ToString(), StringComparison.Ordinal);
             return arg.Replace("0.0.0.0:8080", forward.ToString(), StringComparison.Ordinal)
                       .Replace("web:8000", $"127.0.0.1:{web.Port}", StringComparison.Ordinal)
                       .Replace(Certificate, certificate, StringComparison.Ordinal);
@@ -135,6 +175,8 @@ public sealed class ComposeTests(ITestOutputHelper output)
 
             using var http = new HttpClient(new HttpClientHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(5) };
             foreach (var admin in admins.Values) Assert.Equal("ok\n", await http.GetStringAsync($"http://{admin}/healthz"));
+            // The rest of each admin endpoint needs the token compose gives (Prometheus presents it too).
+            http.DefaultRequestHeaders.Authorization = new("Bearer", compose.Environment("middle-1")["LSTP__MIDDLE__ADMINTOKEN"]);
 
             await Eventually.TrueAsync(() => TryGet(http, $"http://{forward}/") == web.Body,
                 "the web service answers through the client end's forward", TimeSpan.FromSeconds(40));
@@ -153,6 +195,12 @@ public sealed class ComposeTests(ITestOutputHelper output)
                 if (json.Contains("client-end", StringComparison.Ordinal)) tunnels++;
             }
             Assert.InRange(tunnels, 1, 2); // one middle, or two joined by one hop
+
+            // What Prometheus scrapes in the observability profile: every node's /metrics, valid as Prometheus reads it.
+            foreach (var admin in admins.Values.Concat(endAdmins.Values))
+            {
+                await Promtool.AssertValidAsync(await http.GetStringAsync($"http://{admin}/metrics"));
+            }
         }
         finally
         {

@@ -43,6 +43,15 @@ public sealed class ComposeFile
         return new ComposeFile(document.RootElement.GetProperty("services").Clone());
     }
 
+    /// <summary>A YAML document (deploy/prometheus/prometheus.yml) as JSON, read by python3-yaml.</summary>
+    public static async Task<JsonElement> YamlAsync(string yaml)
+    {
+        var (code, json) = await RunAsync("python3", ["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"], yaml);
+        if (code != 0) throw new InvalidOperationException($"cannot read the YAML: {json}");
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+
     public IReadOnlyList<string> Command(string service) => Strings(service, "command");
 
     public IReadOnlyList<string> Entrypoint(string service) => Strings(service, "entrypoint");
@@ -71,7 +80,8 @@ public sealed class ComposeFile
             ? env.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ToString())
             : new Dictionary<string, string>();
 
-    private static async Task<(int, string)> RunAsync(string program, IReadOnlyList<string> args, string? stdin)
+    /// <summary>Runs <paramref name="program"/> in the repository's root; returns exit code and output.</summary>
+    public static async Task<(int, string)> RunAsync(string program, IReadOnlyList<string> args, string? stdin)
     {
         var info = new ProcessStartInfo(program)
         {
