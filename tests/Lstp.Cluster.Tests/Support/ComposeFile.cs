@@ -37,13 +37,10 @@ public sealed class ComposeFile
     {
         var (code, yaml) = await ComposeAsync("config");
         if (code != 0) throw new InvalidOperationException($"docker-compose config failed: {yaml}");
-        var (pyCode, json) = await RunAsync("python3", ["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"], yaml);
-        if (pyCode != 0) throw new InvalidOperationException($"cannot read the compose YAML: {json}");
-        using var document = JsonDocument.Parse(json);
-        return new ComposeFile(document.RootElement.GetProperty("services").Clone());
+        return new ComposeFile((await YamlAsync(yaml)).GetProperty("services"));
     }
 
-    /// <summary>A YAML document (deploy/prometheus/prometheus.yml) as JSON, read by python3-yaml.</summary>
+    /// <summary>A YAML document as JSON, read by python3-yaml, which docker-compose itself depends on.</summary>
     public static async Task<JsonElement> YamlAsync(string yaml)
     {
         var (code, json) = await RunAsync("python3", ["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"], yaml);
