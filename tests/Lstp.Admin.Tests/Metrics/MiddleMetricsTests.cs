@@ -34,7 +34,7 @@ public sealed class MiddleMetricsTests(ITestOutputHelper output)
             Tokens = [Token],
             PublishRange = new PortRange(publishPort, publishPort),
             MaxWaitingPerSource = 1,
-            MaxConnectionsPerSecondPerSource = 20,
+            MaxConnectionsPerSecondPerSource = 5,
             SetupDeadline = TimeSpan.FromSeconds(2),
         }, log);
         using var http = new HttpClient();
@@ -83,7 +83,7 @@ public sealed class MiddleMetricsTests(ITestOutputHelper output)
             await second.SendAsync(RawSetup.Bytes(RawSetup.End("waits-too"), token: Token));
             Assert.Equal(ErrorCode.TooManyWaiting, await RefusedAsync(second));
 
-            // A burst from one source over its 20 new links a second: the ones over are RateLimited, the others time out.
+            // A burst from one source over its 5 new links a second: the ones over are RateLimited, the others time out.
             var burst = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => ConnectAsync("127.0.0.4")));
             var answers = await Task.WhenAll(burst.Select(RefusedAsync));
             Assert.Contains(ErrorCode.RateLimited, answers);
