@@ -34,6 +34,8 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
     private int _seed;
     private int _attempt;
     private CancellationTokenSource? _connecting;
+    /// <summary>Resume attempts that failed since the link broke or since the last full pass over the middles.</summary>
+    private int _resumeFailures;
 
     public TunnelKeeper(TunnelSupervisor handle, EndOptions options, ILogger log)
     {
@@ -126,6 +128,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
             case LinkLost lost when lost.Tunnel == tunnel:
                 Log.LinkLost(_log, Describe(lost.Error), _options.ResumeGrace.TotalSeconds);
                 _backoff.Reset();
+                _resumeFailures = 0;
                 // A draining middle's REDIRECT names where to go; otherwise the same middle first: it is where the peer
                 // returns when only one of the two links broke.
                 if (tunnel.Session.Relay.RedirectTo is { } to && HostPort.TryParse(to, out var redirect, out _))
@@ -188,7 +191,10 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
                 break;
             case ConnectFailed f when f.Attempt == attempt:
                 _seed++;
-                var delay = _backoff.Next();
+                // The channels are waiting: try each middle once without delay (the one that broke usually refuses at
+                // once), and back off only after a whole pass over them failed.
+                var delay = ++_resumeFailures < _handle.Middles.All.Count ? TimeSpan.Zero : _backoff.Next();
+                if (_resumeFailures >= _handle.Middles.All.Count) _resumeFailures = 0;
                 Log.ResumeRetry(_log, Describe(f.Error), delay.TotalSeconds);
                 Timers.StartSingleTimer("resume-retry", new ResumeRetry(attempt), delay);
                 break;

@@ -36,6 +36,7 @@ public sealed class EndMetrics : ITunnelObserver, ISetupObserver, IDisposable
     private TimeProvider _time = TimeProvider.System;
     private TunnelPhase _phase = TunnelPhase.Connecting;
     private long? _lostAt;
+    private int _resumptionsSeen;
 
     public EndMetrics()
     {
@@ -44,7 +45,7 @@ public sealed class EndMetrics : ITunnelObserver, ISetupObserver, IDisposable
         Meter.CreateObservableGauge("lstp.end.tunnel_open", () => Phase == TunnelPhase.Open ? 1L : 0L, description: "1 while this end's tunnel is open.");
         Meter.CreateObservableGauge("lstp.end.phase", () => Enum.GetValues<TunnelPhase>().Select(p =>
             new Measurement<long>(p == Phase ? 1 : 0, new KeyValuePair<string, object?>("phase", p.ToString().ToLowerInvariant()))),
-            description: "Where this end is in the setup sequence: 1 for the current phase (connecting, waiting, securing, open, backingoff, stopped).");
+            description: "Where this end is in the setup sequence: 1 for the current phase (connecting, waiting, securing, open, backingoff, resuming, stopped).");
         Meter.CreateObservableGauge("lstp.end.channels", () => (long)Figures().ChannelsOpen, "{channel}", "Channels open now, on this end's tunnels.");
         Meter.CreateObservableCounter("lstp.end.channels.opened", () => Figures().ChannelsOpened, "{channel}", "Channels this end's tunnels opened since it started, both ways.");
         _refused = Meter.CreateCounter<long>("lstp.end.channels.refused", "{channel}",
@@ -85,7 +86,7 @@ public sealed class EndMetrics : ITunnelObserver, ISetupObserver, IDisposable
 
     /// <summary>
     /// A tunnel was resumed on a new link (<paramref name="resumed"/>), or could not be and was replaced, <paramref name="after"/>
-    /// the link was lost. For the tunnel's resumption (issue 14) to call once it exists.
+    /// the link was lost. Called as the keeper publishes the outcome (<see cref="OnStateChanged"/>).
     /// </summary>
     public void Resumption(bool resumed, TimeSpan after)
     {
@@ -98,7 +99,15 @@ public sealed class EndMetrics : ITunnelObserver, ISetupObserver, IDisposable
 
     private void OnStateChanged(TunnelState state)
     {
-        if (state.Phase == TunnelPhase.BackingOff && _phase == TunnelPhase.Open) _lostAt = _time.GetTimestamp();
+        if (state.Phase is TunnelPhase.BackingOff or TunnelPhase.Resuming && _phase == TunnelPhase.Open) _lostAt = _time.GetTimestamp();
+        if (_phase == TunnelPhase.Resuming && state.Phase != TunnelPhase.Resuming)
+        {
+            // The resume's outcome: the same tunnel open again (a resumption counted), or given up (grace over, another peer).
+            var resumed = state.Phase == TunnelPhase.Open && state.Resumptions > _resumptionsSeen;
+            Resumption(resumed, resumed ? state.LastResumeTook ?? TimeSpan.Zero : TimeSpan.Zero);
+            if (resumed) _lostAt = null; // the applications never lost their tunnel: no reconnect to time
+        }
+        _resumptionsSeen = state.Resumptions;
         if (state.Phase == TunnelPhase.Open && _lostAt is { } lost)
         {
             _reconnectDuration.Record(_time.GetElapsedTime(lost).TotalSeconds);

@@ -13,6 +13,13 @@ internal sealed class ReplayBuffer
 {
     private const int SmallSegment = 512;
     private const int LargeSegment = 64 * 1024;
+
+    /// <summary>
+    /// Segments shared by every tunnel of the process. The shared ArrayPool keeps only a few arrays of a size per core,
+    /// so a busy tunnel's window (up to 128 segments) would otherwise allocate most of them afresh and leave them to the
+    /// GC: measured, that cost ~70 MiB of RSS on a streaming end. This pool keeps up to 10 MiB of them for reuse.
+    /// </summary>
+    private static readonly ArrayPool<byte> Segments = ArrayPool<byte>.Create(LargeSegment, 160);
     private readonly List<Segment> _segments = [];
 
     /// <summary>Stream offset of the first byte kept: everything before it was acknowledged.</summary>
@@ -30,7 +37,7 @@ internal sealed class ReplayBuffer
             var last = _segments.Count > 0 ? _segments[^1] : null;
             if (last is null || last.End == last.Array.Length)
             {
-                last = new Segment(ArrayPool<byte>.Shared.Rent(bytes.Length <= SmallSegment && Held < 8 * SmallSegment ? SmallSegment : LargeSegment));
+                last = new Segment(Segments.Rent(bytes.Length <= SmallSegment && Held < 8 * SmallSegment ? SmallSegment : LargeSegment));
                 _segments.Add(last);
             }
             var take = Math.Min(bytes.Length, last.Array.Length - last.End);
@@ -86,7 +93,7 @@ internal sealed class ReplayBuffer
 
     private void Release(int index)
     {
-        ArrayPool<byte>.Shared.Return(_segments[index].Array);
+        Segments.Return(_segments[index].Array);
         _segments.RemoveAt(index);
     }
 

@@ -22,8 +22,11 @@ public sealed class ResumableStream : Stream
     /// <summary>What a sender may hold unacknowledged: a few round trips of a fast link, and the cost of replay in memory.</summary>
     public const int DefaultWindow = 8 * 1024 * 1024;
 
-    /// <summary>A receiver acknowledges at least every this many bytes (a quarter of the window keeps the sender busy).</summary>
-    public const int AckQuantum = DefaultWindow / 4;
+    /// <summary>
+    /// A receiver acknowledges at least every this many bytes: well under the window, so the sender never waits on a
+    /// fast link, and small, so what it holds stays near one quantum plus a round trip's worth.
+    /// </summary>
+    public const int AckQuantum = 512 * 1024;
 
     private readonly object _gate = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);

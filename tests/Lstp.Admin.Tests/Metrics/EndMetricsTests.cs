@@ -22,6 +22,9 @@ namespace Lstp.Admin.Tests.Metrics;
 /// </summary>
 public sealed class EndMetricsTests(ITestOutputHelper output)
 {
+    /// <summary>Short, so the scenario can let a resumption fail without waiting the default 30 s.</summary>
+    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(3);
+
     [Fact]
     public async Task A_scripted_scenario_shows_in_every_end_metric_with_the_values_it_implies()
     {
@@ -36,8 +39,8 @@ public sealed class EndMetricsTests(ITestOutputHelper output)
         using var clientTelemetry = NodeTelemetry.Start(clientMetrics.Meter, "lstp-end", "client-end", otlp: null);
         using var serverTelemetry = NodeTelemetry.Start(serverMetrics.Meter, "lstp-end", "server-end", otlp: null);
         await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address, ["held"] = held.Address },
-            client: o => o with { Forwards = [.. o.Forwards, new ForwardSpec(new HostPort("127.0.0.1", 0), "nope")] },
-            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)] },
+            client: o => o with { Forwards = [.. o.Forwards, new ForwardSpec(new HostPort("127.0.0.1", 0), "nope")], ResumeGrace = Grace },
+            server: o => o with { Middles = [new HostPort("127.0.0.1", serverPath.Port)], ResumeGrace = Grace },
             existingMiddle: middle, clientMetrics: clientMetrics, serverMetrics: serverMetrics);
         await rig.OpenAsync();
         await using var clientAdmin = await EndAdmin.StartAsync(rig.Client, new HostPort("127.0.0.1", 0), AdminAccess.LoopbackOnly, clientTelemetry, log);
@@ -98,37 +101,44 @@ public sealed class EndMetricsTests(ITestOutputHelper output)
         }, "every PAUSE and RESUME the server end sent reached the client end, and every byte the application");
         Assert.Equal(pushed, Client().Value("lstp_end_sent_bytes_total", ("service", "held")));
 
-        // The server end's path dies and comes back: one reconnect, whose duration lands in the histogram.
+        // The server end's path dies and comes back within the resume grace: the tunnel resumes, no reconnect.
         await Eventually.TrueAsync(() => Client().Value("lstp_end_channels") == 0, "the channels closed");
+        var first = rig.Client.Supervisor.Current;
         serverPath.Kill();
-        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Phase != EndProxy.Connect.TunnelPhase.Open, "the client end lost its tunnel");
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Phase == EndProxy.Connect.TunnelPhase.Resuming, "the client end resumes its tunnel");
+        serverPath.Revive();
+        await Eventually.TrueAsync(() => Client().Value("lstp_end_resumptions_total", ("outcome", "resumed")) == 1, "the resumption is counted", TimeSpan.FromSeconds(30));
+        client = Client();
+        Assert.Same(first, rig.Client.Supervisor.Current);
+        Assert.Equal(1, client.Value("lstp_end_resumption_duration_seconds_count"));
+        Assert.InRange(client.Value("lstp_end_resumption_duration_seconds_sum")!.Value, 1e-6, Grace.TotalSeconds);
+        Assert.Equal(1, client.Value("lstp_end_tunnel_open"));
+        Assert.Equal(0, client.Value("lstp_end_reconnect_duration_seconds_count") ?? 0);
+
+        // It dies again and stays down past the grace: the resumption fails, and the next tunnel is a reconnect.
+        serverPath.Kill();
+        await Eventually.TrueAsync(() => Client().Value("lstp_end_resumptions_total", ("outcome", "failed")) == 1, "the failed resumption is counted", TimeSpan.FromSeconds(30));
         serverPath.Revive();
         await rig.OpenAsync(TimeSpan.FromSeconds(30));
         await Eventually.TrueAsync(() => Client().Value("lstp_end_reconnect_duration_seconds_count") == 1, "the reconnect is in the histogram");
         client = Client();
+        Assert.NotSame(first, rig.Client.Supervisor.Current);
         Assert.Equal(1, client.Value("lstp_end_tunnel_open"));
         Assert.Equal(1, client.Value("lstp_end_phase", ("phase", "open")));
         Assert.Equal(0, client.Value("lstp_end_phase", ("phase", "backingoff")));
+        Assert.Equal(0, client.Value("lstp_end_phase", ("phase", "resuming")));
         Assert.True(client.Value("lstp_end_reconnects_total") >= 1);
-        Assert.InRange(client.Value("lstp_end_reconnect_duration_seconds_sum")!.Value, 1e-6, 30);
-        Assert.Equal(2, client.Value("lstp_end_setup_duration_seconds_count", ("step", "total")));
+        Assert.InRange(client.Value("lstp_end_reconnect_duration_seconds_sum")!.Value, 1e-6, 60);
+        // Three setups completed: the first, the resumed one, the new tunnel's.
+        Assert.Equal(3, client.Value("lstp_end_setup_duration_seconds_count", ("step", "total")));
         foreach (var step in new[] { "dial", "register", "tls", "authenticate" })
         {
-            Assert.Equal(2, client.Value("lstp_end_setup_duration_seconds_count", ("step", step)));
+            Assert.Equal(3, client.Value("lstp_end_setup_duration_seconds_count", ("step", step)));
         }
         // Counters over the end's life: the replaced tunnel's channels (echo and held; the refused one never opened) stay counted.
         Assert.Equal(2, client.Value("lstp_end_channels_opened_total"));
         Assert.Equal(0, client.Value("lstp_end_channels"));
         Assert.Equal(text.Length, client.Value("lstp_end_sent_bytes_total", ("service", "echo")));
-
-        // Resumption (issue 14) reports through EndMetrics.Resumption.
-        clientMetrics.Resumption(resumed: true, TimeSpan.FromSeconds(1.5));
-        clientMetrics.Resumption(resumed: false, TimeSpan.FromSeconds(3));
-        client = Client();
-        Assert.Equal(1, client.Value("lstp_end_resumptions_total", ("outcome", "resumed")));
-        Assert.Equal(1, client.Value("lstp_end_resumptions_total", ("outcome", "failed")));
-        Assert.Equal(1, client.Value("lstp_end_resumption_duration_seconds_count"));
-        Assert.Equal(1.5, client.Value("lstp_end_resumption_duration_seconds_sum"));
 
         // The last setup, step by step, in /api/end.
         var view = JsonNode.Parse(await http.GetStringAsync($"http://{clientAdmin.Address}/api/end"))!;
