@@ -78,60 +78,17 @@ STARTED_AT=$SECONDS
 
 
 # ---------------------------------------------------------------------------------------------
-# Processes: every background process is recorded here; the exit trap ends them (and anything
-# they forked, e.g. socat's per-connection children and sshd's sessions) by pid, then removes WORK.
+# Processes: every background process is recorded here (spawn, in bench/lib.sh); the exit trap ends them (and
+# anything they forked, e.g. socat's per-connection children and sshd's sessions) by pid, then removes WORK.
 PIDS=()
-stop_pid() {
-  local pid=$1 victims i
-  victims=$(descendants "$pid")
-  kill -TERM "$pid" $victims 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" $victims 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local status=$? i
-  trap - EXIT INT TERM
+# After the processes are stopped: the loadgen's stdin (fd 9) and the --baseline worktree.
+remove_baseline_tree() {
   exec 9>&- 2>/dev/null || true
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
   if [[ -n $BASE_TREE ]] && ! git -C "$ROOT" worktree remove --force "$BASE_TREE" >/dev/null 2>&1; then
     log "could not remove the baseline worktree $BASE_TREE ('git worktree prune' forgets it once it is gone)"
   fi
-  rm -rf "$WORK"
-  ((status == 0)) || log "exit $status; logs in $LOGS"
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# spawn LABEL COMMAND...: starts COMMAND in the background, logs to LOGS/LABEL.log, records its pid in PID_<label>
-# (- and @ in LABEL become _).
-spawn() {
-  local label=$1
-  shift
-  "$@" >"$LOGS/$label.log" 2>&1 &
-  PIDS+=($!)
-  printf -v "PID_${label//[-@]/_}" '%s' $!
-}
-pid_of() { local var="PID_${1//[-@]/_}"; echo "${!var}"; }
-
-# Waits until something listens on 127.0.0.1:PORT (ss: no connection is made, so servers see nothing).
-wait_listen() {
-  local port=$1 what=$2 pid=${3:-} i
-  for ((i = 0; i < 600; i++)); do
-    ss -Hltn "sport = :$port" | grep -q . && return 0
-    [[ -z $pid ]] || kill -0 "$pid" 2>/dev/null || die "$what exited before listening on $port (see $LOGS)"
-    sleep 0.05
-  done
-  die "$what: nothing listens on 127.0.0.1:$port after 30 s"
-}
-
-
-
+exit_trap remove_baseline_tree
 
 # ---------------------------------------------------------------------------------------------
 # CPU accounting: ticks of a process tree (utime+stime+cutime+cstime of the root and every live
@@ -178,26 +135,10 @@ cpu_snapshot() { # PATH FILE
 
 # ---------------------------------------------------------------------------------------------
 # The tests. Each writes its raw output to RAW/<path>.<test>.run<N>.* and CPU snapshots beside it.
-# The error of an iperf3 -J result on stdout; fails when the test failed (iperf3 -J may exit 0 then).
-iperf_error() {
-  python3 -c 'import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-except Exception:
-    print("no JSON result"); sys.exit(1)
-e = d.get("error")
-print(e or "")
-sys.exit(1 if e or "sum_received" not in d.get("end", {}) else 0)' "$1"
-}
 # Before each iperf3 test: wait until the previous test's connections to the iperf3 server are gone
-# (through a relay, the server can still be closing the last test when the client has finished; iperf3
-# then refuses with "the server is busy"). A close that takes more than 10 s is recorded as a failure.
+# (iperf_server_idle, bench/lib.sh). A close that takes more than 10 s is recorded as a failure.
 iperf_idle() { # WHAT
-  local i
-  for ((i = 0; i < 200; i++)); do
-    [[ -z $(ss -Htn state established "( sport = :$P_IPERF )") ]] && return 0
-    sleep 0.05
-  done
+  iperf_server_idle "$P_IPERF" && return 0
   log "  $1: connections to the iperf3 server still open 10 s after the previous test"
   echo "$1: connections of the previous test to the iperf3 server were still open after 10 s" >>"$FAILURES"
 }
@@ -477,8 +418,7 @@ else
 fi
 
 # The throughput setup stays idle from here; stop it so the memory test has the machine.
-for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-PIDS=()
+stop_all
 
 # ---------------------------------------------------------------------------------------------
 # memory_test SUFFIX BINARY MIDDLE_PORT ADMIN_PORT: a fresh middle of BINARY, then TUNNELS idle paired tunnels from
@@ -530,8 +470,7 @@ loadgen_cmd=lstp ${loadgen_args[*]}
 EOF
   log "  middle RSS: before ${rss_before} KiB, at $PAUSE_AT ${rss_pause:-n/a} KiB, at $TUNNELS ${rss_after} KiB (middle sees $seen tunnels)"
   exec 9>&-
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-  PIDS=()
+  stop_all
 }
 log "memory: a fresh middle, then $TUNNELS idle paired tunnels from lstp loadgen idle"
 memory_test "" "$LSTP" "$P_RSS_MIDDLE" "$P_RSS_ADMIN"
@@ -540,7 +479,7 @@ if [[ -n $BASELINE ]]; then
   # (say, an older loadgen without --pause-at) is recorded instead of losing the measurements above.
   log "memory (baseline $BASE_SHORT): a fresh middle of the baseline, then $TUNNELS idle paired tunnels from its loadgen"
   (
-    trap 'for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done' EXIT
+    trap stop_all EXIT
     trap 'exit 143' TERM
     memory_test @base "$BASE_LSTP" "$P_BASE_RSS_MIDDLE" "$P_BASE_RSS_ADMIN"
   ) &

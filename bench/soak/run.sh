@@ -68,21 +68,11 @@ STARTED_AT=$SECONDS
 # Processes: every background process is recorded in PIDS; the exit trap ends them and anything they started
 # (chaos.py's middles) by pid, children first... then removes WORK.
 PIDS=()
-stop_pid() {
-  local pid=$1 victims i
-  victims=$(descendants "$pid")
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do # chaos.py stops its middles itself on TERM (up to 8 s each)
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" $victims 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+STOP_SECONDS=10 # stop_pid (bench/lib.sh) gives each 10 s after TERM: chaos.py stops its middles itself (up to 8 s each)
 cleanup() {
   local status=$? i f pid
   trap - EXIT INT TERM
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}" "$STOP_SECONDS"; done
   # Backstop: a middle whose chaos.py died is no longer its descendant; its pid file still names it.
   for f in "$OUT"/pids/soak-*; do
     [[ -f $f ]] || continue
@@ -234,10 +224,10 @@ echo "traffic_ended=$(date +%s.%N)" >>"$OUT/meta.env"
 log "traffic done: $(grep '^\[' "$LOGS/traffic.log" | tail -n 1 | sed 's/^\[[^]]*\] //')"
 
 sleep 5 # let the last channels close before the final sample
-stop_pid "$(pid_of watch)" # its TERM handler takes the final RSS/descriptor sample
+stop_pid "$(pid_of watch)" "$STOP_SECONDS" # its TERM handler takes the final RSS/descriptor sample
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.env"
 echo "elapsed_seconds=$((SECONDS - STARTED_AT))" >>"$OUT/meta.env"
-for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}" "$STOP_SECONDS"; done
 PIDS=()
 
 python3 "$HERE/report.py" "$OUT" "$HERE/RESULTS.md"
