@@ -225,7 +225,9 @@ def main(out, results):
       f"speed, {meta['mem_seconds']} s each, between two idle phases; each end's VmRSS and `/api/end` "
       "`resumption.replayBytesHeld` sampled every 0.25 s. Medians of the samples (max in brackets); Δ is "
       "against the same end's first idle phase (the tunnel's cost of streaming), \"per further channel\" is "
-      "(RSS with N streams − RSS with 1) / (N − 1).")
+      "(RSS with N streams − RSS with 1) / (N − 1). Gbit/s is what iperf3 reached meanwhile, for context only: the "
+      "on and off phases run one after the other, not interleaved, so a change in background load shows there "
+      "(section 3 compares throughput).")
     w("")
     w("| pair | phase | client end RSS, MiB | Δ, MiB | per further channel, KiB | client end holds, MiB | "
       "server end RSS, MiB | server end holds, MiB | Gbit/s |")
