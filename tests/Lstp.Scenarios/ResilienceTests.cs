@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Lstp.Admin;
+using Lstp.EndProxy;
 using Lstp.Middle;
 using Lstp.Testing;
 using Lstp.Transport;
@@ -45,43 +46,20 @@ public sealed class ResilienceTests(ITestOutputHelper output)
         await AssertEchoAsync(rig, 2);
     }
 
-    [Fact]
-    public async Task With_resumption_off_a_silent_path_is_detected_by_keepalive_and_replaced()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_silent_path_is_detected_by_keepalive_and_the_tunnel_replaced_or_resumed(bool resume)
     {
         await using var echo = new EchoServer();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
         await using var path = new ChaosProxy(middle.LinkAddress.Port);
         var fast = new LinkTimings { KeepaliveInterval = TimeSpan.FromMilliseconds(500), DeadAfter = TimeSpan.FromSeconds(3) };
+        var grace = resume ? new EndOptions().ResumeGrace : TimeSpan.Zero;
         await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
-            server: o => o with { Timings = fast, ResumeGrace = TimeSpan.Zero },
-            client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast, ResumeGrace = TimeSpan.Zero },
-            existingMiddle: middle);
-        var (clientTunnel, _) = await rig.OpenAsync();
-
-        path.Freeze(); // a blackhole: no FIN, no RST, just silence
-        var reason = await clientTunnel.Completion.WaitAsync(TimeSpan.FromSeconds(20));
-        output.WriteLine($"tunnel ended: {reason}");
-        // Either this end's keepalive gave up on the silent link, or the server end's did first and the middle
-        // reset this end's side: both are the blackhole being detected without any FIN or RST from the path.
-        Assert.True(reason.Why.Contains("silent", StringComparison.Ordinal) || reason.Why.Contains("reset", StringComparison.OrdinalIgnoreCase), reason.Why);
-
-        path.Revive();
-        await rig.OpenAsync(TimeSpan.FromSeconds(30));
-        await AssertEchoAsync(rig, 3);
-    }
-
-    [Fact]
-    public async Task A_silent_path_is_detected_by_keepalive_and_the_tunnel_resumes_once_a_path_works()
-    {
-        await using var echo = new EchoServer();
-        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
-        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "m" }, log);
-        await using var path = new ChaosProxy(middle.LinkAddress.Port);
-        var fast = new LinkTimings { KeepaliveInterval = TimeSpan.FromMilliseconds(500), DeadAfter = TimeSpan.FromSeconds(3) };
-        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
-            server: o => o with { Timings = fast },
-            client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast },
+            server: o => o with { Timings = fast, ResumeGrace = grace },
+            client: o => o with { Middles = [new HostPort("127.0.0.1", path.Port)], Timings = fast, ResumeGrace = grace },
             existingMiddle: middle);
         var (clientTunnel, _) = await rig.OpenAsync();
         using var application = await Net.ConnectAsync(rig.ForwardPort("echo"));
@@ -90,13 +68,25 @@ public sealed class ResilienceTests(ITestOutputHelper output)
 
         path.Freeze(); // a blackhole: no FIN, no RST, just silence
         await application.SendAsync(new byte[] { 8, 9 }, SocketFlags.None); // written into the blackhole
+        if (!resume)
+        {
+            var reason = await clientTunnel.Completion.WaitAsync(TimeSpan.FromSeconds(20));
+            output.WriteLine($"tunnel ended: {reason}");
+            // Either this end's keepalive gave up on the silent link, or the server end's did first and the middle
+            // reset this end's side: both are the blackhole being detected without any FIN or RST from the path.
+            Assert.True(reason.Why.Contains("silent", StringComparison.Ordinal) || reason.Why.Contains("reset", StringComparison.OrdinalIgnoreCase), reason.Why);
+            path.Revive();
+            await rig.OpenAsync(TimeSpan.FromSeconds(30));
+            await AssertEchoAsync(rig, 3);
+            return;
+        }
         await Eventually.TrueAsync(() => rig.Client.Supervisor.State.Phase == EndProxy.Connect.TunnelPhase.Resuming, "the silence is noticed", TimeSpan.FromSeconds(20));
         path.Revive();
-
+        // The bytes written into the blackhole arrive after all, and the tunnel is the same.
         Assert.Equal(new byte[] { 8, 9 }, await Net.ReadExactlyAsync(application, 2).WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.False(clientTunnel.Completion.IsCompleted);
         Assert.Same(clientTunnel, rig.Client.Supervisor.Current);
-        Assert.True(rig.Client.Supervisor.State.Resumptions >= 1);
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State is { Phase: EndProxy.Connect.TunnelPhase.Open, Resumptions: >= 1 }, "the keeper counts the resumption");
     }
 
     [Fact]

@@ -72,9 +72,8 @@ public sealed class ResumptionTests(ITestOutputHelper output)
         Assert.False(clientTunnel.Completion.IsCompleted);
         Assert.False(serverTunnel.Completion.IsCompleted);
         Assert.Same(clientTunnel, rig.Client.Supervisor.Current);
+        await Eventually.TrueAsync(() => rig.Client.Supervisor.State is { Phase: TunnelPhase.Open, Resumptions: >= 1 }, "the keeper counts the resumption");
         var state = rig.Client.Supervisor.State;
-        Assert.Equal(TunnelPhase.Open, state.Phase);
-        Assert.True(state.Resumptions >= 1, $"resumptions: {state.Resumptions}");
         output.WriteLine($"resumed after {state.LastResumeTook?.TotalMilliseconds:0} ms");
     }
 
