@@ -8,7 +8,7 @@
 #    end (--forward) that both list them (--middle 127.0.0.1:P1,127.0.0.1:P2), and stream.py keeping 4
 #    connections through the forward, each echoing a 1 KiB timestamped message every 1 ms, every byte checked.
 #    --kills times (default 20): kill -9 the middle the tunnel is on (the ends' last "open via ... m1" or
-#    "resumed via 127.0.0.1:PORT" line), log when both ends say "resumed via", restart the killed middle on its
+#    "resumed via END -> m1 -> END" line), log when both ends say "resumed via", restart the killed middle on its
 #    port, wait until every connection echoes again, let it settle (5 s), repeat: the kills alternate between the
 #    middles. Per kill: from the kill to the next echo on the slowest connection (p50/p99/max), the longest
 #    silence between two echoes, the ends' own "after N ms"; and how many connections broke (must be 0).
@@ -144,11 +144,11 @@ wait_listen "$P_FWD" "the client end's forward" "$(pid_of client-end)"
 log "  $(grep -m1 -o 'tunnel to .*' "$LOGS/client-end.log")"
 grep -q '(TLS 1.3)' "$LOGS/client-end.log" || die "the tunnel did not open with TLS 1.3"
 
-# The middle an end's tunnel is on, from its last "open via END -> m1 -> END" or "resumed via 127.0.0.1:PORT" line.
+# The middle an end's tunnel is on, from its last "open via END -> m1 -> END" or "resumed via END -> m1 -> END" line.
 current_middle() { # LOGFILE
   case $(grep -E 'open via|resumed via' "$1" | tail -n 1) in
-    *" -> m1 -> "* | *"resumed via 127.0.0.1:$P_M1 "*) echo m1 ;;
-    *" -> m2 -> "* | *"resumed via 127.0.0.1:$P_M2 "*) echo m2 ;;
+    *" -> m1 -> "*) echo m1 ;;
+    *" -> m2 -> "*) echo m2 ;;
     *) echo "?" ;;
   esac
 }
