@@ -65,8 +65,12 @@ public sealed class MiddleNode
     {
         var log = (loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Lstp.Middle.Links");
         LinkActors = actors.ActorOf(Akka.Actor.Props.Create(() => new Links.LinksActor(this, log)), "links");
+        Relays = new RelayHosts(this, actors, Environment.ProcessorCount);
         _actors = actors;
     }
+
+    /// <summary>The graphs that relay this node's paired tunnels (<see cref="StartLinks"/>).</summary>
+    public RelayHosts Relays { get; private set; } = null!;
 
     private Akka.Actor.ActorSystem? _actors;
 

@@ -131,7 +131,7 @@ public sealed class DedicatedConnectionTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>Regressions in the middle's relay loop.</summary>
+/// <summary>Regressions in the middle's relay (its relay graph now, its relay loop before).</summary>
 public sealed class RelayRegressionTests(ITestOutputHelper output)
 {
     [Fact]

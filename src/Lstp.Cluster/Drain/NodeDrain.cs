@@ -80,7 +80,7 @@ internal static partial class NodeDrain
         node.Links.ContainsKey(link) && link.Topology is { } path && path.Entries.All(e => e.Kind == NodeKind.End);
 
     /// <summary>
-    /// Sends REDIRECT to the tunnel's end links at this node, between relay frames: the relay loop holds a link's
+    /// Sends REDIRECT to the tunnel's end links at this node, between relay frames: the relay holds a link's
     /// output lock from a RELAY header to the frame's last byte, and SendAsync takes that lock.
     /// </summary>
     private static async Task<int> RedirectAsync(MiddleNode node, TunnelRecord tunnel, string? target)

@@ -18,9 +18,10 @@ namespace Lstp.Middle.Links;
 ///      │                            │ Forward (another node) / --upstream ────────────► Handed on ──┤
 ///      └── PUBLISH_REQUEST / DATA_LINK ──────────────────────────────────────────────► Publishing ──┘
 /// </code>
-/// The work of each state (reading the setup, registering, sending the pairing, the relay loop) runs as a task of
-/// <see cref="LinkHandler"/> whose outcome comes back here as a message; the actor alone decides what follows, so no
-/// outcome is dropped and every way out ends in Closing, which sends the ERROR a refusal owes, tells the peer, frees
+/// The work of each state (reading the setup, registering, sending the pairing, the relay loop while waiting or handed
+/// on) runs as a task of <see cref="LinkHandler"/> whose outcome comes back here as a message, as does the end of a
+/// paired link's reading by its tunnel's relay graph (<see cref="RelayHosts"/>); the actor alone decides what follows,
+/// so no outcome is dropped and every way out ends in Closing, which sends the ERROR a refusal owes, tells the peer, frees
 /// the counters and completes the connection. Its parent (<see cref="LinksActor"/>) stops it on an unexpected failure;
 /// <see cref="PostStop"/> then still releases what it held.
 /// </summary>
@@ -37,6 +38,7 @@ internal sealed partial class LinkActor : UntypedActor
     private bool _countedFromSource;
     private bool _released;
     private bool _neighbour;
+    private IActorRef _self = ActorRefs.Nobody;
 
     /// <summary>A wait that ended (paired, dropped) before WAITING went out: handled once Waiting. No stash for one message.</summary>
     private WaitEnded? _early;
@@ -65,11 +67,17 @@ internal sealed partial class LinkActor : UntypedActor
 
     private sealed record WaitEnded(WaitOutcome Outcome);
 
-    /// <summary>A step that answers the end (pairing, WAITING) is done; the relay loop may start.</summary>
+    /// <summary>A step that answers the end (pairing, WAITING) is done; the relay (loop or graph) reads on.</summary>
     private sealed record Answered(string Next);
 
-    /// <summary>The link's reading ended (the relay loop, a publish link), normally or with an error.</summary>
+    /// <summary>The link's reading ended (the relay loop or graph, a publish link), normally or with an error.</summary>
     private sealed record Ended(Exception? Error);
+
+    /// <summary>The waiting link's relay loop let go of its input: the tunnel's relay graph reads it now.</summary>
+    private sealed class HandedOver
+    {
+        public static readonly HandedOver Instance = new();
+    }
 
     /// <summary>The upstream middle paired the end this link handed on.</summary>
     private sealed class PairedUpstream
@@ -85,6 +93,8 @@ internal sealed partial class LinkActor : UntypedActor
 
     protected override void PreStart()
     {
+        _self = Self;
+        _link.RelayEnded = RelayEnded;
         _node.Metrics.Connected();
         _node.Links.TryAdd(_link, 0);
         if (!_link.RateChecked && !_node.ExemptFromRate(_link.SourceAddress) && !_node.RateLimiter.TryAcquire(_link.SourceAddress))
@@ -245,8 +255,7 @@ internal sealed partial class LinkActor : UntypedActor
                 waiting.Outcome.Task.PipeTo(Self, success: outcome => new WaitEnded(outcome));
                 break;
             case Answered { Next: nameof(Paired) }:
-                Go(nameof(Paired), Paired);
-                Relay();
+                Go(nameof(Paired), Paired); // the tunnel's relay graph reads this link from the start
                 break;
             case Answered { Next: nameof(Waiting) }:
                 Go(nameof(Waiting), Waiting);
@@ -275,6 +284,9 @@ internal sealed partial class LinkActor : UntypedActor
             case WaitEnded { Outcome.Peer: not null }:
                 Go(nameof(Paired), Paired);
                 break;
+            case HandedOver:
+                Go(nameof(Paired), Paired); // the pairing took the input before its outcome arrived here
+                break;
             case WaitEnded { Outcome: var dropped }:
                 // Replaced by a newer end with the same key, or expired: tell the end why, then let it go.
                 _node.Metrics.Error(dropped.Code, dropped.Reason, _link.Remote);
@@ -286,13 +298,18 @@ internal sealed partial class LinkActor : UntypedActor
         }
     }
 
-    /// <summary>Paired: the relay loop carries RELAY frames to the peer until either link ends.</summary>
+    /// <summary>
+    /// Paired: the tunnel's relay graph carries RELAY frames to the peer (<see cref="RelayHosts"/>) until this link
+    /// ends; it tells this actor as <see cref="Ended"/> (<see cref="LinkSession.RelayEnded"/>).
+    /// </summary>
     private void Paired(object message)
     {
         switch (message)
         {
             case WaitEnded:
                 break; // the pairing that put this end here
+            case HandedOver:
+                break; // the waiting end's loop let go: the tunnel's relay graph reads on
             default:
                 Otherwise(message);
                 break;
@@ -335,7 +352,7 @@ internal sealed partial class LinkActor : UntypedActor
             case Closed:
                 Context.Stop(Self);
                 break;
-            case Ended or WaitEnded or Answered or Registered or SetupRead or PairedUpstream:
+            case Ended or WaitEnded or Answered or Registered or SetupRead or PairedUpstream or HandedOver:
                 break; // late outcomes of the steps that were running
             default:
                 Otherwise(message);
@@ -361,10 +378,16 @@ internal sealed partial class LinkActor : UntypedActor
     /// <summary>Runs a step that answers the end; its outcome comes back as <see cref="Answered"/> (or <see cref="Ended"/> on failure).</summary>
     private void Answer(Func<Task<string>> step) => step().PipeTo(Self, success: next => new Answered(next), failure: error => new Ended(error));
 
-    /// <summary>Reads the link until it closes (<see cref="LinkHandler.RelayLoopAsync"/>).</summary>
-    private void Relay() => Finish(_work.RelayLoopAsync(_link));
+    /// <summary>
+    /// Reads the link until it closes (<see cref="LinkHandler.RelayLoopAsync"/>), or while it waits, until its pairing
+    /// takes the input for the tunnel's relay graph (<see cref="HandedOver"/>).
+    /// </summary>
+    private void Relay() => _work.RelayLoopAsync(_link).PipeTo(Self, success: handedOver => handedOver ? HandedOver.Instance : new Ended(null), failure: error => new Ended(error));
 
     private void Finish(Task reading) => reading.PipeTo(Self, success: () => new Ended(null), failure: error => new Ended(error));
+
+    /// <summary>The tunnel's relay graph stopped reading this link (called on the graph's thread): <see cref="Ended"/>.</summary>
+    private void RelayEnded(Exception? error) => _self.Tell(new Ended(error));
 
     /// <summary>Ends the link gracefully after an ERROR (the relay loop then ends, and Closing follows).</summary>
     private void EndWith(ErrorCode code, string reason)
@@ -398,7 +421,7 @@ internal sealed partial class LinkActor : UntypedActor
     private async Task CloseAsync(ProtocolException? refusal)
     {
         if (refusal is not null) await LinkHandler.TrySendErrorAsync(_link, refusal.Code, refusal.Message).ConfigureAwait(false);
-        // A peer's relay loop stuck flushing into this link would hold its output: then reset it instead.
+        // A peer's relay stuck flushing into this link would hold its output: then reset it instead.
         if (!await _link.Output.CompleteAsync().ConfigureAwait(false)) _link.Abort("its output was stuck as it closed");
     }
 
@@ -411,6 +434,7 @@ internal sealed partial class LinkActor : UntypedActor
         if (_counted) _node.LinkCount.RemoveLink();
         if (_countedFromSource) _node.LinkCount.RemoveFromSource(_link.SourceAddress);
         if (_waiting is not null) _node.Registry.Unregister(_waiting);
+        _link.NoLongerHandedOver(); // a pairing that asks for this link's input now hears it is gone
         if (_neighbour) _node.Neighbours.Remove(_link.SourceAddress);
         EndHandedOnWait();
         if (_link.Peer is { } peer)

@@ -15,8 +15,9 @@ namespace Lstp.Middle.Relay;
 /// <summary>
 /// Kestrel's handler for every link an end opens to this middle, and the steps of docs/architecture.md setup steps
 /// 2–3 that the link's actor (<see cref="Links.LinkActor"/>) runs in turn: read the setup, pair with a waiting
-/// peer, hand the end on to another middle, and relay: RELAY frames are copied to the peer's link header and all,
-/// their payload never parsed.
+/// peer (whose tunnel a relay graph then carries, <see cref="RelayHosts"/>), hand the end on to another middle, and
+/// the relay loop of a waiting or handed-on link: RELAY frames are copied to the peer's link header and all, their
+/// payload never parsed.
 /// </summary>
 public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> log) : ConnectionHandler
 {
@@ -121,7 +122,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
             }
             finally
             {
-                // After the last setup frame, leave what follows unexamined so the relay loop sees it at once.
+                // After the last setup frame, leave what follows unexamined so the relay (loop or graph) sees it at once.
                 if (done) input.AdvanceTo(buffer.Start);
                 else input.AdvanceTo(buffer.Start, buffer.End);
             }
@@ -150,20 +151,25 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     }
 
     /// <summary>
-    /// docs/architecture.md setup step 3: link the two, and send each the other's setup with this middle's entry appended.
-    /// <paramref name="from"/> says where <paramref name="second"/>'s end came from, for the pairing metrics.
+    /// docs/architecture.md setup step 3: link the two, send each the other's setup with this middle's entry
+    /// appended, and start the tunnel's relay graph on one of the node's relay hosts (<see cref="RelayHosts"/>).
+    /// The waiting link's relay loop hands its input over first, before its end hears of the pairing, so it stops
+    /// between frames and the graph reads on from the very next byte. <paramref name="from"/> says where
+    /// <paramref name="second"/>'s end came from, for the pairing metrics.
     /// </summary>
     internal async Task PairAsync(WaitingEnd waiting, LinkSession second, Telemetry.PairingPath from)
     {
         var first = waiting.Link;
+        if (!await first.HandOverAsync().ConfigureAwait(false))
+        {
+            throw new ProtocolException(ErrorCode.PeerGone, "the waiting end left as its peer arrived");
+        }
         var self = node.Self;
         var toFirst = second.Topology!.Append(self);
         var toSecond = first.Topology!.Append(self);
         var path = first.Topology.Entries.Append(self).Concat(second.Topology.Entries.Reverse()).ToList();
         var tunnel = new TunnelRecord(Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant(), first, second, path, Options.Time.GetUtcNow());
 
-        first.Peer = second;
-        second.Peer = first;
         first.Tunnel = second.Tunnel = tunnel;
         node.Tunnels.Add(tunnel);
         waiting.Outcome.TrySetResult(WaitOutcome.Paired(second));
@@ -172,11 +178,27 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         {
             await first.Output.SendAsync(Concat(second.Info!.ToFrame(), toFirst.ToFrame()), first.Closed).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException) // ConnectionAbortedException: its link closed
+        catch (Exception ex)
         {
-            throw new ProtocolException(ErrorCode.PeerGone, "the waiting end left as its peer arrived");
+            // Its link closed as its peer arrived: nobody reads it any more, and it closes quietly.
+            first.RelayEnded(ex);
+            if (ex is OperationCanceledException or IOException) throw new ProtocolException(ErrorCode.PeerGone, "the waiting end left as its peer arrived"); // ConnectionAbortedException: its link closed
+            throw;
         }
-        await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Closed).ConfigureAwait(false);
+        try
+        {
+            await second.Output.SendAsync(Concat(first.Info!.ToFrame(), toSecond.ToFrame()), second.Closed).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The waiting end heard of a peer that is gone: it closes with ERROR(PeerGone), the end of its tunnel's stream.
+            first.RelayEnded(new ProtocolException(ErrorCode.PeerGone, $"{second.EndName} left as they were paired"));
+            throw;
+        }
+        // Peers are set only now: a link that failed above closes without telling the other (each closes with its own ERROR).
+        first.Peer = second;
+        second.Peer = first;
+        node.Relays.Start(first, second);
         node.Metrics.Paired(from, Options.Time.GetElapsedTime(second.RegisteredAt));
         Log.Paired(log, first.EndName, second.EndName, tunnel.Id, tunnel.Resumed ? " (resuming a broken tunnel)" : "");
     }
@@ -331,10 +353,13 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     }
 
     /// <summary>
-    /// Reads this link until it closes. RELAY frames are forwarded verbatim to the peer's output, in pieces as
-    /// they arrive (a large frame is never buffered whole); link-level frames are answered here.
+    /// Reads this link until it closes, or for a waiting end, until its pairing asks for its input
+    /// (<see cref="LinkSession.HandOverAsync"/>): true then, and the tunnel's relay graph reads on. RELAY frames are
+    /// forwarded verbatim to the peer's output, in pieces as they arrive (a large frame is never buffered whole);
+    /// link-level frames are answered here. A cascade's two links (<see cref="CascadeAsync"/>) are relayed by this
+    /// loop to their end.
     /// </summary>
-    internal async Task RelayLoopAsync(LinkSession link)
+    internal async Task<bool> RelayLoopAsync(LinkSession link)
     {
         var input = link.Input;
         long relayRemaining = 0;
@@ -345,10 +370,14 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var replies = new List<Message>();
         var h = new byte[ProtocolLimits.HeaderSize];
         var holding = false;
+        var handedOver = false;
         try
         {
             while (true)
             {
+                // A waiting end's loop is never inside a frame (RELAY before pairing is refused), and its end has not
+                // heard of the pairing yet: here, between reads, everything it handled is advanced past.
+                if (link.HandOverAsked) return handedOver = link.LetGo();
                 ReadResult result;
                 try
                 {
@@ -359,10 +388,12 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                     throw new ProtocolException(ErrorCode.KeepaliveTimeout, $"no traffic for {Options.IdleTimeout.TotalSeconds:0} s");
                 }
                 idle.CancelAfter(Options.IdleTimeout);
-                if (result.IsCanceled && link.EndReason is not null)
+                if (result.IsCanceled && (link.EndReason is not null || link.HandOverAsked))
                 {
+                    // Ended on purpose, or asked for the input: what this read returned stays unread for whoever reads next.
                     input.AdvanceTo(result.Buffer.Start);
-                    return;
+                    if (link.EndReason is not null) return false;
+                    return handedOver = link.LetGo();
                 }
                 var buffer = result.Buffer;
                 var peer = link.Peer;
@@ -443,23 +474,25 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                     foreach (var reply in replies) await link.Output.SendAsync(reply, idle.Token).ConfigureAwait(false);
                     replies.Clear();
                 }
-                if (result.IsCompleted) return;
+                if (result.IsCompleted) return false;
             }
         }
         finally
         {
             if (holding) link.Peer?.Output.Lock.Release();
+            if (!handedOver) link.NoLongerHandedOver();
         }
     }
 
     private static byte[] Concat(byte[] a, byte[] b) => [.. a, .. b];
 
-    private static void Forward(PipeWriter writer, in ReadOnlySequence<byte> bytes)
+    internal static void Forward(PipeWriter writer, in ReadOnlySequence<byte> bytes)
     {
         foreach (var segment in bytes) writer.Write(segment.Span);
     }
 
-    private void HandleLinkFrame(LinkSession link, Message message, List<Message> replies)
+    /// <summary>A link-level frame on a paired (or waiting) link: PING answered (later, in <paramref name="replies"/>), TUNNEL_REPORT taken, ERROR the end.</summary>
+    internal static void HandleLinkFrame(LinkSession link, Message message, List<Message> replies)
     {
         switch (message)
         {

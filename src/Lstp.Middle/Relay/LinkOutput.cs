@@ -5,8 +5,8 @@ using Microsoft.AspNetCore.Connections;
 namespace Lstp.Middle.Relay;
 
 /// <summary>
-/// The write side of one link at the middle. Two loops may write to it (its own, for PONG and setup, and its
-/// peer's relay loop), so every write holds the lock: one writer at a time, frames never interleave.
+/// The write side of one link at the middle. Several may write to it (its own relay, for PONG, its setup and its
+/// ERROR, and its peer's relay), so every write holds the lock: one writer at a time, frames never interleave.
 /// </summary>
 public sealed class LinkOutput(PipeWriter writer)
 {
@@ -19,7 +19,7 @@ public sealed class LinkOutput(PipeWriter writer)
 
     /// <summary>
     /// True once the link's own handler has ended and completed this output. Read it while holding
-    /// <see cref="Lock"/>: a peer's relay loop then drops what it would have forwarded here, instead of
+    /// <see cref="Lock"/>: a peer's relay then drops what it would have forwarded here, instead of
     /// failing on a completed writer and taking its own link (and the bytes still queued for it) down.
     /// </summary>
     public bool Completed { get; private set; }

@@ -70,8 +70,58 @@ public sealed class LinkSession
     public CommonUniqueInfo? Info { get; set; }
     public TopologyExchange? Topology { get; set; }
 
-    /// <summary>Set once, by the pairing, before either end hears of it.</summary>
+    /// <summary>Set once, by the pairing, before the tunnel's relay graph reads either link.</summary>
     public LinkSession? Peer { get; set; }
+
+    /// <summary>A hand-over of this link's input that will not happen: the relay loop ended, or the link closed first.</summary>
+    private static readonly TaskCompletionSource<bool> NoHandOver = Answered(false);
+
+    /// <summary>A hand-over that happened (kept instead of the request, which need not live as long as the link).</summary>
+    private static readonly TaskCompletionSource<bool> HandedOver = Answered(true);
+
+    /// <summary>Null until the pairing asks this waiting link's relay loop for its input, or the loop ends first.</summary>
+    private TaskCompletionSource<bool>? _handOver;
+
+    /// <summary>
+    /// Tells this link's actor that the tunnel's relay graph stopped reading the link (or that the pairing failed
+    /// before it started), with the error that stopped it, if any. Set by the actor as it starts.
+    /// </summary>
+    public Action<Exception?> RelayEnded { get; set; } = static _ => { };
+
+    /// <summary>
+    /// Asks this waiting link's relay loop to let go of its input for the tunnel's relay graph: the loop stops at a
+    /// frame boundary (its pending read cancelled), having advanced past every frame it handled and nothing more.
+    /// True once it has; false when the loop ended (or the link closed) first.
+    /// </summary>
+    public Task<bool> HandOverAsync()
+    {
+        var request = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _handOver, request, null) is { } earlier) return earlier.Task;
+        Input.CancelPendingRead();
+        return request.Task;
+    }
+
+    /// <summary>The pairing asked the relay loop for this link's input (<see cref="HandOverAsync"/>).</summary>
+    public bool HandOverAsked => Volatile.Read(ref _handOver) is { } asked && asked != NoHandOver;
+
+    /// <summary>The relay loop lets go of the input (between frames, after its last AdvanceTo); false when the link closed first.</summary>
+    public bool LetGo()
+    {
+        var request = Volatile.Read(ref _handOver);
+        if (request is null || !request.TrySetResult(true)) return false;
+        Interlocked.CompareExchange(ref _handOver, HandedOver, request);
+        return true;
+    }
+
+    /// <summary>Nobody will hand this link's input over any more (its relay loop ended, or the link closed).</summary>
+    public void NoLongerHandedOver() => Interlocked.CompareExchange(ref _handOver, NoHandOver, null)?.TrySetResult(false);
+
+    private static TaskCompletionSource<bool> Answered(bool answer)
+    {
+        var answered = new TaskCompletionSource<bool>();
+        answered.SetResult(answer);
+        return answered;
+    }
 
     /// <summary>The dashboard's record of the tunnel this link belongs to, once paired.</summary>
     public TunnelRecord? Tunnel { get; set; }

@@ -98,6 +98,110 @@ public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         Assert.Single(node.Links);
     }
 
+    [Fact]
+    public async Task A_PONG_never_lands_inside_a_RELAY_frame_that_arrives_in_pieces()
+    {
+        var (_, handler) = StartMiddle();
+        var (first, second) = await PairAsync(handler);
+        await using var _first = first;
+        await using var _second = second;
+        var frame = new Relay(Enumerable.Range(0, 10).Select(i => (byte)i).ToArray()).ToFrame();
+
+        // The first end's frame is half there, behind a whole one in the same write: once the whole one is through,
+        // the relay holds the second link's output, until the half frame's last byte.
+        await first.SendAsync((byte[])[.. new Relay(new byte[] { 1 }).ToFrame(), .. frame.AsSpan(0, ProtocolLimits.HeaderSize + 4)]);
+        Assert.Equal(new byte[] { 1 }, Assert.IsType<Relay>(await second.Reader.ReadMessageAsync(ProtocolLimits.DefaultMaxPayload, Timeout())).Data.ToArray());
+        // The second end pings, and relays to the first in the same write: once that RELAY is through, the PING was
+        // read too, and its PONG waits for the second link's output.
+        await second.SendAsync((byte[])[.. new Ping(7).ToFrame(), .. new Relay(new byte[] { 42 }).ToFrame()]);
+        Assert.Equal(new byte[] { 42 }, Assert.IsType<Relay>(await first.Reader.ReadMessageAsync(ProtocolLimits.DefaultMaxPayload, Timeout())).Data.ToArray());
+
+        await first.SendAsync(frame.AsMemory(ProtocolLimits.HeaderSize + 4));
+        Assert.Equal(frame[ProtocolLimits.HeaderSize..], Assert.IsType<Relay>(await second.Reader.ReadMessageAsync(ProtocolLimits.DefaultMaxPayload, Timeout())).Data.ToArray());
+        Assert.Equal(7UL, Assert.IsType<Pong>(await second.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout())).Value);
+    }
+
+    [Fact]
+    public async Task A_PING_the_waiting_end_sends_as_its_peer_arrives_is_answered_once()
+    {
+        var (_, handler) = StartMiddle();
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
+        await using var first = FakeConnection.Open(handler);
+        var (firstInfo, firstTopology) = RawSetup.End("first", key);
+        await first.SendAsync(RawSetup.Bytes(firstInfo, firstTopology));
+        await first.Reader.ReadPreambleAsync(Timeout());
+        Assert.IsType<Waiting>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+
+        // The PING races the pairing: the waiting link's own loop or the tunnel's relay graph answers it, never both.
+        await first.SendAsync(new Ping(1).ToFrame());
+        await using var second = FakeConnection.Open(handler);
+        var (secondInfo, secondTopology) = RawSetup.End("second", key);
+        await second.SendAsync(RawSetup.Bytes(secondInfo, secondTopology));
+        var heard = new List<Message>();
+        while (heard.OfType<TopologyExchange>().Count() == 0 || heard.OfType<Pong>().Count() == 0)
+        {
+            heard.Add(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()) ?? throw new EndOfStreamException());
+        }
+        await first.SendAsync(new Ping(2).ToFrame());
+        Assert.Equal(2UL, Assert.IsType<Pong>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout())).Value);
+        Assert.Equal(1UL, Assert.Single(heard.OfType<Pong>()).Value);
+
+        await first.SendAsync(new Relay(new byte[] { 9 }).ToFrame());
+        await second.Reader.ReadPreambleAsync(Timeout());
+        Assert.IsType<CommonUniqueInfo>(await second.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        Assert.IsType<TopologyExchange>(await second.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        Assert.Equal(new byte[] { 9 }, Assert.IsType<Relay>(await second.Reader.ReadMessageAsync(ProtocolLimits.DefaultMaxPayload, Timeout())).Data.ToArray());
+    }
+
+    [Fact]
+    public async Task A_paired_link_silent_for_the_idle_timeout_hears_KeepaliveTimeout_and_its_peer_PeerGone()
+    {
+        var (node, handler) = StartMiddle(new MiddleOptions { Name = "test-middle", IdleTimeout = TimeSpan.FromMilliseconds(600) });
+        var (first, second) = await PairAsync(handler);
+        await using var _first = first;
+        await using var _second = second;
+
+        // The second end keeps its link alive; the first says nothing.
+        using var pinging = new CancellationTokenSource();
+        var pings = Task.Run(async () =>
+        {
+            for (ulong i = 1; !pinging.IsCancellationRequested; i++)
+            {
+                await second.SendAsync(new Ping(i).ToFrame());
+                await Task.Delay(100);
+            }
+        });
+        Assert.Equal(ErrorCode.KeepaliveTimeout, Assert.IsType<Error>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout())).Code);
+        Message? heard;
+        do heard = await second.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout());
+        while (heard is Pong);
+        Assert.Equal(ErrorCode.PeerGone, Assert.IsType<Error>(heard).Code);
+        await pinging.CancelAsync();
+        await pings;
+        await Eventually.TrueAsync(() => node.Tunnels.Snapshot().Count == 0, "the tunnel is removed");
+    }
+
+    /// <summary>Two ends with one key, paired: each has read the middle's preamble and its peer's setup.</summary>
+    private static async Task<(FakeConnection First, FakeConnection Second)> PairAsync(LinkHandler handler)
+    {
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
+        var first = FakeConnection.Open(handler);
+        var (firstInfo, firstTopology) = RawSetup.End("first", key);
+        await first.SendAsync(RawSetup.Bytes(firstInfo, firstTopology));
+        await first.Reader.ReadPreambleAsync(Timeout());
+        Assert.IsType<Waiting>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        var second = FakeConnection.Open(handler);
+        var (secondInfo, secondTopology) = RawSetup.End("second", key);
+        await second.SendAsync(RawSetup.Bytes(secondInfo, secondTopology));
+        await second.Reader.ReadPreambleAsync(Timeout());
+        foreach (var end in new[] { first, second })
+        {
+            Assert.IsType<CommonUniqueInfo>(await end.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+            Assert.IsType<TopologyExchange>(await end.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        }
+        return (first, second);
+    }
+
     private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token;
 
     /// <summary>An end's connection as Kestrel hands it to the handler, over two in-memory pipes.</summary>

@@ -1,0 +1,280 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Akka.Streams;
+using Akka.Streams.Stage;
+using Lstp.Protocol;
+using Lstp.Protocol.Framing;
+using Lstp.Protocol.Messages;
+
+namespace Lstp.Middle.Relay;
+
+/// <summary>
+/// Relays what one link sends to its peer, a read at a time (<see cref="LinkReads"/>): RELAY frames are copied into
+/// the peer's pipe header and all, their payload never parsed and a large frame passed on in pieces as they arrive;
+/// link-level frames are handled as the relay loop handles them (<see cref="LinkHandler.HandleLinkFrame"/>). The
+/// peer's output lock is held from a RELAY header to the frame's last byte, across reads, so nothing (a PONG, an
+/// ERROR, a REDIRECT) lands inside a frame; PONGs go out only after it is released, so no stage holds two links'
+/// locks. The next read is pulled once the peer's pipe took this one (its flush is the backpressure).
+/// </summary>
+internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
+{
+    private readonly RelaySide _side;
+
+    /// <summary>One stage per side, shared by every tunnel (<see cref="TunnelRelay.Blueprint"/>).</summary>
+    public RelayFrames(RelaySide side)
+    {
+        _side = side;
+        Shape = new SinkShape<LentRead>(In);
+    }
+
+    public Inlet<LentRead> In { get; } = new("relay.frames");
+
+    public override SinkShape<LentRead> Shape { get; }
+
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
+        new Logic(this, (inheritedAttributes.GetAttribute<TunnelRelay>() ?? throw new InvalidOperationException("a tunnel relay is materialized with its TunnelRelay")).Reading(_side));
+
+    /// <summary>What an unfinished wait resumes.</summary>
+    private enum Waiting : byte
+    {
+        Nothing,
+        PeerLock,
+        Flush,
+        Reply,
+    }
+
+    private sealed class Logic : InGraphStageLogic
+    {
+        private readonly RelayFrames _stage;
+        private readonly LentRead _read;
+        private readonly LinkSession _from;
+        private readonly MiddleOptions _options;
+        private LinkOutput _to = null!;
+        private bool _fromFirst;
+        private IAsyncCallback<Logic>? _resumed;
+        private Action? _resume;
+        private Waiting _waiting;
+        private ConfiguredTaskAwaitable.ConfiguredTaskAwaiter _lock;
+        private ConfiguredValueTaskAwaitable<FlushResult>.ConfiguredValueTaskAwaiter _flush;
+        private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _send;
+
+        /// <summary>What of the lent read is not yet relayed.</summary>
+        private ReadOnlySequence<byte> _rest;
+
+        /// <summary>Payload bytes of the current RELAY frame still to come (in this read or the next).</summary>
+        private long _relayRemaining;
+
+        /// <summary>This stage holds the peer's output lock (from a RELAY header to the frame's last byte).</summary>
+        private bool _holding;
+
+        /// <summary>Something went into the peer's pipe since its last flush.</summary>
+        private bool _forwarded;
+
+        private List<Message>? _replies;
+        private int _replied;
+
+        public Logic(RelayFrames stage, LentRead read) : base(1, 0)
+        {
+            _stage = stage;
+            _read = read;
+            _from = _read.From;
+            _options = _read.Node.Options;
+            SetHandler(stage.In, this);
+        }
+
+        public override void PreStart()
+        {
+            _to = _from.Peer!.Output;
+            _fromFirst = _from.Tunnel?.First == _from;
+            Pull(_stage.In);
+        }
+
+        public override void OnPush()
+        {
+            _rest = Grab(_stage.In).Buffer;
+            Relay();
+        }
+
+        /// <summary>Relays the lent read until it is all handled or a wait did not complete at once (it resumes here).</summary>
+        private void Relay()
+        {
+            try
+            {
+                Span<byte> header = stackalloc byte[ProtocolLimits.HeaderSize];
+                while (true)
+                {
+                    if (_relayRemaining > 0)
+                    {
+                        if (_rest.IsEmpty) break;
+                        if (!_holding && !TakePeerLock()) return;
+                        var take = Math.Min(_relayRemaining, _rest.Length);
+                        if (!_to.Completed)
+                        {
+                            LinkHandler.Forward(_to.Writer, _rest.Slice(0, take));
+                            _forwarded = true;
+                        }
+                        _relayRemaining -= take;
+                        Interlocked.Add(ref _from.BytesIn, take);
+                        _read.Node.Metrics.Relayed(take, _fromFirst);
+                        _rest = _rest.Slice(take);
+                        continue;
+                    }
+                    if (_rest.Length < ProtocolLimits.HeaderSize) break;
+                    var frame = _rest.Slice(0, ProtocolLimits.HeaderSize);
+                    frame.CopyTo(header);
+                    if (header[0] == (byte)MessageType.Relay)
+                    {
+                        var length = FrameCodec.ReadLength(header);
+                        if (length > _options.MaxFramePayload)
+                        {
+                            throw new ProtocolException(ErrorCode.FrameTooLarge, $"RELAY of {length} bytes exceeds this middle's limit of {_options.MaxFramePayload}");
+                        }
+                        // Nothing is consumed before the lock is held: a wait resumes at this header.
+                        if (!_holding && !TakePeerLock()) return;
+                        // A peer that has left gets nothing more; this link hears ERROR(PeerGone) and closes.
+                        if (!_to.Completed)
+                        {
+                            LinkHandler.Forward(_to.Writer, frame);
+                            _forwarded = true;
+                        }
+                        _relayRemaining = length;
+                        _rest = _rest.Slice(ProtocolLimits.HeaderSize);
+                        continue;
+                    }
+                    if (!MessageCodec.TryReadMessage(ref _rest, ProtocolLimits.MaxSetupPayload, out var message)) break;
+                    LinkHandler.HandleLinkFrame(_from, message!, _replies ??= []);
+                }
+                // Flush whatever was forwarded, also the part of a frame that continues in the next read.
+                if (_forwarded)
+                {
+                    _forwarded = false;
+                    _flush = _to.Writer.FlushAsync(_read.Idle.Token).ConfigureAwait(false).GetAwaiter();
+                    if (!_flush.IsCompleted)
+                    {
+                        _waiting = Waiting.Flush;
+                        _flush.UnsafeOnCompleted(Continuation());
+                        return;
+                    }
+                    _flush.GetResult();
+                }
+                Relayed();
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+            }
+        }
+
+        /// <summary>True when the peer's lock is held now; false when the wait resumes <see cref="Relay"/> later.</summary>
+        private bool TakePeerLock()
+        {
+            _lock = _to.Lock.WaitAsync(_read.Idle.Token).ConfigureAwait(false).GetAwaiter();
+            if (!_lock.IsCompleted)
+            {
+                _waiting = Waiting.PeerLock;
+                _lock.UnsafeOnCompleted(Continuation());
+                return false;
+            }
+            _lock.GetResult();
+            _holding = true;
+            return true;
+        }
+
+        /// <summary>The read is relayed and flushed: release the peer at a frame's end, answer, then pull the next read.</summary>
+        private void Relayed()
+        {
+            // Keep the peer's output until the frame is complete: nothing (a PONG) may land inside it.
+            if (_holding && _relayRemaining == 0)
+            {
+                _to.Lock.Release();
+                _holding = false;
+            }
+            _read.Consumed = _rest.Start;
+            // Answers go out after the peer's lock is released: never hold two links' locks at once.
+            if (!_holding && _replies is { Count: > 0 } replies)
+            {
+                while (_replied < replies.Count)
+                {
+                    _send = _from.Output.SendAsync(replies[_replied++], _read.Idle.Token).ConfigureAwait(false).GetAwaiter();
+                    if (!_send.IsCompleted)
+                    {
+                        _waiting = Waiting.Reply;
+                        _send.UnsafeOnCompleted(Continuation());
+                        return;
+                    }
+                    _send.GetResult();
+                }
+                replies.Clear();
+                _replied = 0;
+            }
+            Pull(_stage.In);
+        }
+
+        /// <summary>
+        /// What continues a wait that did not complete at once, made at the first such wait: an idle tunnel's waits all
+        /// complete at once, and its stage then holds no callback. One for every wait after: no allocation per wait.
+        /// </summary>
+        private Action Continuation()
+        {
+            if (_resume is null)
+            {
+                _resumed = GetTypedAsyncCallback<Logic>(static logic => logic.Resume());
+                _resume = () => _resumed.Invoke(this);
+            }
+            return _resume;
+        }
+
+        /// <summary>A wait completed (on the graph's thread): carry on where it left off.</summary>
+        private void Resume()
+        {
+            var what = _waiting;
+            _waiting = Waiting.Nothing;
+            try
+            {
+                switch (what)
+                {
+                    case Waiting.PeerLock:
+                        _lock.GetResult();
+                        _holding = true;
+                        Relay();
+                        break;
+                    case Waiting.Flush:
+                        _flush.GetResult();
+                        Relayed();
+                        break;
+                    case Waiting.Reply:
+                        _send.GetResult();
+                        Relayed();
+                        break;
+                }
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+            }
+        }
+
+        private void Fail(Exception error)
+        {
+            _read.Fail(error);
+            FailStage(error);
+        }
+
+        public override void OnUpstreamFailure(Exception e)
+        {
+            _read.Fail(e);
+            FailStage(e);
+        }
+
+        public override void PostStop()
+        {
+            if (_holding)
+            {
+                _holding = false;
+                _to.Lock.Release();
+            }
+            _read.Stopped();
+        }
+    }
+}
