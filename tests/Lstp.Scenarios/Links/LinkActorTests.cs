@@ -52,11 +52,7 @@ public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     {
         var (node, handler) = StartMiddle();
         var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
-        await using var first = FakeConnection.Open(handler);
-        var (firstInfo, firstTopology) = RawSetup.End("first", key);
-        await first.SendAsync(RawSetup.Bytes(firstInfo, firstTopology));
-        await first.Reader.ReadPreambleAsync(Timeout());
-        Assert.IsType<Waiting>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        await using var first = await WaitingEndAsync(handler, key);
 
         await using var second = FakeConnection.Open(handler);
         var (secondInfo, secondTopology) = RawSetup.End("second", key);
@@ -126,11 +122,7 @@ public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     {
         var (_, handler) = StartMiddle();
         var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
-        await using var first = FakeConnection.Open(handler);
-        var (firstInfo, firstTopology) = RawSetup.End("first", key);
-        await first.SendAsync(RawSetup.Bytes(firstInfo, firstTopology));
-        await first.Reader.ReadPreambleAsync(Timeout());
-        Assert.IsType<Waiting>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        await using var first = await WaitingEndAsync(handler, key);
 
         // The PING races the pairing: the waiting link's own loop or the tunnel's relay graph answers it, never both.
         await first.SendAsync(new Ping(1).ToFrame());
@@ -181,15 +173,22 @@ public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         await Eventually.TrueAsync(() => node.Tunnels.Snapshot().Count == 0, "the tunnel is removed");
     }
 
+    /// <summary>An end named "first" registered under <paramref name="key"/>: it has read the middle's preamble and WAITING.</summary>
+    private static async Task<FakeConnection> WaitingEndAsync(LinkHandler handler, byte[] key)
+    {
+        var first = FakeConnection.Open(handler);
+        var (info, topology) = RawSetup.End("first", key);
+        await first.SendAsync(RawSetup.Bytes(info, topology));
+        await first.Reader.ReadPreambleAsync(Timeout());
+        Assert.IsType<Waiting>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        return first;
+    }
+
     /// <summary>Two ends with one key, paired: each has read the middle's preamble and its peer's setup.</summary>
     private static async Task<(FakeConnection First, FakeConnection Second)> PairAsync(LinkHandler handler)
     {
         var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ProtocolLimits.PairingKeySize);
-        var first = FakeConnection.Open(handler);
-        var (firstInfo, firstTopology) = RawSetup.End("first", key);
-        await first.SendAsync(RawSetup.Bytes(firstInfo, firstTopology));
-        await first.Reader.ReadPreambleAsync(Timeout());
-        Assert.IsType<Waiting>(await first.Reader.ReadMessageAsync(ProtocolLimits.MaxSetupPayload, Timeout()));
+        var first = await WaitingEndAsync(handler, key);
         var second = FakeConnection.Open(handler);
         var (secondInfo, secondTopology) = RawSetup.End("second", key);
         await second.SendAsync(RawSetup.Bytes(secondInfo, secondTopology));
