@@ -315,37 +315,19 @@ public sealed class ResumableStream : Stream
         }
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Stream? link;
-            lock (_gate)
-            {
-                if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
-                // Kept before it is written: if the write fails half way, the replay sends all of it again.
-                _replay?.Append(buffer.Span);
-                link = _current;
-            }
-            // While broken, what is written waits in the replay buffer for the next link (the window bounds it).
-            if (link is null) return;
-            try
-            {
-                await link.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                if (!Break(link, ex)) throw;
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        // Kept before it is written: if the write fails half way, the replay sends all of it again.
+        OnCurrentLinkAsync(buffer, keep: true, static (link, bytes, token) => link.WriteAsync(bytes, token), cancellationToken);
 
-    public override async Task FlushAsync(CancellationToken cancellationToken)
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        OnCurrentLinkAsync(default, keep: false, static (link, _, token) => new ValueTask(link.FlushAsync(token)), cancellationToken).AsTask();
+
+    /// <summary>
+    /// Runs a write-side operation on the current link, one at a time, after keeping <paramref name="bytes"/> for replay
+    /// when <paramref name="keep"/>. While broken it does nothing more: the replay sends what was kept to the next link
+    /// (the window bounds it). A failure of the link is a break, unless the stream cannot resume.
+    /// </summary>
+    private async ValueTask OnCurrentLinkAsync(ReadOnlyMemory<byte> bytes, bool keep, Func<Stream, ReadOnlyMemory<byte>, CancellationToken, ValueTask> operation, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -354,12 +336,13 @@ public sealed class ResumableStream : Stream
             lock (_gate)
             {
                 if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
+                if (keep) _replay?.Append(bytes.Span);
                 link = _current;
             }
             if (link is null) return;
             try
             {
-                await link.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await operation(link, bytes, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

@@ -148,11 +148,11 @@ public static class EndToEndHandshake
 
         var masterNonce = isMaster ? myNonce : peerNonce.Value;
         var otherNonce = isMaster ? peerNonce.Value : myNonce;
-        var myMac = Mac(secret, isMaster ? (byte)'M' : (byte)'S', serverCertHash, masterNonce, otherNonce);
+        var myMac = Mac(secret, Role(isMaster), serverCertHash, masterNonce, otherNonce);
         await WriteAsync(stream, new AuthProof(AuthStage.Mac, myMac), cancellationToken).ConfigureAwait(false);
 
         var peerMac = await ExpectAsync<AuthProof>(reader, cancellationToken).ConfigureAwait(false);
-        var expected = Mac(secret, isMaster ? (byte)'S' : (byte)'M', serverCertHash, masterNonce, otherNonce);
+        var expected = Mac(secret, Role(!isMaster), serverCertHash, masterNonce, otherNonce);
         if (peerMac.Stage != AuthStage.Mac || !CryptographicOperations.FixedTimeEquals(peerMac.Value, expected))
         {
             throw new ProtocolException(ErrorCode.AuthFailed, "the peer could not prove the tunnel secret over this session (wrong secret, or a middle in the middle of TLS)");
@@ -172,8 +172,8 @@ public static class EndToEndHandshake
     private static async Task<ResumeOutcome> ExchangeResumeAsync(Stream stream, FrameStreamReader reader, TunnelSecret secret, bool isMaster, byte[] serverCertHash,
         (byte[] Master, byte[] Other) nonces, ResumeOffer? offer, bool resumable, CancellationToken cancellationToken)
     {
-        var myRole = isMaster ? (byte)'M' : (byte)'S';
-        var peerRole = isMaster ? (byte)'S' : (byte)'M';
+        var myRole = Role(isMaster);
+        var peerRole = Role(!isMaster);
         var share = resumable ? RandomNumberGenerator.GetBytes(Resume.ShareSize) : [];
         var mine = offer is null
             ? new Resume(new byte[Resume.TunnelSize], [], 0, share)
@@ -192,6 +192,9 @@ public static class EndToEndHandshake
         var otherShare = isMaster ? peer.Share : share;
         return new ResumeOutcome(ResumeSecret.Agree(secret, serverCertHash, masterShare, otherShare), null);
     }
+
+    /// <summary>The role byte in AUTH_PROOF and RESUME proofs: 'M' for the master, 'S' for the other end.</summary>
+    private static byte Role(bool master) => master ? (byte)'M' : (byte)'S';
 
     /// <summary>HMAC-SHA256(authKey, "lstp-auth-v1" | role | SHA-256(server cert) | master nonce | other nonce).</summary>
     public static byte[] Mac(TunnelSecret secret, byte role, byte[] serverCertHash, byte[] masterNonce, byte[] otherNonce)
