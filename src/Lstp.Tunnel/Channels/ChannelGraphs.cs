@@ -29,9 +29,16 @@ internal static class ChannelGraphs
     /// <summary>What the uplink's send answers when the channel or its tunnel is closing: the uplink ends there.</summary>
     public const int Closed = -1;
 
+    /// <summary>
+    /// The most one uplink read takes: a full SERVICE_DATA frame is then exactly 64 KiB, four full TLS records and an
+    /// array from the pool's 64 KiB bucket. Reading 64 KiB of data made 64 KiB + 9 frames: a fifth TLS record of 9 bytes
+    /// for every frame (a fifth read at the receiving end) and 128 KiB arrays.
+    /// </summary>
+    public const int UplinkRead = ProtocolLimits.ServiceDataChunk - FrameCodec.ServiceDataPrefix;
+
     /// <summary>The uplink: reads the application, frames each read and hands it to <paramref name="send"/>; completes at the application's FIN.</summary>
     public static IRunnableGraph<Task> Uplink(Socket socket, Func<Chunk, Chunk> frame, Func<Chunk, Task<int>> send) =>
-        Source.FromGraph(new SocketSource(socket, FrameCodec.ServiceDataPrefix, ProtocolLimits.ServiceDataChunk))
+        Source.FromGraph(new SocketSource(socket, FrameCodec.ServiceDataPrefix, UplinkRead))
             .Select(frame)
             .SelectAsync(1, send)
             .TakeWhile(sent => sent != Closed)
