@@ -86,6 +86,9 @@ public sealed class FailoverTests(ITestOutputHelper output)
                 throw;
             }
             Assert.All(pairs, p => Assert.True(p.BothOpen, $"tunnel {p.Index} is down"));
+            // A resumed tunnel shows its new session a moment before its keeper publishes Open: wait for every Open.
+            bool Reported(EndPair p) => opened.ContainsKey(p.Client.Supervisor) && opened.ContainsKey(p.Server.Supervisor);
+            await Eventually.TrueAsync(() => { lock (gate) return affected.All(Reported); }, "every affected end reported Open", TimeSpan.FromSeconds(30));
 
             // Where the time goes: when the affected ends reached each phase (docs/protocol.md §7.1).
             var times = new List<double>();

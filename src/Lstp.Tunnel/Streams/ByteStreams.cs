@@ -9,8 +9,12 @@ namespace Lstp.Tunnel.Streams;
 /// </summary>
 public sealed class ByteStreams : IExtension
 {
-    /// <summary>How long creating the extension waits for the materializer's supervisor to start (it does at once).</summary>
-    private static readonly TimeSpan SupervisorStart = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long creating the extension waits for the materializer's supervisor to start: at once on its own, but a
+    /// process that starts hundreds of actor systems together (the cluster tests' 600 ends) has seen it take over 10 s
+    /// while the thread pool grew.
+    /// </summary>
+    private static readonly TimeSpan SupervisorStart = TimeSpan.FromSeconds(30);
 
     public ByteStreams(ExtendedActorSystem system)
     {
