@@ -265,7 +265,7 @@ def main(out, results):
     if rows:
         held = [v for (pair, phase, end), cell in mem.items() if pair == "on" for v in cell["held"]]
         w("Client end RSS, on − off: " + "; ".join(rows) + f". The most any end held: {mib(max(held or [0])):.2f} MiB "
-          "(the window is 16 MiB per tunnel per direction, whatever the number of channels; the receiving server "
+          "(the window is 32 MiB per tunnel per direction, whatever the number of channels; the receiving server "
           "end holds next to nothing, since iperf3 sends one way). Where RSS on − off is larger than the bytes "
           "held, the rest is memory the process keeps after the replay's allocations (every byte sent is copied "
           "into the replay buffer's segments), not data held for a replay: it stays once the end is idle again and "

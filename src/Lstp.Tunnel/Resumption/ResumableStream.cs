@@ -22,10 +22,11 @@ public sealed class ResumableStream : Stream
     /// <summary>
     /// What a sender may hold unacknowledged: a few round trips of a fast link, and the cost of replay in memory. What is
     /// unacknowledged includes what the kernels and the middle buffer on the way (several MiB on a fast path), so a window
-    /// near that stalls the sender: with 8 MiB, iperf3 with 8 streams ran at 0.80-0.93x the speed of resumption off;
-    /// 16 MiB and 32 MiB were within the noise of off (bench/resume/RESULTS.md), and 16 MiB held no more RSS than 8.
+    /// near that stalls the sender: iperf3 against resumption off, 8 MiB ran at 0.80-0.93x, 16 MiB at 0.83-1.09x (1
+    /// stream) and 0.93-0.98x (8 streams) over three runs, 32 MiB at 0.95-1.01x (bench/resume/RESULTS.md); an end holds
+    /// its window at most, RSS +27-37 MiB over resumption off while streaming.
     /// </summary>
-    public const int DefaultWindow = 16 * 1024 * 1024;
+    public const int DefaultWindow = 32 * 1024 * 1024;
 
     /// <summary>
     /// A receiver acknowledges at least every this many bytes: well under the window, so the sender never waits on a
