@@ -28,7 +28,7 @@ internal sealed class LinkReads : GraphStage<SourceShape<LentRead>>
     public override SourceShape<LentRead> Shape { get; }
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
-        new Logic(this, (inheritedAttributes.GetAttribute<TunnelRelay>() ?? throw new InvalidOperationException("a tunnel relay is materialized with its TunnelRelay")).Reading(_side));
+        new Logic(this, TunnelRelay.Reading(inheritedAttributes, _side));
 
     private sealed class Logic : OutGraphStageLogic
     {

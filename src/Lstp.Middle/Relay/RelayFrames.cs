@@ -33,7 +33,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
     public override SinkShape<LentRead> Shape { get; }
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) =>
-        new Logic(this, (inheritedAttributes.GetAttribute<TunnelRelay>() ?? throw new InvalidOperationException("a tunnel relay is materialized with its TunnelRelay")).Reading(_side));
+        new Logic(this, TunnelRelay.Reading(inheritedAttributes, _side));
 
     /// <summary>What an unfinished wait resumes.</summary>
     private enum Waiting : byte

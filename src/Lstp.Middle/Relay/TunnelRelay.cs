@@ -38,6 +38,10 @@ internal sealed class TunnelRelay(MiddleNode node, LinkSession first, LinkSessio
 
     public LentRead Reading(RelaySide side) => side == RelaySide.First ? First : Second;
 
+    /// <summary>What a stage's logic reads: <paramref name="side"/> of the tunnel relay it was materialized with.</summary>
+    public static LentRead Reading(Attributes attributes, RelaySide side) =>
+        (attributes.GetAttribute<TunnelRelay>() ?? throw new InvalidOperationException("a tunnel relay is materialized with its TunnelRelay")).Reading(side);
+
     /// <summary>Materializes this tunnel's relay in the interpreter <paramref name="materializer"/> belongs to.</summary>
     public void Run(IMaterializer materializer) => materializer.Materialize(Blueprint, new Attributes(this));
 
