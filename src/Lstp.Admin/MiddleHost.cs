@@ -6,6 +6,7 @@ using Lstp.Admin.Hosting;
 using Lstp.Admin.Telemetry;
 using Lstp.Admin.Views;
 using Lstp.Middle;
+using Lstp.Middle.Links;
 using Lstp.Middle.Pairing;
 using Lstp.Middle.Relay;
 using Lstp.Transport;
@@ -21,24 +22,30 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.Admin;
 
 /// <summary>
-/// A running middle: Kestrel listening for links (the LSTP connection handler) and for the admin endpoint
-/// (dashboard, health, metrics, JSON API), in one host. The composition root of `lstp middle`, the demo and
+/// A running middle: its link listener (<see cref="LinkListener"/>) and Kestrel for the admin endpoint (dashboard,
+/// health, metrics, JSON API), in one host. The composition root of `lstp middle`, the demo and
 /// the scenario tests.
 /// </summary>
 public sealed class MiddleHost : IAsyncDisposable
 {
+    /// <summary>Kestrel for the admin endpoint, started only when there is one (<see cref="_adminStarted"/>).</summary>
     private readonly WebApplication _app;
+    private readonly bool _adminStarted;
     private readonly StatusFeed _feed;
     private readonly NodeTelemetry _telemetry;
 
     private readonly bool _ownsActors;
 
-    private MiddleHost(WebApplication app, StatusFeed feed, NodeTelemetry telemetry, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors, bool ownsActors)
+    private readonly LinkListener _links;
+
+    private MiddleHost(WebApplication app, bool adminStarted, LinkListener links, StatusFeed feed, NodeTelemetry telemetry, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors, bool ownsActors)
     {
+        _links = links;
         _telemetry = telemetry;
         Actors = actors;
         _ownsActors = ownsActors;
         _app = app;
+        _adminStarted = adminStarted;
         _feed = feed;
         Node = node;
         LinkAddress = link;
@@ -50,7 +57,7 @@ public sealed class MiddleHost : IAsyncDisposable
     /// <summary>The actor system the middle's actors (the pairing registry) run in.</summary>
     public ActorSystem Actors { get; }
 
-    /// <summary>Where ends dial in, with the port Kestrel actually bound.</summary>
+    /// <summary>Where ends dial in, with the port actually bound.</summary>
     public HostPort LinkAddress { get; }
 
     /// <summary>The admin endpoint with its bound port; null when it is off.</summary>
@@ -89,37 +96,11 @@ public sealed class MiddleHost : IAsyncDisposable
         var telemetry = NodeTelemetry.Start(node.Metrics.Meter, "lstp-middle", options.Name, options.Otlp);
         node.StartLinks(actors);
         builder.Services.AddSingleton(node);
-        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, RelayMemoryPoolFactory>();
 
-        ListenOptions? linkListen = null;
         ListenOptions? adminListen = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(ListenAddress.Resolve(options.Listen), listen =>
-            {
-                linkListen = listen;
-                if (linkCertificate is not null)
-                {
-                    // A TLS handshake costs the middle CPU before a single LSTP byte, so the per-source rate limit is
-                    // checked before it; a connection over the limit is closed without one (no ERROR can reach it yet).
-                    listen.Use(next => connection =>
-                    {
-                        var source = LinkSession.SourceOf(connection.RemoteEndPoint?.ToString() ?? "unknown");
-                        // A publishing agent's data links and a neighbour middle's node links are not counted (ExemptFromRate).
-                        if (!node.ExemptFromRate(source) && !node.RateLimiter.TryAcquire(source))
-                        {
-                            node.Metrics.Error(Protocol.ErrorCode.RateLimited, $"too many new connections from {source}, before TLS", source);
-                            connection.Abort(new ConnectionAbortedException("rate limited before the TLS handshake"));
-                            return Task.CompletedTask;
-                        }
-                        connection.Items[LinkSession.RateCheckedItem] = true;
-                        return next(connection);
-                    });
-                    listen.UseHttps(linkCertificate);
-                }
-                listen.UseConnectionHandler<LinkHandler>();
-            });
             if (adminEndPoint is not null)
             {
                 kestrel.Listen(adminEndPoint, listen =>
@@ -136,12 +117,17 @@ public sealed class MiddleHost : IAsyncDisposable
         LoopbackHostCheck.Install(app, access, loggers.CreateLogger("Lstp.Admin.Access"));
         telemetry.MapScrapeEndpoint(app);
         app.MapLstpAdmin(node, feed);
+        LinkListener? links = null;
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            // Links on the middle's own listener (LinkListener says why not Kestrel's transport); the admin endpoint on Kestrel.
+            links = LinkListener.Start(ListenAddress.Resolve(options.Listen), node, new LinkHandler(node, loggers.CreateLogger<LinkHandler>()), linkCertificate, loggers.CreateLogger("Lstp.Middle.Links"));
+            // With the admin endpoint off Kestrel has nothing to listen on (started, it would take localhost:5000).
+            if (adminEndPoint is not null) await app.StartAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex)
         {
+            if (links is not null) await links.DisposeAsync().ConfigureAwait(false);
             await feed.DisposeAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             if (registry is IAsyncDisposable disposable) await disposable.DisposeAsync().ConfigureAwait(false);
@@ -150,10 +136,10 @@ public sealed class MiddleHost : IAsyncDisposable
             node.Metrics.Dispose();
             throw new InvalidOperationException($"cannot listen: {ex.Message}", ex);
         }
-        var link = ListenAddress.Bound(linkListen!, options.Listen);
+        var link = new HostPort(options.Listen.Host, links.EndPoint.Port);
         node.BoundAddress = link.ToString();
         var adminBound = adminListen is null ? (HostPort?)null : ListenAddress.Bound(adminListen, options.Admin!.Value);
-        return new MiddleHost(app, feed, telemetry, node, link, adminBound, actors, ownsActors);
+        return new MiddleHost(app, adminEndPoint is not null, links, feed, telemetry, node, link, adminBound, actors, ownsActors);
     }
 
     private static X509Certificate2? LoadCertificate(MiddleOptions options)
@@ -173,17 +159,26 @@ public sealed class MiddleHost : IAsyncDisposable
     /// <summary>Lists the cluster's members on the dashboard and in /api/status (read once per tick); without it the node shows alone.</summary>
     public void ShowCluster(Func<IReadOnlyList<ClusterMemberInfo>> members) => _feed.Members = members;
 
-    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+    /// <summary>Stops accepting links and stops the admin endpoint; open links go on until <see cref="DisposeAsync"/>.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _links.StopAcceptingAsync().ConfigureAwait(false);
+        if (_adminStarted) await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     private int _disposed;
 
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        // Links are long-lived: give them a moment to close, then Kestrel aborts what is left.
+        // Links are long-lived: give them a moment to close, then abort what is left.
+        await _links.DisposeAsync().ConfigureAwait(false);
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
         {
-            try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            if (_adminStarted)
+            {
+                try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
+            }
         }
         await _app.DisposeAsync().ConfigureAwait(false);
         await _feed.DisposeAsync().ConfigureAwait(false);

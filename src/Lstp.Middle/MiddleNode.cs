@@ -74,13 +74,13 @@ public sealed class MiddleNode
 
     private Akka.Actor.ActorSystem? _actors;
 
-    /// <summary>Where Kestrel hands each accepted link (<see cref="StartLinks"/>).</summary>
+    /// <summary>Where the link listener hands each accepted link (<see cref="StartLinks"/>).</summary>
     public Akka.Actor.IActorRef LinkActors { get; private set; } = Akka.Actor.ActorRefs.Nobody;
 
     /// <summary>False once the actor system stops: a link accepted then is closed at once.</summary>
     public bool AcceptsLinks => _actors is { WhenTerminated.IsCompleted: false };
 
-    /// <summary>The actual link address once Kestrel has bound (port 0 resolved).</summary>
+    /// <summary>The actual link address once the listener has bound (port 0 resolved).</summary>
     public string? BoundAddress { get; set; }
 
     /// <summary>This middle's own TOPOLOGY_EXCHANGE entry, appended to every setup it forwards.</summary>

@@ -11,7 +11,7 @@ namespace Lstp.Middle.Links;
 /// </summary>
 internal sealed class LinksActor(MiddleNode node, ILogger log) : UntypedActor
 {
-    /// <summary>Kestrel accepted a link: run it; <paramref name="Done"/> completes when the connection may close.</summary>
+    /// <summary>The listener accepted a link: run it; <paramref name="Done"/> completes when the connection may close.</summary>
     public sealed record Accept(LinkSession Link, LinkHandler Work, TaskCompletionSource Done);
 
     private long _next;

@@ -178,7 +178,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
     private async Task SpliceAsync(LinkSession data, DataLink request, Socket client)
     {
         // After DATA_LINK both directions are RELAY frames; an empty RELAY frame ends a direction. The end of a
-        // stream is said in-band because closing a Kestrel connection's output closes the whole connection.
+        // stream is said in-band because closing a link's output here closes the whole connection.
         var toClient = Task.Run(async () =>
         {
             var input = data.Input;

@@ -13,13 +13,13 @@ using Microsoft.Extensions.Logging;
 namespace Lstp.Middle.Relay;
 
 /// <summary>
-/// Kestrel's handler for every link an end opens to this middle, and the steps of docs/architecture.md setup steps
+/// The handler of every link an end opens to this middle (<see cref="Links.LinkListener"/>), and the steps of docs/architecture.md setup steps
 /// 2–3 that the link's actor (<see cref="Links.LinkActor"/>) runs in turn: read the setup, pair with a waiting
 /// peer (whose tunnel a relay graph then carries, <see cref="RelayHosts"/>), hand the end on to another middle, and
 /// the relay loop of a waiting or handed-on link: RELAY frames are copied to the peer's link header and all, their
 /// payload never parsed.
 /// </summary>
-public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> log) : ConnectionHandler
+public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> log)
 {
     /// <summary>
     /// How long a link whose peer left may take to close itself: longer than an end's drain grace (5 s) plus its
@@ -33,15 +33,15 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
     /// Hands the link to its actor (<see cref="Links.LinkActor"/>), which runs it through its states using the steps
     /// below, and holds the connection open until the actor is done with it.
     /// </summary>
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    public async Task OnConnectedAsync(LinkSession link)
     {
         if (!node.AcceptsLinks)
         {
-            connection.Abort(new ConnectionAbortedException("the middle is stopping"));
+            link.Abort("the middle is stopping");
             return;
         }
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        node.LinkActors.Tell(new Links.LinksActor.Accept(LinkSession.Accepted(connection), this, done), Akka.Actor.ActorRefs.NoSender);
+        node.LinkActors.Tell(new Links.LinksActor.Accept(link, this, done), Akka.Actor.ActorRefs.NoSender);
         await done.Task.ConfigureAwait(false);
     }
 
@@ -364,7 +364,7 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         var input = link.Input;
         long relayRemaining = 0;
         using var idle = new CancellationTokenSource(Options.IdleTimeout, Options.Time);
-        // Only the idle timeout, not link.Closed: Kestrel fires it as soon as the end's FIN arrives, and a read cancelled then would drop
+        // Only the idle timeout, not link.Closed: it fires as soon as a read finds the end's FIN, and a read cancelled then could drop
         // what the end sent just before its FIN (its last data and SHUTDOWN), still buffered here. An aborted link
         // ends the read by itself; a peer that stops reading ends the flush by the idle timeout.
         var replies = new List<Message>();
@@ -474,7 +474,11 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
                     foreach (var reply in replies) await link.Output.SendAsync(reply, idle.Token).ConfigureAwait(false);
                     replies.Clear();
                 }
-                if (result.IsCompleted) return false;
+                if (result.IsCompleted)
+                {
+                    link.InputEnded();
+                    return false;
+                }
             }
         }
         finally

@@ -7,8 +7,10 @@ namespace Lstp.Middle.Relay;
 /// <summary>
 /// The write side of one link at the middle. Several may write to it (its own relay, for PONG, its setup and its
 /// ERROR, and its peer's relay), so every write holds the lock: one writer at a time, frames never interleave.
+/// Every write through <see cref="Writer"/> is flushed before the lock is released, so a holder of the lock may
+/// also write to <see cref="Plain"/> directly and nothing overtakes anything.
 /// </summary>
-public sealed class LinkOutput(PipeWriter writer)
+public sealed class LinkOutput(PipeWriter writer, System.Net.Sockets.NetworkStream? plain = null)
 {
     /// <summary>How long completing waits for a writer that holds the lock (a flush stuck on a full link).</summary>
     private static readonly TimeSpan CompleteWait = TimeSpan.FromSeconds(5);
@@ -16,6 +18,12 @@ public sealed class LinkOutput(PipeWriter writer)
     public SemaphoreSlim Lock { get; } = new(1, 1);
 
     public PipeWriter Writer => writer;
+
+    /// <summary>
+    /// The link's socket (as a stream: a write returns once all of it is sent) when no TLS sits over it: the relay
+    /// writes RELAY frames to it from the buffer it read them into, without a copy (<see cref="RelayFrames"/>).
+    /// </summary>
+    public System.Net.Sockets.NetworkStream? Plain => plain;
 
     /// <summary>
     /// True once the link's own handler has ended and completed this output. Read it while holding

@@ -7,9 +7,9 @@ using Lstp.Protocol;
 namespace Lstp.Middle.Relay;
 
 /// <summary>
-/// A link's input (Kestrel's pipe) as a stream of reads, each lent downstream without a copy: one ReadAsync per
-/// pull, and the next pull advances the pipe past what downstream consumed (Kestrel's read-loop shape, split at the
-/// port). Completes when the end closes its side or the link is ended on purpose (<see cref="LinkSession.End"/>);
+/// A link's input (its pipe, which reads the socket only when asked: <see cref="Links.LinkListener"/>) as a stream
+/// of reads, each lent downstream without a copy: one ReadAsync per pull, and the next pull advances the pipe past
+/// what downstream consumed (a pipe read loop's shape, split at the port). Completes when the end closes its side or the link is ended on purpose (<see cref="LinkSession.End"/>);
 /// fails with KeepaliveTimeout when nothing arrives for the idle timeout.
 /// </summary>
 internal sealed class LinkReads : GraphStage<SourceShape<LentRead>>
@@ -117,6 +117,8 @@ internal sealed class LinkReads : GraphStage<SourceShape<LentRead>>
             _read.Buffer = result.Buffer;
             _read.Consumed = result.Buffer.Start;
             _read.IsCompleted = result.IsCompleted;
+            _read.From.ReadPool?.Read(result.Buffer.Length);
+            if (result.IsCompleted) _read.From.InputEnded();
             _lent = true;
             Push(_stage.Out, _read);
         }

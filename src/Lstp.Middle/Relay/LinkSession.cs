@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using Lstp.Protocol.Messages;
-using Microsoft.AspNetCore.Connections;
 
 namespace Lstp.Middle.Relay;
 
@@ -12,22 +11,26 @@ public sealed class LinkSession
 {
     private readonly Action<string> _abort;
 
-    public LinkSession(IDuplexPipe transport, string remote, CancellationToken closed, Action<string> abort)
+    /// <param name="inputEnded">Told when a read finds the end's side closed (its FIN): <paramref name="closed"/> may fire then.</param>
+    /// <param name="plain">The link's socket when nothing sits between it and the pipes (no link TLS): the relay
+    /// then writes RELAY frames to it straight from the buffer it read them into (<see cref="LinkOutput.Plain"/>).</param>
+    public LinkSession(IDuplexPipe transport, string remote, CancellationToken closed, Action<string> abort, Action? inputEnded = null, System.Net.Sockets.NetworkStream? plain = null)
     {
         Transport = transport;
         Remote = remote;
         Closed = closed;
         _abort = abort;
-        Output = new LinkOutput(transport.Output);
+        _inputEnded = inputEnded;
+        Output = new LinkOutput(transport.Output, plain);
     }
 
-    /// <summary>A link Kestrel accepted.</summary>
-    public static LinkSession Accepted(ConnectionContext connection) =>
-        new(connection.Transport, connection.RemoteEndPoint?.ToString() ?? "unknown", connection.ConnectionClosed,
-            why => connection.Abort(new ConnectionAbortedException(why)))
-        {
-            RateChecked = connection.Items.ContainsKey(RateCheckedItem),
-        };
+    private readonly Action? _inputEnded;
+
+    /// <summary>A read found the end's side closed: <see cref="Closed"/> fires (a wait for the end to leave, <see cref="PeerLeftAsync"/>, is over).</summary>
+    public void InputEnded() => _inputEnded?.Invoke();
+
+    /// <summary>What the link's input reads into, for a link the listener accepted: full-size reads once relayed.</summary>
+    public Links.LinkReadPool? ReadPool { get; init; }
 
     /// <summary>True when the new-connection rate was already checked (before a TLS handshake): not again.</summary>
     public bool RateChecked { get; init; }
@@ -54,9 +57,6 @@ public sealed class LinkSession
 
     /// <summary>The address part of a remote endpoint's text (IPv6 keeps its brackets): what per-source limits count by.</summary>
     public static string SourceOf(string remote) => remote.Contains(']') ? remote[..(remote.LastIndexOf(']') + 1)] : remote.Split(':')[0];
-
-    /// <summary>Set on a connection whose new-connection rate was already checked (before its TLS handshake).</summary>
-    public const string RateCheckedItem = "lstp.rate-checked";
 
     /// <summary>What the link's preamble said it is: an end's, another middle's (node) or a published port's data link.</summary>
     public Protocol.Framing.LinkRole Role { get; set; } = Protocol.Framing.LinkRole.End;

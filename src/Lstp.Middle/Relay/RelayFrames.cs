@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Akka.Streams;
 using Akka.Streams.Stage;
 using Lstp.Protocol;
@@ -10,8 +11,10 @@ using Lstp.Protocol.Messages;
 namespace Lstp.Middle.Relay;
 
 /// <summary>
-/// Relays what one link sends to its peer, a read at a time (<see cref="LinkReads"/>): RELAY frames are copied into
-/// the peer's pipe header and all, their payload never parsed and a large frame passed on in pieces as they arrive;
+/// Relays what one link sends to its peer, a read at a time (<see cref="LinkReads"/>): RELAY frames go to the peer
+/// header and all, their payload never parsed and a large frame passed on in pieces as they arrive: written to the
+/// peer's socket straight from the read's buffer when no TLS sits over it (<see cref="LinkOutput.Plain"/>; the
+/// pieces of one read in as few writes as the buffer allows), or else copied into the peer's pipe;
 /// link-level frames are handled as the relay loop handles them (<see cref="LinkHandler.HandleLinkFrame"/>). The
 /// peer's output lock is held from a RELAY header to the frame's last byte, across reads, so nothing (a PONG, an
 /// ERROR, a REDIRECT) lands inside a frame; PONGs go out only after it is released, so no stage holds two links'
@@ -41,6 +44,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
         Nothing,
         PeerLock,
         Flush,
+        Write,
         Reply,
     }
 
@@ -58,6 +62,13 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
         private ConfiguredTaskAwaitable.ConfiguredTaskAwaiter _lock;
         private ConfiguredValueTaskAwaitable<FlushResult>.ConfiguredValueTaskAwaiter _flush;
         private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _send;
+        private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _write;
+
+        /// <summary>What of the lent read goes to the peer's plain socket, adjacent pieces joined; written once the read is relayed.</summary>
+        private readonly List<ReadOnlyMemory<byte>> _outgoing = [];
+
+        /// <summary>How many of <see cref="_outgoing"/> are written.</summary>
+        private int _written;
 
         /// <summary>What of the lent read is not yet relayed.</summary>
         private ReadOnlySequence<byte> _rest;
@@ -109,11 +120,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                         if (_rest.IsEmpty) break;
                         if (!_holding && !TakePeerLock()) return;
                         var take = Math.Min(_relayRemaining, _rest.Length);
-                        if (!_to.Completed)
-                        {
-                            LinkHandler.Forward(_to.Writer, _rest.Slice(0, take));
-                            _forwarded = true;
-                        }
+                        if (!_to.Completed) Forward(_rest.Slice(0, take));
                         _relayRemaining -= take;
                         Interlocked.Add(ref _from.BytesIn, take);
                         _read.Node.Metrics.Relayed(take, _fromFirst);
@@ -133,11 +140,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                         // Nothing is consumed before the lock is held: a wait resumes at this header.
                         if (!_holding && !TakePeerLock()) return;
                         // A peer that has left gets nothing more; this link hears ERROR(PeerGone) and closes.
-                        if (!_to.Completed)
-                        {
-                            LinkHandler.Forward(_to.Writer, frame);
-                            _forwarded = true;
-                        }
+                        if (!_to.Completed) Forward(frame);
                         _relayRemaining = length;
                         _rest = _rest.Slice(ProtocolLimits.HeaderSize);
                         continue;
@@ -146,7 +149,12 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                     LinkHandler.HandleLinkFrame(_from, message!, _replies ??= []);
                 }
                 // Flush whatever was forwarded, also the part of a frame that continues in the next read.
-                if (_forwarded)
+                if (_forwarded && _to.Plain is not null)
+                {
+                    _forwarded = false;
+                    if (!Write()) return;
+                }
+                else if (_forwarded)
                 {
                     _forwarded = false;
                     _flush = _to.Writer.FlushAsync(_read.Idle.Token).ConfigureAwait(false).GetAwaiter();
@@ -164,6 +172,61 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
             {
                 Fail(ex);
             }
+        }
+
+        /// <summary>Passes <paramref name="bytes"/> (of the lent read) on to the peer: queued for its socket, or copied into its pipe.</summary>
+        private void Forward(in ReadOnlySequence<byte> bytes)
+        {
+            _forwarded = true;
+            if (_to.Plain is null)
+            {
+                LinkHandler.Forward(_to.Writer, bytes);
+                return;
+            }
+            foreach (var piece in bytes)
+            {
+                if (piece.IsEmpty) continue;
+                if (_outgoing.Count > 0 && TryJoin(_outgoing[^1], piece, out var joined)) _outgoing[^1] = joined;
+                else _outgoing.Add(piece);
+            }
+        }
+
+        /// <summary>One piece for two that lie next to each other in the same buffer (a header and its payload).</summary>
+        internal static bool TryJoin(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, out ReadOnlyMemory<byte> joined)
+        {
+            // Not a conditional expression: `adjacent ? memory : null` types as ReadOnlyMemory (null converts through
+            // byte[]) and yields an empty piece, not "no join".
+            if (MemoryMarshal.TryGetArray(first, out var a) && MemoryMarshal.TryGetArray(second, out var b)
+                && a.Array == b.Array && a.Offset + a.Count == b.Offset)
+            {
+                joined = new ReadOnlyMemory<byte>(a.Array, a.Offset, a.Count + b.Count);
+                return true;
+            }
+            joined = default;
+            return false;
+        }
+
+        /// <summary>
+        /// Writes the queued pieces to the peer's socket, each write returning once all of it is sent; true when done
+        /// now, false when a write resumes it later. Bounded by the idle timeout, as a flush is: a peer that stops
+        /// reading gives up with KeepaliveTimeout.
+        /// </summary>
+        private bool Write()
+        {
+            while (_written < _outgoing.Count)
+            {
+                _write = _to.Plain!.WriteAsync(_outgoing[_written++], _read.Idle.Token).ConfigureAwait(false).GetAwaiter();
+                if (!_write.IsCompleted)
+                {
+                    _waiting = Waiting.Write;
+                    _write.UnsafeOnCompleted(Continuation());
+                    return false;
+                }
+                _write.GetResult();
+            }
+            _outgoing.Clear();
+            _written = 0;
+            return true;
         }
 
         /// <summary>True when the peer's lock is held now; false when the wait resumes <see cref="Relay"/> later.</summary>
@@ -243,6 +306,10 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                         _flush.GetResult();
                         Relayed();
                         break;
+                    case Waiting.Write:
+                        _write.GetResult();
+                        if (Write()) Relayed();
+                        break;
                     case Waiting.Reply:
                         _send.GetResult();
                         Relayed();
@@ -269,6 +336,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
 
         public override void PostStop()
         {
+            _outgoing.Clear();
             if (_holding)
             {
                 _holding = false;

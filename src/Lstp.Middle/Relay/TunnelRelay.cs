@@ -8,12 +8,12 @@ namespace Lstp.Middle.Relay;
 /// A paired tunnel's relay graph, both directions in one graph, run by a relay host (<see cref="RelayHosts"/>):
 /// <code>
 ///  ┌──────────────────────┐ read (lent) ┌──────────────────────────────┐
-///  │ LinkReads(first)     │────────────►│ RelayFrames: RELAY into the  │──► second's pipe
-///  │ Kestrel's input pipe │◄── pull ────│ second's pipe, PING answered │    (its output lock)
+///  │ LinkReads(first)     │────────────►│ RelayFrames: RELAY to the    │──► second's socket
+///  │ the link's input pipe│◄── pull ────│ second, PING answered        │    (its output lock)
 ///  └──────────────────────┘  AdvanceTo  └──────────────────────────────┘
 ///  ┌──────────────────────┐ read (lent) ┌──────────────────────────────┐
-///  │ LinkReads(second)    │────────────►│ RelayFrames: RELAY into the  │──► first's pipe
-///  └──────────────────────┘             │ first's pipe, PING answered  │
+///  │ LinkReads(second)    │────────────►│ RelayFrames: RELAY to the    │──► first's socket
+///  └──────────────────────┘             │ first, PING answered         │
 ///                                       └──────────────────────────────┘
 /// </code>
 /// The two directions share nothing but the interpreter: one ending (its link closed) leaves the other relaying

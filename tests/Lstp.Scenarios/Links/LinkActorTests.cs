@@ -203,7 +203,7 @@ public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
 
     private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token;
 
-    /// <summary>An end's connection as Kestrel hands it to the handler, over two in-memory pipes.</summary>
+    /// <summary>An end's link as the listener hands it to the handler, over two in-memory pipes.</summary>
     private sealed class FakeConnection : IAsyncDisposable
     {
         private readonly Pipe _toMiddle = new();
@@ -212,17 +212,16 @@ public sealed class LinkActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
 
         private FakeConnection(LinkHandler handler)
         {
-            var context = new DefaultConnectionContext(Guid.NewGuid().ToString(), new DuplexPipe(_toMiddle.Reader, _fromMiddle.Writer), new DuplexPipe(_fromMiddle.Reader, _toMiddle.Writer));
-            context.ConnectionClosed = _closed.Token;
+            var link = new LinkSession(new DuplexPipe(_toMiddle.Reader, _fromMiddle.Writer), "127.0.0.1:" + Random.Shared.Next(1024, 65535), _closed.Token, _ => _closed.Cancel());
             Reader = new FrameStreamReader(_fromMiddle.Reader.AsStream(), 2 * ProtocolLimits.DefaultMaxPayload);
-            Closed = handler.OnConnectedAsync(context);
+            Closed = handler.OnConnectedAsync(link);
         }
 
         public static FakeConnection Open(LinkHandler handler) => new(handler);
 
         public FrameStreamReader Reader { get; }
 
-        /// <summary>Completes when the middle is done with the connection (Kestrel would close it then).</summary>
+        /// <summary>Completes when the middle is done with the connection (the listener would close it then).</summary>
         public Task Closed { get; }
 
         public async Task SendAsync(ReadOnlyMemory<byte> bytes) => await _toMiddle.Writer.WriteAsync(bytes);

@@ -335,6 +335,36 @@ public sealed class LimitTests(ITestOutputHelper output)
         Assert.True(second.AsSpan().SequenceEqual(frame.AsSpan(half)), "the second half arrived intact");
     }
 
+    [Fact]
+    public async Task RELAY_frames_around_link_frames_in_one_read_arrive_whole_and_in_order_and_the_link_frames_do_not()
+    {
+        // The middle writes the RELAY frames of one read to the peer's socket from the buffer it read them into,
+        // adjacent pieces joined; a link frame between two of them (PING, answered to the sender) is a gap in that buffer.
+        await using var middle = await MiddleHost.StartAsync(LoopbackMiddle(), new TestLog(output, LogLevel.Information));
+        var (a, b) = await RawPairAsync(middle, Source(10));
+        await using var _ = a;
+        await using var __ = b;
+
+        var payloads = new[] { 500, 4, 65_000, 1, 200_000 }.Select(RandomNumberGenerator.GetBytes).ToArray();
+        var burst = new List<byte>();
+        for (var i = 0; i < payloads.Length; i++)
+        {
+            burst.AddRange(new Relay(payloads[i]).ToFrame());
+            if (i % 2 == 0) burst.AddRange(new Ping((ulong)i).ToFrame());
+        }
+        await a.SendAsync(burst.ToArray());
+
+        foreach (var payload in payloads)
+        {
+            var relayed = Assert.IsType<Relay>(await b.ReadAsync());
+            Assert.True(payload.AsSpan().SequenceEqual(relayed.Data.Span), $"a RELAY of {payload.Length} bytes arrived intact and in its place");
+        }
+        for (var i = 0; i < payloads.Length; i += 2) Assert.Equal((ulong)i, Assert.IsType<Pong>(await a.ReadAsync()).Value);
+        // Nothing else reached the peer: the next frame it reads is the one sent after the burst.
+        await a.SendAsync(new Relay(new byte[] { 42 }));
+        Assert.Equal(new byte[] { 42 }, Assert.IsType<Relay>(await b.ReadAsync()).Data.ToArray());
+    }
+
     /// <summary>Two raw links that the middle pairs with each other (from <paramref name="source"/>), setup answers read.</summary>
     private static async Task<(RawLink A, RawLink B)> RawPairAsync(MiddleHost middle, System.Net.IPAddress source)
     {

@@ -108,7 +108,11 @@ public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKi
         for (var i = 0; i < 4; i++, sent += Chunk) await Peer.SendAsync(new ServiceData(channel, Pattern(sent, Chunk)));
         await AssertAnswersPingAsync(1); // the near end has counted all of it, and still pauses the peer: no RESUME, no second PAUSE
 
-        // The application drains: every byte arrives in order, and the next frame the peer hears is RESUME.
+        // The application drains: every byte arrives in order, and the next frame the peer hears is RESUME. Its receive
+        // buffer grows first: through 16 KiB buffers loopback TCP moves some 170 KB/s (each window waits for a delayed
+        // ACK), and on a 2-core machine with a cold thread pool the near end's PAUSE may reach the peer only after
+        // 12 MB (its reader outruns its writer), which would then take over a minute to drain.
+        application.ReceiveBufferSize = 4 * 1024 * 1024;
         var received = await Net.ReadExactlyAsync(application, (int)sent).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(received.AsSpan().SequenceEqual(Pattern(0, (int)sent)), "the application reads what the peer sent, in order");
         Assert.Equal(new ServiceDataResume(channel), await Peer.NextAsync());
