@@ -11,7 +11,8 @@ namespace Lstp.Cli.Commands;
 
 /// <summary>
 /// `lstp loadgen` (hidden): load generators for the benchmarks in bench/. `loadgen idle` opens N paired, idle
-/// tunnels against one middle from a single process, so bench/run.sh can measure the middle's memory per tunnel.
+/// tunnels against one middle from a single process, so bench/run.sh can measure the middle's memory per tunnel;
+/// `loadgen opens` and `loadgen echo` measure the channel-open rate (bench/opens, <see cref="LoadgenOpens"/>).
 /// </summary>
 public static class LoadgenCommand
 {
@@ -19,6 +20,8 @@ public static class LoadgenCommand
     {
         var command = new Command("loadgen", "Load generators for benchmarks (bench/run.sh).") { Hidden = true };
         command.Subcommands.Add(Idle());
+        command.Subcommands.Add(LoadgenOpens.Opens());
+        command.Subcommands.Add(LoadgenOpens.Echo());
         return command;
     }
 
