@@ -48,6 +48,50 @@ public sealed class ProcessTests(ITestOutputHelper output)
         await server.WaitForLineAsync(l => l.Contains("peer proc-client shut the tunnel down", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_open_rate_load_generator_counts_echoed_connections_and_fails_on_a_wrong_echo()
+    {
+        // bench/opens reads its rates from these two; a generator that counted connections it did not check would lie.
+        var echoPort = Net.FreePort();
+        await using var echo = LstpProcess.Start("loadgen", "echo", "--listen", $"127.0.0.1:{echoPort}");
+        await echo.WaitForLineAsync(l => l.Contains("echo listening", StringComparison.Ordinal));
+        await using var opens = LstpProcess.Start("loadgen", "opens", "--target", $"127.0.0.1:{echoPort}", "--clients", "4", "--seconds", "1", "--size", "1000");
+        Assert.Equal(0, await opens.WaitForExitAsync());
+        var result = opens.Lines.Single(l => l.StartsWith("opens ", StringComparison.Ordinal)).Split(' ');
+        Assert.True(long.Parse(result[1], System.Globalization.CultureInfo.InvariantCulture) > 0, string.Join(' ', result));
+        Assert.Equal("0", result[5]);
+
+        // A service that answers with other bytes: every connection fails, and the exit status says so.
+        using var liar = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        liar.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        liar.Listen(64);
+        using var stop = new CancellationTokenSource();
+        var serving = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var accepted = await liar.AcceptAsync(stop.Token);
+                var buffer = new byte[1000];
+                var got = 0;
+                while (got < buffer.Length)
+                {
+                    var n = await accepted.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None);
+                    if (n == 0) break;
+                    got += n;
+                }
+                buffer[0] ^= 0xFF;
+                await accepted.SendAsync(buffer.AsMemory(0, got), SocketFlags.None);
+            }
+        });
+        var liarPort = ((System.Net.IPEndPoint)liar.LocalEndPoint!).Port;
+        await using var fooled = LstpProcess.Start("loadgen", "opens", "--target", $"127.0.0.1:{liarPort}", "--clients", "1", "--seconds", "1", "--size", "1000");
+        Assert.Equal(1, await fooled.WaitForExitAsync());
+        var counted = fooled.Lines.Single(l => l.StartsWith("opens ", StringComparison.Ordinal)).Split(' ');
+        Assert.Equal("0", counted[1]);
+        await stop.CancelAsync();
+        try { await serving; } catch (OperationCanceledException) { }
+    }
+
     [Theory]
     [InlineData("end --middle 127.0.0.1:1", "secret is required")]
     [InlineData("end --middle nowhere --secret s", "--middle")]
