@@ -7,6 +7,8 @@
 # Usage: bench/opens/run.sh [--runs N] [--seconds S] [--clients N] [--size BYTES] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+STARTED_AT=$SECONDS ROOT=$PWD
+source bench/lib.sh
 runs=3 seconds=5 clients=16 size=1024 build=1
 while (($#)); do
   case "$1" in
@@ -15,28 +17,30 @@ while (($#)); do
     --clients) clients=$2; shift 2;;
     --size) size=$2; shift 2;;
     --no-build) build=0; shift;;
-    *) echo "unknown option $1" >&2; exit 2;;
+    *) help_or_unknown "$1";;
   esac
 done
 out=bench/out/opens-$(date -u +%Y%m%d-%H%M%S); mkdir -p "$out"
-((build)) && dotnet publish src/Lstp.Cli -c Release -o out/lstp-bench -nologo -v quiet >/dev/null
+LOGS=$out WORK=$(mktemp -d /tmp/lstp-opens.XXXXXX) PIDS=()
+exit_trap
+if ((build)); then publish_lstp out/lstp-bench "$out/build.log"; fi
 lstp=out/lstp-bench/lstp
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 
-echo_port=$(free_port); mid=$(free_port); tls=$(free_port); plain=$(free_port)
-$lstp loadgen echo --listen 127.0.0.1:"$echo_port" >"$out/echo.log" 2>&1 & pids+=($!)
-$lstp middle --listen 127.0.0.1:"$mid" --admin off --log-level warning >"$out/middle.log" 2>&1 & pids+=($!)
+read -r echo_port mid tls plain < <(free_ports 4)
+spawn echo "$lstp" loadgen echo --listen 127.0.0.1:"$echo_port"
+spawn middle "$lstp" middle --listen 127.0.0.1:"$mid" --admin off --log-level warning
 for mode in tls plain; do
   flag=(); port=$tls
   [[ $mode == plain ]] && flag=(--plaintext) && port=$plain
-  $lstp end --middle 127.0.0.1:"$mid" --secret "bench-$mode" --name "srv-$mode" --service echo=127.0.0.1:"$echo_port" "${flag[@]}" --log-level warning >"$out/server-$mode.log" 2>&1 & pids+=($!)
-  $lstp end --middle 127.0.0.1:"$mid" --secret "bench-$mode" --name "cli-$mode" --forward "$port=echo" "${flag[@]}" --log-level warning >"$out/client-$mode.log" 2>&1 & pids+=($!)
+  spawn "server-$mode" "$lstp" end --middle 127.0.0.1:"$mid" --secret "bench-$mode" --name "srv-$mode" --service echo=127.0.0.1:"$echo_port" "${flag[@]}" --log-level warning
+  spawn "client-$mode" "$lstp" end --middle 127.0.0.1:"$mid" --secret "bench-$mode" --name "cli-$mode" --forward "$port=echo" "${flag[@]}" --log-level warning
 done
-wait_port "$echo_port"; wait_port "$tls"; wait_port "$plain"; sleep 2
+wait_listen "$echo_port" "lstp loadgen echo" "$(pid_of echo)"
+wait_listen "$tls" "the TLS client end" "$(pid_of client-tls)"
+wait_listen "$plain" "the plaintext client end" "$(pid_of client-plain)"
+# A discarded second through each path first: it waits for its tunnel to open (a forward holds connections until
+# then) and warms the JIT, so the measured runs see a running tunnel.
+for port in "$tls" "$plain"; do "$lstp" loadgen opens --target 127.0.0.1:"$port" --clients "$clients" --seconds 1 >>"$out/warmup.log" 2>&1 || true; done
 
 measure() { # name port: one run, its rate appended to $out/<name>.txt
   local line
