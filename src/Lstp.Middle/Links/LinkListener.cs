@@ -128,7 +128,7 @@ public sealed partial class LinkListener : IAsyncDisposable
             // The pipe asks for the setup size and reads into what the pool gives (LinkReadPool: 64 KiB once relayed),
             // in a new block once less than 1 KiB is left in the last.
             var input = PipeReader.Create(stream, new StreamPipeReaderOptions(reads, bufferSize: LinkReadPool.SetupBlockSize, minimumReadSize: 1024, useZeroByteReads: true));
-            var pipe = new StreamPipe(input, PipeWriter.Create(stream));
+            var pipe = new LinkPipe(input, PipeWriter.Create(stream));
             // Closed fires when the link is aborted, when a read finds the end's FIN, and when its actor is done.
             var link = new LinkSession(pipe, remote, closed.Token, _ => Abort(socket, closed), () => _ = closed.CancelAsync(), _certificate is null ? network : null)
             {
@@ -176,6 +176,13 @@ public sealed partial class LinkListener : IAsyncDisposable
     /// <summary>Closes the connection at once (both directions), as Kestrel's abort did; the reads and writes on it fail.</summary>
     private static void Abort(Socket socket, CancellationTokenSource closed)
     {
+        Close(socket);
+        // Not inline: whoever aborts (a link's actor) must not run the waits on Closed in its own call.
+        _ = closed.CancelAsync();
+    }
+
+    private static void Close(Socket socket)
+    {
         try
         {
             socket.Shutdown(SocketShutdown.Both);
@@ -185,13 +192,6 @@ public sealed partial class LinkListener : IAsyncDisposable
             // Already closed.
         }
         socket.Dispose();
-        try
-        {
-            closed.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
     }
 
     /// <summary>Stops accepting; the links already open go on.</summary>
@@ -209,17 +209,7 @@ public sealed partial class LinkListener : IAsyncDisposable
         if (await AllClosedWithin(StopGrace).ConfigureAwait(false)) return;
         List<Socket> left;
         lock (_open) left = [.. _open.Keys];
-        foreach (var socket in left)
-        {
-            try
-            {
-                socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-            }
-            socket.Dispose();
-        }
+        foreach (var socket in left) Close(socket);
         // Their actors see the links fail and let go (each link's actor is bounded by its own output's wait).
         await AllClosedWithin(StopGrace).ConfigureAwait(false);
     }
@@ -238,8 +228,6 @@ public sealed partial class LinkListener : IAsyncDisposable
             return false;
         }
     }
-
-    private sealed record StreamPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
     private static partial class Log
     {

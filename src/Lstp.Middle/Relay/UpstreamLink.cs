@@ -13,13 +13,11 @@ public static class UpstreamLink
         IDialer dialer = trust is null ? TcpDialer.Instance : new TlsDialer(TcpDialer.Instance, trust);
         var stream = await dialer.DialAsync(target, cancellationToken).ConfigureAwait(false);
         var closed = new CancellationTokenSource();
-        var pipe = new StreamPipe(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384)), PipeWriter.Create(stream));
+        var pipe = new LinkPipe(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384)), PipeWriter.Create(stream));
         return new LinkSession(pipe, target.ToString(), closed.Token, _ =>
         {
             closed.Cancel();
             stream.Dispose();
         });
     }
-
-    private sealed record StreamPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 }
