@@ -28,9 +28,8 @@ namespace Lstp.Admin;
 /// </summary>
 public sealed class MiddleHost : IAsyncDisposable
 {
-    /// <summary>Kestrel for the admin endpoint, started only when there is one (<see cref="_adminStarted"/>).</summary>
+    /// <summary>Kestrel for the admin endpoint, started only when there is one (<see cref="AdminAddress"/>).</summary>
     private readonly WebApplication _app;
-    private readonly bool _adminStarted;
     private readonly StatusFeed _feed;
     private readonly NodeTelemetry _telemetry;
 
@@ -38,14 +37,13 @@ public sealed class MiddleHost : IAsyncDisposable
 
     private readonly LinkListener _links;
 
-    private MiddleHost(WebApplication app, bool adminStarted, LinkListener links, StatusFeed feed, NodeTelemetry telemetry, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors, bool ownsActors)
+    private MiddleHost(WebApplication app, LinkListener links, StatusFeed feed, NodeTelemetry telemetry, MiddleNode node, HostPort link, HostPort? admin, ActorSystem actors, bool ownsActors)
     {
         _links = links;
         _telemetry = telemetry;
         Actors = actors;
         _ownsActors = ownsActors;
         _app = app;
-        _adminStarted = adminStarted;
         _feed = feed;
         Node = node;
         LinkAddress = link;
@@ -136,10 +134,10 @@ public sealed class MiddleHost : IAsyncDisposable
             node.Metrics.Dispose();
             throw new InvalidOperationException($"cannot listen: {ex.Message}", ex);
         }
-        var link = new HostPort(options.Listen.Host, links.EndPoint.Port);
+        var link = ListenAddress.Bound(links.EndPoint, options.Listen);
         node.BoundAddress = link.ToString();
         var adminBound = adminListen is null ? (HostPort?)null : ListenAddress.Bound(adminListen, options.Admin!.Value);
-        return new MiddleHost(app, adminEndPoint is not null, links, feed, telemetry, node, link, adminBound, actors, ownsActors);
+        return new MiddleHost(app, links, feed, telemetry, node, link, adminBound, actors, ownsActors);
     }
 
     private static X509Certificate2? LoadCertificate(MiddleOptions options)
@@ -163,7 +161,7 @@ public sealed class MiddleHost : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         await _links.StopAcceptingAsync().ConfigureAwait(false);
-        if (_adminStarted) await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (AdminAddress is not null) await _app.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private int _disposed;
@@ -175,7 +173,7 @@ public sealed class MiddleHost : IAsyncDisposable
         await _links.DisposeAsync().ConfigureAwait(false);
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
         {
-            if (_adminStarted)
+            if (AdminAddress is not null)
             {
                 try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); } catch (OperationCanceledException) { }
             }

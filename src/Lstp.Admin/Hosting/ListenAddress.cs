@@ -18,5 +18,8 @@ public static class ListenAddress
 
     /// <summary>The address as asked, with the port Kestrel actually bound (port 0 resolved).</summary>
     public static HostPort Bound(ListenOptions listen, HostPort asked) =>
-        listen.EndPoint is IPEndPoint ip ? new HostPort(asked.Host, ip.Port) : asked;
+        listen.EndPoint is IPEndPoint ip ? Bound(ip, asked) : asked;
+
+    /// <summary>The address as asked, with the port a socket actually bound (port 0 resolved).</summary>
+    public static HostPort Bound(IPEndPoint bound, HostPort asked) => new(asked.Host, bound.Port);
 }

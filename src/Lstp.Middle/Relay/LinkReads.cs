@@ -9,8 +9,9 @@ namespace Lstp.Middle.Relay;
 /// <summary>
 /// A link's input (its pipe, which reads the socket only when asked: <see cref="Links.LinkListener"/>) as a stream
 /// of reads, each lent downstream without a copy: one ReadAsync per pull, and the next pull advances the pipe past
-/// what downstream consumed (a pipe read loop's shape, split at the port). Completes when the end closes its side or the link is ended on purpose (<see cref="LinkSession.End"/>);
-/// fails with KeepaliveTimeout when nothing arrives for the idle timeout.
+/// what downstream consumed (a pipe read loop's shape, split at the port). Completes when the end closes its side
+/// or the link is ended on purpose (<see cref="LinkSession.End"/>); fails with KeepaliveTimeout when nothing arrives
+/// for the idle timeout.
 /// </summary>
 internal sealed class LinkReads : GraphStage<SourceShape<LentRead>>
 {

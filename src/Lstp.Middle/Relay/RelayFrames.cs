@@ -148,23 +148,12 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                     if (!MessageCodec.TryReadMessage(ref _rest, ProtocolLimits.MaxSetupPayload, out var message)) break;
                     LinkHandler.HandleLinkFrame(_from, message!, _replies ??= []);
                 }
-                // Flush whatever was forwarded, also the part of a frame that continues in the next read.
-                if (_forwarded && _to.Plain is not null)
+                // Send whatever was forwarded (written to the socket, or the pipe flushed), also the part of a frame that
+                // continues in the next read.
+                if (_forwarded)
                 {
                     _forwarded = false;
-                    if (!Write()) return;
-                }
-                else if (_forwarded)
-                {
-                    _forwarded = false;
-                    _flush = _to.Writer.FlushAsync(_read.Idle.Token).ConfigureAwait(false).GetAwaiter();
-                    if (!_flush.IsCompleted)
-                    {
-                        _waiting = Waiting.Flush;
-                        _flush.UnsafeOnCompleted(Continuation());
-                        return;
-                    }
-                    _flush.GetResult();
+                    if (!(_to.Plain is null ? Flush() : Write())) return;
                 }
                 Relayed();
             }
@@ -192,7 +181,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
         }
 
         /// <summary>One piece for two that lie next to each other in the same buffer (a header and its payload).</summary>
-        internal static bool TryJoin(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, out ReadOnlyMemory<byte> joined)
+        private static bool TryJoin(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, out ReadOnlyMemory<byte> joined)
         {
             // Not a conditional expression: `adjacent ? memory : null` types as ReadOnlyMemory (null converts through
             // byte[]) and yields an empty piece, not "no join".
@@ -204,6 +193,20 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
             }
             joined = default;
             return false;
+        }
+
+        /// <summary>Flushes the peer's pipe; true when done now, false when the flush resumes <see cref="Relayed"/> later.</summary>
+        private bool Flush()
+        {
+            _flush = _to.Writer.FlushAsync(_read.Idle.Token).ConfigureAwait(false).GetAwaiter();
+            if (!_flush.IsCompleted)
+            {
+                _waiting = Waiting.Flush;
+                _flush.UnsafeOnCompleted(Continuation());
+                return false;
+            }
+            _flush.GetResult();
+            return true;
         }
 
         /// <summary>
