@@ -4,6 +4,9 @@
 # --plaintext, interleaved run by run; the rate of each and the ratio tunnel / direct. The load generator and the
 # echo service are `lstp loadgen opens` / `lstp loadgen echo` (C#, one process each): Python clients top out near
 # 4,000 connections per second here, below what either path takes. Loopback only; medians of --runs runs.
+# With the rates, the CPU each process spent per connection (the load generator, the echo service, the client end,
+# the middle, the server end; summed over the runs, from /proc and the generator's rusage): on a machine where
+# every path is CPU-bound this says where a connection's cost goes, and what bounds the ratio.
 # Usage: bench/opens/run.sh [--runs N] [--seconds S] [--clients N] [--size BYTES] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,17 +45,47 @@ wait_listen "$plain" "the plaintext client end" "$(pid_of client-plain)"
 # then) and warms the JIT, so the measured runs see a running tunnel.
 for port in "$tls" "$plain"; do "$lstp" loadgen opens --target 127.0.0.1:"$port" --clients "$clients" --seconds 1 >>"$out/warmup.log" 2>&1 || true; done
 
-measure() { # name port: one run, its rate appended to $out/<name>.txt
-  local line
-  line=$($lstp loadgen opens --target 127.0.0.1:"$2" --clients "$clients" --seconds "$seconds" --size "$size" 2>>"$out/$1.err") || true
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system CPU of PID, in clock ticks
+hz=$(getconf CLK_TCK)
+# The generator's own CPU: its rusage, printed in seconds on stderr's last line by this wrapper.
+generator=(python3 -c 'import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; r = resource.getrusage(resource.RUSAGE_CHILDREN); print(f"cpu {r.ru_utime + r.ru_stime:.3f}", file=sys.stderr); sys.exit(code)')
+measure() { # name port [mode]: one run; its rate appended to $out/<name>.txt, its opens and CPU per process to $out/<name>.cpu
+  local line before=() after=() pids=("$(pid_of echo)" "$(pid_of middle)") p
+  [[ -n ${3:-} ]] && pids+=("$(pid_of "client-$3")" "$(pid_of "server-$3")")
+  for p in "${pids[@]}"; do before+=("$(ticks "$p")"); done
+  line=$("${generator[@]}" "$lstp" loadgen opens --target 127.0.0.1:"$2" --clients "$clients" --seconds "$seconds" --size "$size" 2>"$out/$1.stderr") || true
+  for p in "${pids[@]}"; do after+=("$(ticks "$p")"); done
+  cat "$out/$1.stderr" >>"$out/$1.err"
   echo "$line" >>"$out/$1.raw"
   awk '{print $4}' <<<"$line" >>"$out/$1.txt"
+  # opens, the generator's CPU seconds, then the CPU ticks of echo, middle[, client end, server end]
+  {
+    printf '%s %s' "$(awk '{print $2}' <<<"$line")" "$(awk '/^cpu / {print $2}' "$out/$1.stderr")"
+    for i in "${!pids[@]}"; do printf ' %s' "$(( after[i] - before[i] ))"; done
+    echo
+  } >>"$out/$1.cpu"
   sleep 1 # let TIME_WAIT and the tunnel's closing channels settle between runs
+}
+# CPU µs per connection for path NAME, summed over its runs: "generator echo client middle server total"
+per_open() {
+  python3 - "$out/$1.cpu" "$hz" <<'PY'
+import sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+hz = float(sys.argv[2])
+opens = sum(float(r[0]) for r in rows)
+generator = sum(float(r[1]) for r in rows)
+ticks = [sum(float(r[i]) for r in rows) / hz for i in range(2, len(rows[0]))]
+echo, middle = ticks[0], ticks[1]
+client, server = (ticks[2], ticks[3]) if len(ticks) > 2 else (0.0, 0.0)
+cells = [generator, echo, client, middle, server]
+us = [1e6 * c / max(opens, 1) for c in cells]
+print(" | ".join(f"{u:.0f}" for u in us) + f" | {sum(us):.0f}")
+PY
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "–" hi}'; }
 for r in $(seq "$runs"); do
-  measure direct "$echo_port"; measure tls "$tls"; measure plain "$plain"
+  measure direct "$echo_port"; measure tls "$tls" tls; measure plain "$plain" plain
 done
 failed=$(cat "$out"/*.raw | awk '{f+=$6} END {print f+0}')
 d=$(median <"$out/direct.txt"); t=$(median <"$out/tls.txt"); p=$(median <"$out/plain.txt")
@@ -68,6 +101,14 @@ d=$(median <"$out/direct.txt"); t=$(median <"$out/tls.txt"); p=$(median <"$out/p
   echo "| direct (client → echo) | $d ($(range <"$out/direct.txt")) | 1.00× |"
   echo "| through a tunnel, default TLS | $t ($(range <"$out/tls.txt")) | $(python3 -c "print('%.2f' % ($t/$d))")× |"
   echo "| through a tunnel, \`--plaintext\` | $p ($(range <"$out/plain.txt")) | $(python3 -c "print('%.2f' % ($p/$d))")× |"
+  echo
+  echo "CPU per connection, µs, by process (summed over the runs; the load generator from its rusage, the others from /proc):"
+  echo
+  echo "| path | load generator | echo service | client end | middle | server end | all |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| direct | $(per_open direct) |"
+  echo "| default TLS | $(per_open tls) |"
+  echo "| \`--plaintext\` | $(per_open plain) |"
   echo
   echo "Targets (issue 15): through a tunnel ≥ 0.8× direct and ≥ 10,000 per second. With 2 cores for the clients, the echo"
   echo "service and (through a tunnel) two ends and a middle, every path is CPU-bound: the rate measures CPU per connection."

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Threading.Channels;
 using Akka;
 using Akka.Streams;
 using Akka.Streams.Dsl;
@@ -10,14 +9,14 @@ using Lstp.Tunnel.Streams;
 namespace Lstp.Tunnel.Channels;
 
 /// <summary>
-/// The two Akka.Streams graphs that carry one channel's bytes. Each is fused into one actor; elements are pooled
+/// The Akka.Streams graph that carries one channel's bytes, both directions fused into one actor; elements are pooled
 /// chunks of up to 64 KiB, so the per-element cost of a stream is paid once per socket read, not per byte.
 /// <code>
-/// uplink:    [SocketSource] ──chunk──► [frame: SERVICE_DATA(_COMPRESSED)] ──► [wait RESUME, writer credit: tunnel] ──► done
-///             application                headroom for the header                 TunnelWriter (one writer per tunnel)
+/// uplink:    [SocketSource] ──chunk──► [UplinkSender: frame SERVICE_DATA(_COMPRESSED), wait RESUME, writer credit] ──► tunnel
+///             application, headroom for the header              TunnelWriter (one writer per tunnel)
 ///
-/// downlink:  [inbox] ──record──► [decompress if compressed] ──chunk──► [SocketSink] ──► FIN when the inbox completes
-///             tunnel reader                                              application; each write drains flow control (RESUME)
+/// downlink:  [InboxSource: decompress if compressed] ──chunk──► [SocketSink] ──► FIN when the inbox completes
+///             tunnel reader's records                          application; each write drains flow control (RESUME)
 /// </code>
 /// The downlink's sink pulls only when the application took the last chunk, so a slow application leaves records
 /// in the inbox; flow control counts them and sends SERVICE_DATA_PAUSE at its threshold, and the sink's drain
@@ -36,20 +35,27 @@ internal static class ChannelGraphs
     /// </summary>
     public const int UplinkRead = ProtocolLimits.ServiceDataChunk - FrameCodec.ServiceDataPrefix;
 
-    /// <summary>The uplink: reads the application, frames each read and hands it to <paramref name="send"/>; completes at the application's FIN.</summary>
-    public static IRunnableGraph<Task> Uplink(Socket socket, Func<Chunk, Chunk> frame, Func<Chunk, Task<int>> send) =>
-        Source.FromGraph(new SocketSource(socket, FrameCodec.ServiceDataPrefix, UplinkRead))
-            .Select(frame)
-            .SelectAsync(1, send)
-            .TakeWhile(sent => sent != Closed)
-            .ToMaterialized(Sink.Ignore<int>(), Keep.Right)
-            .Named("uplink");
+    /// <summary>
+    /// Both directions of every channel, built and fused once: a channel materializes this with itself as an
+    /// attribute (<see cref="ServiceChannel.Of"/>), from which the stages' logics take its socket and inbox. Building
+    /// and fusing the graph per channel was a quarter of an end's CPU under a flood of short connections (perf,
+    /// bench/opens); now a channel costs its logics and one interpreter. The materialized value is the tasks of the
+    /// uplink (ends at the application's FIN) and the downlink (ends once it half-closed the application).
+    /// </summary>
+    public static readonly IGraph<ClosedShape, (Task Uplink, Task Downlink)> Blueprint = Fusing.Aggressive(RunnableGraph.FromGraph(
+        GraphDsl.Create(new UplinkSender(), new SocketSink(Application), (uplink, downlink) => (uplink, downlink), (builder, send, write) =>
+        {
+            var read = builder.Add(new SocketSource(attributes => ServiceChannel.Of(attributes).Socket, FrameCodec.ServiceDataPrefix, UplinkRead));
+            builder.From(read.Outlet).To(send.Inlet);
+            var inbox = builder.Add(new InboxSource());
+            builder.From(inbox.Outlet).To(write.Inlet);
+            return ClosedShape.Instance;
+        })).Named("channel"));
 
-    /// <summary>The downlink: writes what the peer sent (decompressed by <paramref name="decompress"/> when given) to the application; half-closes it when the inbox completes.</summary>
-    public static IRunnableGraph<Task> Downlink(ChannelReader<InboundRecord> inbox, Socket socket, Func<InboundRecord, Chunk>? decompress, Action<Chunk> drained)
+    /// <summary>What the downlink's sink writes to, and what it tells when the application took a chunk.</summary>
+    private static (Socket, Action<Chunk>) Application(Attributes attributes)
     {
-        var records = ChannelSource.FromReader(inbox);
-        var chunks = decompress is null ? records.Select(record => record.Data) : records.Select(decompress);
-        return chunks.ToMaterialized(new SocketSink(socket, drained), Keep.Right).Named("downlink");
+        var channel = ServiceChannel.Of(attributes);
+        return (channel.Socket, channel.Drained);
     }
 }

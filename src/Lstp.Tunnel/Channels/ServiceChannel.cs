@@ -14,9 +14,10 @@ using Lstp.Tunnel.Streams;
 namespace Lstp.Tunnel.Channels;
 
 /// <summary>
-/// One multiplexed service channel's data plane: the local application's socket and the two Akka.Streams graphs that
-/// move its bytes (<see cref="ChannelGraphs"/>). Its actor (<see cref="ServiceChannelActor"/>) decides when they start
-/// and when the channel ends; the tunnel's reader queues what the peer sent into the channel's inbox in stream order.
+/// One multiplexed service channel's data plane: the local application's socket and the Akka.Streams graph that moves
+/// its bytes both ways (<see cref="ChannelGraphs.Blueprint"/>, materialized with this channel as its attribute). Its
+/// actor (<see cref="ServiceChannelActor"/>) decides when the graph starts and when the channel ends; the tunnel's
+/// reader queues what the peer sent into the channel's inbox in stream order.
 /// The uplink reads the socket into SERVICE_DATA frames (waiting while the peer has paused us); the downlink writes
 /// the inbox into the socket, and what the inbox holds drives PAUSE/RESUME. When the tunnel agreed on a compression
 /// method, the uplink may send a frame as SERVICE_DATA_COMPRESSED (<see cref="ChannelCompressor"/> decides), and the
@@ -24,7 +25,7 @@ namespace Lstp.Tunnel.Channels;
 /// channel holds at most one decompressed frame however well the data compresses, while flow control counts
 /// application bytes (the length each compressed frame declares) either way.
 /// </summary>
-public sealed class ServiceChannel
+public sealed class ServiceChannel : Attributes.IAttribute
 {
     private readonly Socket _socket;
     private readonly TunnelWriter _writer;
@@ -131,20 +132,31 @@ public sealed class ServiceChannel
         try { socket.Dispose(); } catch (ObjectDisposedException) { }
     }
 
-    /// <summary>Materializes the channel's two graphs (<see cref="ChannelGraphs"/>) with <paramref name="materializer"/>.</summary>
+    /// <summary>The channel a stage of <see cref="ChannelGraphs.Blueprint"/> serves: the one it was materialized with.</summary>
+    internal static ServiceChannel Of(Attributes attributes) =>
+        attributes.GetAttribute<ServiceChannel>() ?? throw new InvalidOperationException("a channel's graph is materialized with its ServiceChannel");
+
+    /// <summary>The application's socket, which the channel's graph reads and writes.</summary>
+    internal Socket Socket => _socket;
+
+    /// <summary>What arrived for the application, for the downlink to take in order.</summary>
+    internal ChannelReader<InboundRecord> Inbox => _inbox.Reader;
+
+    private ChannelDecompressor? _decompressor;
+
+    /// <summary>Materializes the channel's graph (<see cref="ChannelGraphs.Blueprint"/>) with <paramref name="materializer"/>.</summary>
     internal void StartPumps(IMaterializer materializer)
     {
         _counters.ChannelOpened();
         _counted = true;
         var compressor = Compressor = Compression.CreateCompressor(_counters.Compression);
-        var uplink = ChannelGraphs.Uplink(_socket, Frame, SendAsync).Run(materializer);
+        var decompressor = _decompressor = Compression.CreateDecompressor();
+        var (uplink, downlink) = materializer.Materialize(ChannelGraphs.Blueprint, new Attributes(this));
         _uplink = uplink.ContinueWith(t =>
         {
             compressor?.Dispose();
             Ended(t, error => new ChannelCommand.UplinkEnded(error ?? (_tunnelClosed ? new ObjectDisposedException(nameof(TunnelWriter), "the tunnel is closed") : null)));
         }, TaskScheduler.Default);
-        var decompressor = Compression.CreateDecompressor();
-        var downlink = ChannelGraphs.Downlink(_inbox.Reader, _socket, decompressor is null ? null : record => Decompress(decompressor, record), Drained).Run(materializer);
         _downlink = downlink.ContinueWith(t =>
         {
             // Nothing takes what arrives any more: the reader drops it instead of queueing it.
@@ -162,7 +174,7 @@ public sealed class ServiceChannel
     }
 
     /// <summary>Frames what the uplink read as SERVICE_DATA, or SERVICE_DATA_COMPRESSED when the compressor says so.</summary>
-    private Chunk Frame(Chunk read)
+    internal Chunk Frame(Chunk read)
     {
         var compressor = Compressor;
         var (frame, length) = compressor is null ? Raw(read.Buffer, read.Count) : Compress(compressor, read.Buffer, read.Count);
@@ -171,7 +183,7 @@ public sealed class ServiceChannel
 
     /// <summary>Waits while the peer has paused the channel, then for the tunnel writer's credit; the writer returns the array.</summary>
     /// <returns>The frame's length, or <see cref="ChannelGraphs.Closed"/> when the channel or its tunnel is closing.</returns>
-    private async Task<int> SendAsync(Chunk frame)
+    internal async ValueTask<int> SendAsync(Chunk frame)
     {
         try
         {
@@ -222,9 +234,10 @@ public sealed class ServiceChannel
     /// most one decompressed frame however well the data compresses. Bad compressed data, or data that does not
     /// decompress to the length its frame declared, throws <see cref="ProtocolException"/>: the channel aborts.
     /// </summary>
-    private Chunk Decompress(ChannelDecompressor decompressor, InboundRecord record)
+    internal Chunk Decompress(InboundRecord record)
     {
         if (!record.Compressed) return record.Data;
+        var decompressor = _decompressor ?? throw new ProtocolException(ErrorCode.ProtocolViolation, "SERVICE_DATA_COMPRESSED on a tunnel that agreed on no compression");
         var output = ArrayPool<byte>.Shared.Rent(ProtocolLimits.ServiceDataChunk);
         int n;
         try
@@ -250,7 +263,7 @@ public sealed class ServiceChannel
     }
 
     /// <summary>The application took a chunk: count it delivered, and let flow control send RESUME when it drained enough.</summary>
-    private void Drained(Chunk written)
+    internal void Drained(Chunk written)
     {
         _counters.AddReceived(written.Count);
         Telemetry.TunnelTelemetry.Received(_counters, Description, written.Count);

@@ -35,8 +35,7 @@ internal sealed partial class ServiceChannelActor : UntypedActor
     {
         if (_channel.IsOpener) return; // the opener waits for SERVICE_BEGIN_ACK
         // The accepting side is created once its target is dialled: it starts open.
-        _channel.StartPumps(ByteStreams.MaterializerOf(Context.System));
-        Become(Open);
+        Opened();
     }
 
     protected override void OnReceive(object message) => Opening(message);
@@ -49,13 +48,19 @@ internal sealed partial class ServiceChannelActor : UntypedActor
         switch (message)
         {
             case ChannelCommand.BeginAcked:
-                // The entry point answers its application first (a SOCKS reply), then the bytes may flow. No
-                // ConfigureAwait(false) in RunTask: what follows the await must run in the actor's context.
+                // The entry point answers its application first (a SOCKS reply), then the bytes may flow.
+                var answered = _onOutcome?.Invoke(ChannelOutcome.Success) ?? ValueTask.CompletedTask;
+                if (answered.IsCompletedSuccessfully)
+                {
+                    // Most entry points answer at once (a forward only traces it): no task to run in the actor.
+                    Opened();
+                    break;
+                }
+                // No ConfigureAwait(false) in RunTask: what follows the await must run in the actor's context.
                 RunTask(async () =>
                 {
-                    if (_onOutcome is not null) await _onOutcome(ChannelOutcome.Success);
-                    _channel.StartPumps(ByteStreams.MaterializerOf(Context.System));
-                    Become(Open);
+                    await answered;
+                    Opened();
                 });
                 break;
             case ChannelCommand.BeginRefused refused:
@@ -72,6 +77,12 @@ internal sealed partial class ServiceChannelActor : UntypedActor
                 Unhandled(message);
                 break;
         }
+    }
+
+    private void Opened()
+    {
+        _channel.StartPumps(ByteStreams.MaterializerOf(Context.System));
+        Become(Open);
     }
 
     /// <summary>Open: bytes flow both ways; each direction's end is noted until both are done.</summary>

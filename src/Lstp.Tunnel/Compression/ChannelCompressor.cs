@@ -10,6 +10,8 @@ namespace Lstp.Tunnel.Compression;
 /// <item>a frame is sent compressed only when that is smaller than sending it raw; otherwise it goes raw and the
 /// compressor is dropped, because its history now holds bytes the peer never saw (the next compressed frame
 /// starts a new stream, flagged <see cref="CompressedFlags.NewStream"/>);</item>
+/// <item>in <see cref="CompressMode.Auto"/>, a judged frame whose bytes look incompressible (<see cref="ByteEntropy"/>)
+/// is poor without compressing it: it goes raw and leaves the compressed stream as it was;</item>
 /// <item>in <see cref="CompressMode.Auto"/>, after <see cref="CompressionLimits.AbandonAfter"/> poor frames in a
 /// row (a ratio over <see cref="CompressionLimits.PoorRatio"/>, or no gain) the channel stops compressing and
 /// frees its compressor; it tries one frame again after <see cref="CompressionLimits.FirstReprobeAfter"/> raw
@@ -56,12 +58,18 @@ public sealed class ChannelCompressor(CompressionMethod method, CompressMode mod
             counters?.Probe();
         }
 
+        var measured = probing || input.Length >= CompressionLimits.JudgedFrame;
+        if (measured && mode == CompressMode.Auto && ByteEntropy.LooksIncompressible(input))
+        {
+            Judge(poor: true, good: false);
+            return false;
+        }
+
         var fresh = _stream is null;
         _stream ??= FrameCompressor.Create(method);
         // Worth sending only if the compressed payload (flags byte + data) is smaller than the raw one.
         var room = Math.Min(output.Length, input.Length - 2);
         var n = _stream.Compress(input, output[..room]);
-        var measured = probing || input.Length >= CompressionLimits.JudgedFrame;
         if (n < 0)
         {
             Drop();

@@ -4,7 +4,7 @@ using Akka.Streams;
 namespace Lstp.Tunnel.Streams;
 
 /// <summary>
-/// The one materializer an actor system runs its byte streams with (each channel's uplink and downlink graphs): an
+/// The one materializer an actor system runs its byte streams with (each channel's graph, both directions): an
 /// Akka extension, so every tunnel of a node shares it and it lives and dies with the system.
 /// </summary>
 public sealed class ByteStreams : IExtension

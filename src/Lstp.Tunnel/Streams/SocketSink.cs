@@ -12,9 +12,16 @@ namespace Lstp.Tunnel.Streams;
 /// When upstream completes it half-closes the socket (FIN) and completes its task; when upstream fails or the write
 /// fails, the task fails and the socket is left for its owner to reset.
 /// Written by hand for the same reason as <see cref="SocketSource"/>: no copy into ByteStrings, no Akka.IO.
+/// A graph built once and materialized many times gives <c>siteOf</c>, which finds each materialization's socket and
+/// its <c>written</c> in the attributes it is materialized with.
 /// </summary>
-public sealed class SocketSink(Socket socket, Action<Chunk> written) : GraphStageWithMaterializedValue<SinkShape<Chunk>, Task>
+public sealed class SocketSink(Func<Attributes, (Socket Socket, Action<Chunk> Written)> siteOf) : GraphStageWithMaterializedValue<SinkShape<Chunk>, Task>
 {
+    /// <summary>Writes to <paramref name="socket"/> in every materialization, reporting each chunk to <paramref name="written"/>.</summary>
+    public SocketSink(Socket socket, Action<Chunk> written) : this(_ => (socket, written))
+    {
+    }
+
     public Inlet<Chunk> In { get; } = new("socket.in");
 
     public override SinkShape<Chunk> Shape => new(In);
@@ -22,6 +29,7 @@ public sealed class SocketSink(Socket socket, Action<Chunk> written) : GraphStag
     public override ILogicAndMaterializedValue<Task> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (socket, written) = siteOf(inheritedAttributes);
         return new LogicAndMaterializedValue<Task>(new Logic(this, socket, written, done), done.Task);
     }
 

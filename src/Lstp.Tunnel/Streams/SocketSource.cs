@@ -13,9 +13,16 @@ namespace Lstp.Tunnel.Streams;
 /// The stream completes when the peer half-closes (a read of 0) and fails when the read fails.
 /// Written by hand because Akka.IO's Tcp copies every read into a ByteString and costs per small element
 /// (measured at 0.28× three socat relays); this reads straight into the array that travels on.
+/// A graph built once and materialized many times (a channel's) gives the stage <c>socketOf</c>, which finds each
+/// materialization's socket in the attributes it is materialized with.
 /// </summary>
-public sealed class SocketSource(Socket socket, int headroom, int chunkSize) : GraphStage<SourceShape<Chunk>>
+public sealed class SocketSource(Func<Attributes, Socket> socketOf, int headroom, int chunkSize) : GraphStage<SourceShape<Chunk>>
 {
+    /// <summary>Reads <paramref name="socket"/> in every materialization.</summary>
+    public SocketSource(Socket socket, int headroom, int chunkSize) : this(_ => socket, headroom, chunkSize)
+    {
+    }
+
     public Outlet<Chunk> Out { get; } = new("socket.out");
 
     /// <summary>Bytes left free in front of each chunk's data.</summary>
@@ -26,7 +33,7 @@ public sealed class SocketSource(Socket socket, int headroom, int chunkSize) : G
 
     public override SourceShape<Chunk> Shape => new(Out);
 
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socket);
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socketOf(inheritedAttributes));
 
     private sealed class Logic : OutGraphStageLogic
     {

@@ -90,6 +90,21 @@ public sealed class ChannelCompressorTests
     }
 
     [Fact]
+    public void Auto_sends_a_frame_that_looks_incompressible_raw_without_compressing_it_and_the_stream_goes_on()
+    {
+        using var wire = new Wire(CompressionMethod.Deflate, CompressMode.Auto);
+
+        Assert.False(wire.Send(Corpora.Random(1024)));
+        Assert.False(wire.Sender.HoldsState); // no compressor was made for it
+        Assert.True(wire.Send(Corpora.Text(4000)));
+        Assert.False(wire.Send(Corpora.Random(64 * 1024)));
+        Assert.True(wire.Send(Corpora.Text(4000, seed: 9)));
+
+        // The random frames never went through the compressor: the text frames are one stream.
+        Assert.Equal([CompressedFlags.NewStream, CompressedFlags.None], wire.Frames.Where(f => f.Compressed).Select(f => f.Flags));
+    }
+
+    [Fact]
     public void An_abandoned_channel_probes_after_1MiB_and_waits_twice_as_long_after_each_failed_probe()
     {
         var counters = new CompressionCounters();
