@@ -9,12 +9,20 @@ namespace Lstp.Tunnel.Link;
 /// A buffered reader of LSTP frames from a Stream. Whole frames for control messages; relay payloads can be
 /// streamed out in pieces (<see cref="ReadPayloadAsync"/>), so a large RELAY frame never needs a large buffer.
 /// </summary>
-public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStreamReader.DefaultBufferSize)
+public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStreamReader.DefaultBufferSize, int directReadAtLeast = 0)
 {
     /// <summary>64 KiB: one loopback socket read, and larger than any control frame.</summary>
     public const int DefaultBufferSize = 64 * 1024;
 
     private readonly byte[] _buffer = new byte[Math.Max(bufferSize, ProtocolLimits.MaxSetupPayload + ProtocolLimits.HeaderSize)];
+
+    /// <summary>
+    /// The least a payload read takes straight from the stream into its destination when nothing is buffered; smaller
+    /// reads fill the buffer, so small payloads and the headers after them cost one read, not two. By default half
+    /// the buffer: over a socket, a direct read is a receive sized by the caller, and many small receives cost more
+    /// than one large receive and a copy (measured: a link reader at 4 KiB made 3× the receives of one at 32 KiB).
+    /// </summary>
+    private readonly int _directReadAtLeast = directReadAtLeast > 0 ? directReadAtLeast : Math.Max(bufferSize, ProtocolLimits.MaxSetupPayload + ProtocolLimits.HeaderSize) / 2;
     private int _start;
     private int _end;
 
@@ -85,17 +93,15 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
     }
 
     /// <summary>
-    /// The least a payload read takes straight from the stream into its destination when nothing is buffered. The
-    /// stream under a tunnel is TLS, whose reads return at most one 16 KiB record: with half the buffer (32 KiB) as
-    /// the bar, the second half of every 64 KiB SERVICE_DATA went through the buffer, a second copy of each byte
-    /// (bench/micro: 3.6 µs per frame where one copy is 1.7). Below this a read fills the buffer, so small payloads
-    /// and the headers after them cost one read, not two.
+    /// The direct-read bar of a tunnel's reader, whose stream is TLS (or the plaintext link's RELAY payloads, already
+    /// buffered below): a TLS read returns at most one 16 KiB record, so with half the buffer (32 KiB) as the bar the
+    /// second half of every 64 KiB SERVICE_DATA went through the buffer, a second copy of each byte.
     /// </summary>
-    public const int DirectReadAtLeast = 4096;
+    public const int TunnelDirectRead = 4096;
 
     /// <summary>
-    /// Copies up to <paramref name="remaining"/> payload bytes into <paramref name="destination"/>. Destinations of
-    /// <see cref="DirectReadAtLeast"/> or more are read into directly when nothing is buffered, saving a copy.
+    /// Copies up to <paramref name="remaining"/> payload bytes into <paramref name="destination"/>. Destinations of at
+    /// least the direct-read bar are read into directly when nothing is buffered, saving a copy.
     /// </summary>
     public async ValueTask<int> ReadPayloadAsync(Memory<byte> destination, int remaining, CancellationToken cancellationToken)
     {
@@ -103,7 +109,7 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
         if (want == 0) return 0;
         if (Buffered == 0)
         {
-            if (want >= DirectReadAtLeast)
+            if (want >= _directReadAtLeast)
             {
                 var direct = await stream.ReadAsync(destination[..want], cancellationToken).ConfigureAwait(false);
                 if (direct == 0) throw new EndOfStreamException("the peer closed in the middle of a frame");

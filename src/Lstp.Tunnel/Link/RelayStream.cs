@@ -63,15 +63,36 @@ public sealed class RelayStream : Stream
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    /// <summary>The reads' token: the caller's linked with the link's closing, for the caller token <see cref="_readCaller"/>.</summary>
+    private CancellationTokenSource? _readLinked;
+    private CancellationToken _readCaller;
+
+    /// <summary>
+    /// The token a read waits on: the caller's, or the link's closing. A link is read by one loop with one token, so the
+    /// linked source is made once per caller token rather than per read (it was an allocation per read, bench/micro).
+    /// Reads never overlap (a stream's contract), so replacing it cannot pull it from under a pending read.
+    /// </summary>
+    private CancellationToken ReadToken(CancellationToken caller)
+    {
+        if (!caller.CanBeCanceled) return _closed.Token;
+        if (_readLinked is null || caller != _readCaller)
+        {
+            _readLinked?.Dispose();
+            _readLinked = CancellationTokenSource.CreateLinkedTokenSource(caller, _closed.Token);
+            _readCaller = caller;
+        }
+        return _readLinked.Token;
+    }
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
+        var linked = ReadToken(cancellationToken);
         try
         {
             while (_relayRemaining == 0)
             {
                 if (PeerLeft is not null) return 0;
-                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked.Token).ConfigureAwait(false);
+                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked).ConfigureAwait(false);
                 Volatile.Write(ref _lastReceived, _time.GetTimestamp());
                 if (header is null) return 0;
                 var (type, length) = header.Value;
@@ -81,16 +102,16 @@ public sealed class RelayStream : Stream
                     continue;
                 }
                 if (length > ProtocolLimits.MaxSetupPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"link {MessageNames.Of(type)} of {length} bytes");
-                var message = await _reader.ReadBodyAsync(type, length, linked.Token).ConfigureAwait(false);
+                var message = await _reader.ReadBodyAsync(type, length, linked).ConfigureAwait(false);
                 if (message is Error { Code: ErrorCode.PeerGone } gone)
                 {
                     // The middle's end of stream: everything the peer sent is before it (protocol §7.1, closing a link).
                     PeerLeft = gone.Reason;
                     return 0;
                 }
-                await HandleLinkFrameAsync(message, linked.Token).ConfigureAwait(false);
+                await HandleLinkFrameAsync(message, linked).ConfigureAwait(false);
             }
-            var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked.Token).ConfigureAwait(false);
+            var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked).ConfigureAwait(false);
             _relayRemaining -= n;
             BytesReceived += n;
             Volatile.Write(ref _lastReceived, _time.GetTimestamp());
@@ -297,6 +318,8 @@ public sealed class RelayStream : Stream
         if (disposing)
         {
             try { _closed.Cancel(); } catch (ObjectDisposedException) { }
+            // Unregisters from the caller's token, which may outlive this link (a resumed tunnel reads a new one).
+            _readLinked?.Dispose();
             _link.Dispose();
         }
         base.Dispose(disposing);

@@ -16,6 +16,9 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
 {
     private long _lastHeard = time.GetTimestamp();
 
+    /// <summary>Where each SERVICE_DATA's channel id is read: the reader is one loop, so one array serves every frame.</summary>
+    private readonly byte[] _channelId = new byte[4];
+
     /// <summary>When the peer was last heard from (a <see cref="TimeProvider"/> timestamp).</summary>
     public long LastHeard => Volatile.Read(ref _lastHeard);
 
@@ -80,10 +83,9 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
     private async ValueTask ReceiveDataAsync(FrameStreamReader reader, MessageType type, int length, CancellationToken stopping)
     {
         if (length < 4) throw new ProtocolException(ErrorCode.Malformed, $"malformed {MessageNames.Of(type)}: no channel id");
-        var idBytes = new byte[4];
         var got = 0;
-        while (got < 4) got += await reader.ReadPayloadAsync(idBytes.AsMemory(got), 4 - got, stopping).ConfigureAwait(false);
-        var id = BinaryPrimitives.ReadUInt32BigEndian(idBytes);
+        while (got < 4) got += await reader.ReadPayloadAsync(_channelId.AsMemory(got), 4 - got, stopping).ConfigureAwait(false);
+        var id = BinaryPrimitives.ReadUInt32BigEndian(_channelId);
         if (!tunnel.Table.TryGetValue(id, out var channel)) await ServiceChannel.SkipAsync(reader, length - 4, stopping).ConfigureAwait(false); // a channel that just closed
         else if (type == MessageType.ServiceDataCompressed) await channel.ReceiveCompressedDataAsync(reader, length - 4, stopping).ConfigureAwait(false);
         else await channel.ReceiveDataAsync(reader, length - 4, stopping).ConfigureAwait(false);

@@ -11,11 +11,13 @@ namespace Lstp.Tunnel.Tests.Link;
 public sealed class FrameStreamReaderTests
 {
     [Theory]
-    [InlineData(1)]
-    [InlineData(1000)]
-    [InlineData(16 * 1024)] // a TLS record's worth per read, as SslStream returns
-    [InlineData(100_000)]
-    public async Task SERVICE_DATA_of_any_size_arrives_whole_and_in_order_however_the_stream_splits_it(int mostPerRead)
+    [InlineData(1, 0)]
+    [InlineData(1000, 0)]
+    [InlineData(16 * 1024, FrameStreamReader.TunnelDirectRead)] // a TLS record's worth per read, as SslStream returns
+    [InlineData(16 * 1024, 0)]
+    [InlineData(100_000, FrameStreamReader.TunnelDirectRead)]
+    [InlineData(100_000, 0)]
+    public async Task SERVICE_DATA_of_any_size_arrives_whole_and_in_order_however_the_stream_splits_it(int mostPerRead, int directReadAtLeast)
     {
         for (var seed = 0; seed < 5; seed++)
         {
@@ -29,7 +31,7 @@ public sealed class FrameStreamReaderTests
                 wire.Write(prefix);
                 wire.Write(data);
             }
-            var reader = new FrameStreamReader(new Trickle(wire.ToArray(), mostPerRead, random));
+            var reader = new FrameStreamReader(new Trickle(wire.ToArray(), mostPerRead, random), directReadAtLeast: directReadAtLeast);
 
             foreach (var (channel, data) in sent)
             {
@@ -59,7 +61,7 @@ public sealed class FrameStreamReaderTests
         var size = random.Next(4) switch
         {
             0 => random.Next(0, 64),
-            1 => random.Next(FrameStreamReader.DirectReadAtLeast - 2, FrameStreamReader.DirectReadAtLeast + 2),
+            1 => random.Next(FrameStreamReader.TunnelDirectRead - 2, FrameStreamReader.TunnelDirectRead + 2),
             2 => random.Next(64, ProtocolLimits.ServiceDataChunk),
             _ => ProtocolLimits.ServiceDataChunk - FrameCodec.ServiceDataPrefix,
         };
