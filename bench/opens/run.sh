@@ -122,7 +122,11 @@ hz = os.sysconf("SC_CLK_TCK")
 generator = sum(float(r[1]) for r in rows)
 echo = sum(float(r[2]) for r in rows) / hz
 direct = generator + echo + sum(float(r[3]) for r in rows) / hz
-print(f"direct / (direct + 2 × echo) = {direct / (direct + 2 * echo):.2f}× of direct here.")
+opens = sum(float(r[0]) for r in rows)
+cores = os.cpu_count()
+print(f"direct / (direct + 2 × echo) = {direct / (direct + 2 * echo):.2f}× of direct here. And 10,000 per second on {cores}"
+      f" cores leaves {1e6 * cores / 10000:.0f} µs of CPU per connection for the whole row, of which the load generator and"
+      f" the echo service alone took {1e6 * (generator + echo) / opens:.0f} in the direct runs.")
 PY
 )"
 } | tee bench/opens/RESULTS-opens.md
