@@ -7,9 +7,9 @@ namespace Lstp.Bench.Micro.Compression;
 /// <summary>
 /// The sending half of a channel's compression (<see cref="ChannelCompressor"/>) deciding frame by frame, per
 /// 64 KiB frame: in <c>auto</c> (the default) on text, which it compresses; on random bytes (TLS, gzip) during the
-/// first four frames, which it compresses, finds poor and then gives up on; and on random bytes once it has given up,
-/// probing again after 1, 2, 4 … 64 MiB. <c>on</c> never gives up: each random frame is compressed, does not fit,
-/// and restarts the compressor.
+/// first four frames, which its entropy look (<see cref="ByteEntropy"/>) judges poor without compressing them, after
+/// which it gives up; and on random bytes once it has given up, probing again after 1, 2, 4 … 64 MiB. <c>on</c> never
+/// gives up: each random frame is compressed, does not fit, and restarts the compressor.
 /// </summary>
 [MemoryDiagnoser]
 public class ChannelCompressorBenchmarks
