@@ -202,6 +202,9 @@ for tool in iperf3 socat sockperf sshd ssh ssh-keygen python3 ss; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
+# What is built, read as the build starts: an edit made while the run goes on is not what it measures.
+BUILT_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILT_DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)
 if ((BUILD)); then
   publish_lstp "$ROOT/out/lstp" "$LOGS/build.log"
 fi
@@ -225,8 +228,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
   echo "cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
   echo "kernel=$(uname -sr)"
   echo "memory=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-  echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "dirty=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)"
+  echo "commit=$BUILT_COMMIT"
+  echo "dirty=$BUILT_DIRTY"
   echo "dotnet=$(dotnet --version 2>/dev/null || echo unknown)"
   echo "binary_built=$(date -u -r "$ROOT/out/lstp/lstp.dll" '+%Y-%m-%d %H:%M UTC')"
   echo "built_now=$BUILD"
