@@ -97,7 +97,9 @@ public sealed class PairingAcrossNodesTests(ITestOutputHelper output)
         Assert.Equal(payload[..(payload.Length / 2)], await Net.ReadExactlyAsync(socket, payload.Length / 2).WaitAsync(TimeSpan.FromSeconds(20)));
 
         await a.CrashAsync();
-        await Eventually.TrueAsync(() => pair.BothOpen && pair.Client.Supervisor.Current!.Session != oldSession, "the tunnel opens again without node-a", TimeSpan.FromSeconds(60));
+        // The tunnel takes its new session inside the resume, before its keeper publishes the resumption: wait for both.
+        await Eventually.TrueAsync(() => pair.BothOpen && pair.Client.Supervisor.Current!.Session != oldSession && pair.Client.Supervisor.State.Resumptions > 0,
+            "the tunnel opens again without node-a", TimeSpan.FromSeconds(60));
         var path = pair.Client.Supervisor.Current!.Session.Pairing.Path.Where(e => e.Kind == NodeKind.Middle).Select(e => e.Name).ToList();
         output.WriteLine($"after node-a died the tunnel runs through {string.Join(" -> ", path)}");
         Assert.DoesNotContain("node-a", path);
