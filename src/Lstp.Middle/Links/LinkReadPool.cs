@@ -20,13 +20,32 @@ public sealed class LinkReadPool : MemoryPool<byte>
     public override int MaxBufferSize => LinkListener.ReadSize;
 
     /// <summary>
+    /// Set by the relay while the link sends frames whose payload it splices (<see cref="Relay.PayloadSplice"/>):
+    /// reads stay small, so that a read holds the next frame's header and little of its payload, and the kernel
+    /// moves the rest. Full-size reads would carry most of each frame through the middle's memory.
+    /// </summary>
+    public bool Splicing
+    {
+        get => Volatile.Read(ref _splicing);
+        set
+        {
+            Volatile.Write(ref _splicing, value);
+            if (value) Volatile.Write(ref _blockSize, SetupBlockSize);
+        }
+    }
+
+    private bool _splicing;
+
+    /// <summary>
     /// A read of <paramref name="length"/> bytes arrived: one that filled a small block means the link streams, and
-    /// its next blocks are full-size; a small one (a keepalive, a lone frame) takes it back to small blocks.
+    /// its next blocks are full-size (unless the relay splices); a small one (a keepalive, a lone frame) takes it back
+    /// to small blocks.
     /// </summary>
     public void Read(long length)
     {
         var size = Volatile.Read(ref _blockSize);
-        if (length >= size && size < LinkListener.ReadSize) Volatile.Write(ref _blockSize, LinkListener.ReadSize);
+        if (Splicing) Volatile.Write(ref _blockSize, SetupBlockSize);
+        else if (length >= size && size < LinkListener.ReadSize) Volatile.Write(ref _blockSize, LinkListener.ReadSize);
         else if (length < SetupBlockSize && size > SetupBlockSize) Volatile.Write(ref _blockSize, SetupBlockSize);
     }
 

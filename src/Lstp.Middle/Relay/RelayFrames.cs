@@ -14,8 +14,10 @@ namespace Lstp.Middle.Relay;
 /// Relays what one link sends to its peer, a read at a time (<see cref="LinkReads"/>): RELAY frames go to the peer
 /// header and all, their payload never parsed and a large frame passed on in pieces as they arrive: written to the
 /// peer's socket straight from the read's buffer when no TLS sits over it (<see cref="LinkOutput.Plain"/>; the
-/// pieces of one read in as few writes as the buffer allows), or else copied into the peer's pipe;
-/// link-level frames are handled as the relay loop handles them (<see cref="LinkHandler.HandleLinkFrame"/>). The
+/// pieces of one read in as few writes as the buffer allows), or else copied into the peer's pipe. When neither link
+/// has TLS at the middle, the rest of a large frame that the read did not hold is moved from socket to socket in the
+/// kernel (<see cref="PayloadSplice"/>), and the link then reads in small blocks, so that a read holds a frame's
+/// header and little more (<see cref="Links.LinkReadPool.Splicing"/>). Link-level frames are handled as the relay loop handles them (<see cref="LinkHandler.HandleLinkFrame"/>). The
 /// peer's output lock is held from a RELAY header to the frame's last byte, across reads, so nothing (a PONG, an
 /// ERROR, a REDIRECT) lands inside a frame; PONGs go out only after it is released, so no stage holds two links'
 /// locks. The next read is pulled once the peer's pipe took this one (its flush is the backpressure).
@@ -46,6 +48,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
         Flush,
         Write,
         Reply,
+        Splice,
     }
 
     private sealed class Logic : InGraphStageLogic
@@ -84,6 +87,10 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
 
         private List<Message>? _replies;
         private int _replied;
+
+        /// <summary>Moves large frames' payload in the kernel; made at the first such frame, null when it cannot be.</summary>
+        private PayloadSplice? _splice;
+        private bool _spliceAsked;
 
         public Logic(RelayFrames stage, LentRead read) : base(1, 0)
         {
@@ -139,6 +146,8 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                         }
                         // Nothing is consumed before the lock is held: a wait resumes at this header.
                         if (!_holding && !TakePeerLock()) return;
+                        // A large frame is spliced past the read that holds its header: the next read need hold little more.
+                        if (_from.ReadPool is { } pool) pool.Splicing = length >= PayloadSplice.Least && Splicer() is not null;
                         // A peer that has left gets nothing more; this link hears ERROR(PeerGone) and closes.
                         if (!_to.Completed) Forward(frame);
                         _relayRemaining = length;
@@ -153,14 +162,66 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                 if (_forwarded)
                 {
                     _forwarded = false;
-                    if (!(_to.Plain is null ? Flush() : Write())) return;
+                    if (_to.Plain is null)
+                    {
+                        if (!Flush()) return;
+                    }
+                    else if (SplicesNext() && _splice!.TryPrepend(_outgoing))
+                    {
+                        // The frame's head goes out with its spliced rest, in one piece.
+                        _outgoing.Clear();
+                    }
+                    else if (!Write())
+                    {
+                        return;
+                    }
                 }
-                Relayed();
+                Forwarded();
             }
             catch (Exception ex)
             {
                 Fail(ex);
             }
+        }
+
+        /// <summary>What the read held is with the peer: splice the rest of a large frame, or pull the next read.</summary>
+        private void Forwarded()
+        {
+            if (SplicesNext()) Splice();
+            else Relayed();
+        }
+
+        /// <summary>The read ended inside a large frame, and both links can splice: its rest goes through the kernel.</summary>
+        private bool SplicesNext() =>
+            _relayRemaining >= PayloadSplice.Least && _rest.IsEmpty && !_read.IsCompleted && _holding && !_to.Completed && Splicer() is not null;
+
+        /// <summary>This direction's splice, if both links' sockets can do it (asked once).</summary>
+        private PayloadSplice? Splicer()
+        {
+            if (_spliceAsked) return _splice;
+            _spliceAsked = true;
+            if (_from.Output.Plain is { } from && _to.Plain is { } to) _splice = PayloadSplice.Between(from, to, _options.IdleTimeout, _read.Node.Metrics);
+            return _splice;
+        }
+
+        /// <summary>Moves the frame's payload in the kernel until it is done, the link's input ends, or a wait resumes here.</summary>
+        private void Splice()
+        {
+            var outcome = _splice!.Move(ref _relayRemaining, _read.Idle.Token, Continuation(), out var taken);
+            if (taken > 0)
+            {
+                Interlocked.Add(ref _from.BytesIn, taken);
+                _read.Node.Metrics.Relayed(taken, _fromFirst);
+                _read.Node.Metrics.Spliced(taken);
+                _read.Idle.CancelAfter(_options.IdleTimeout);
+            }
+            if (outcome == PayloadSplice.Outcome.Waiting)
+            {
+                _waiting = Waiting.Splice;
+                return;
+            }
+            // Done, or the input ended (the next read finds its end), or refused (the next read carries the payload).
+            Relayed();
         }
 
         /// <summary>Passes <paramref name="bytes"/> (of the lent read) on to the peer: queued for its socket, or copied into its pipe.</summary>
@@ -307,11 +368,15 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
                         break;
                     case Waiting.Flush:
                         _flush.GetResult();
-                        Relayed();
+                        Forwarded();
                         break;
                     case Waiting.Write:
                         _write.GetResult();
-                        if (Write()) Relayed();
+                        if (Write()) Forwarded();
+                        break;
+                    case Waiting.Splice:
+                        _splice!.Resumed();
+                        Splice();
                         break;
                     case Waiting.Reply:
                         _send.GetResult();
@@ -340,6 +405,7 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
         public override void PostStop()
         {
             _outgoing.Clear();
+            _splice?.Release();
             if (_holding)
             {
                 _holding = false;

@@ -15,6 +15,8 @@ public sealed class MiddleMetrics : IDisposable
     private long _connections;
     private long _firstToSecond;
     private long _secondToFirst;
+    private long _spliced;
+    private long _spliceRoomWaits;
     private long _nodeLinksOut;
     private long _publishedClients;
     private long _publishedClientsNow;
@@ -45,6 +47,8 @@ public sealed class MiddleMetrics : IDisposable
                 new(Interlocked.Read(ref _firstToSecond), new KeyValuePair<string, object?>("direction", "first_to_second")),
                 new(Interlocked.Read(ref _secondToFirst), new KeyValuePair<string, object?>("direction", "second_to_first")),
             ], "By", "RELAY bytes forwarded (headers included), from the end that waited to the end that completed the pairing, and back.");
+        Meter.CreateObservableCounter("lstp.relayed.spliced", () => Interlocked.Read(ref _spliced), "By",
+            "Of the RELAY bytes forwarded, those moved from link to link inside the kernel (splice), never copied through the middle's memory.");
         Meter.CreateObservableGauge("lstp.published.ports", () => (long)node.Publisher.Ports.Count, "{port}", "Public ports open for ends' services (--publish).");
         Meter.CreateObservableGauge("lstp.published.clients", () => Interlocked.Read(ref _publishedClientsNow), "{client}",
             "Plain clients of published ports connected now: held for their data link, or spliced to it.");
@@ -80,6 +84,16 @@ public sealed class MiddleMetrics : IDisposable
 
     /// <summary>RELAY bytes forwarded from the tunnel's first end (the one that waited) or from its second.</summary>
     public void Relayed(long bytes, bool fromFirst) => Interlocked.Add(ref (fromFirst ? ref _firstToSecond : ref _secondToFirst), bytes);
+
+    /// <summary>RELAY payload bytes moved from link to link in the kernel (also counted as relayed).</summary>
+    public void Spliced(long bytes) => Interlocked.Add(ref _spliced, bytes);
+
+    public long BytesSpliced => Interlocked.Read(ref _spliced);
+
+    /// <summary>A splice found the peer's socket full and waited for room (not exported: the tests' view of that path).</summary>
+    public void SpliceWaitedForRoom() => Interlocked.Increment(ref _spliceRoomWaits);
+
+    public long SpliceRoomWaits => Interlocked.Read(ref _spliceRoomWaits);
 
     public void Error(ErrorCode code) => _errors.AddOrUpdate(code, 1, (_, n) => n + 1);
 
