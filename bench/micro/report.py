@@ -27,6 +27,10 @@ CLASSES = [
      "an end's link to its middle (`RelayStream`): SERVICE_DATA frames written and coalesced into 256 KiB RELAY "
      "frames (16 frames, then a flush), and 64 KiB reads out of arriving RELAY frames; every byte a tunnel carries "
      "crosses it once each way."),
+    ("ReplayCopyBenchmarks", "Resumption",
+     "a sending end keeping each 64 KiB it sends for a resume: one copy into the next segment of a 32 MiB ring (a "
+     "streaming tunnel's replay window), where no cache holds the line written; the runtime's copy against the "
+     "replay's non-temporal one (`ReplayCopy`)."),
     ("TunnelWriterBenchmarks", "Session",
      "handing each 64 KiB SERVICE_DATA frame in a pooled array to the tunnel's one writer (`SendDataAsync`: a credit, "
      "the queue, its loop's wake-up on another thread, the array back to the pool). A send that finds all 16 "
@@ -138,6 +142,13 @@ def observations(r):
         lines.append(
             f"**The link** (`RelayStream`): writing SERVICE_DATA into 256 KiB RELAY frames takes {fmt_ns(ns(write))} per "
             f"64 KiB ({gib(write):.1f} GiB/s), reading 64 KiB out of RELAY frames {fmt_ns(ns(relay_read))} ({gib(relay_read):.1f} GiB/s).")
+    ordinary = r.get("ReplayCopyBenchmarks", "Span.CopyTo")
+    nontemporal = r.get("ReplayCopyBenchmarks", "ReplayCopy.Copy")
+    if ordinary and nontemporal:
+        lines.append(
+            f"**Keeping a frame for a resume**: a 64 KiB copy into a cold 32 MiB ring takes {fmt_ns(ns(ordinary))} the "
+            f"ordinary way ({gib(ordinary):.1f} GiB/s) and {fmt_ns(ns(nontemporal))} with the replay's non-temporal "
+            f"stores ({gib(nontemporal):.1f} GiB/s, {ns(ordinary) / ns(nontemporal):.1f}× faster).")
     writer = r.get("TunnelWriterBenchmarks", "SendDataAsync")
     flow = r.get("ChannelFlowControlBenchmarks", "OnReceived")
     gate = r.get("PauseGateBenchmarks", "WaitOpenAsync")

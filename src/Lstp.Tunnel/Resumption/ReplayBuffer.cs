@@ -42,7 +42,7 @@ internal sealed class ReplayBuffer
                 _segments.Add(last);
             }
             var take = Math.Min(bytes.Length, last.Array.Length - last.End);
-            bytes[..take].CopyTo(last.Array.AsSpan(last.End));
+            ReplayCopy.Copy(bytes[..take], last.Array.AsSpan(last.End, take));
             last.End += take;
             bytes = bytes[take..];
             End += take;
