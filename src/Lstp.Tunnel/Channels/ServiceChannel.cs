@@ -156,14 +156,14 @@ public sealed class ServiceChannel : Attributes.IAttribute
         {
             compressor?.Dispose();
             Ended(t, error => new ChannelCommand.UplinkEnded(error ?? (_tunnelClosed ? new ObjectDisposedException(nameof(TunnelWriter), "the tunnel is closed") : null)));
-        }, TaskScheduler.Default);
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _downlink = downlink.ContinueWith(t =>
         {
             // Nothing takes what arrives any more: the reader drops it instead of queueing it.
             _inbox.Writer.TryComplete();
             decompressor?.Dispose();
             Ended(t, error => new ChannelCommand.DownlinkEnded(error));
-        }, TaskScheduler.Default);
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>Tells the actor how a graph ended, unless the channel stopped it.</summary>

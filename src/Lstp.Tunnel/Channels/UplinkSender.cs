@@ -10,7 +10,8 @@ namespace Lstp.Tunnel.Channels;
 /// SERVICE_DATA_COMPRESSED when the compressor says so) and sends it once the peer lets the channel send and the tunnel's
 /// writer has credit (<see cref="ServiceChannel.SendAsync"/>); it pulls the next read only then. Its task completes at
 /// the application's FIN, or when the channel or its tunnel closes (the channel knows which), and fails when framing or
-/// sending fails. One stage serves every channel: each materialization finds its channel in its attributes.
+/// sending fails. One stage serves every channel: each materialization finds its channel in its attributes. The task's
+/// continuations run on the stage's thread as it ends (the channel only notes the end: see ChannelGraphs).
 /// </summary>
 internal sealed class UplinkSender : GraphStageWithMaterializedValue<SinkShape<Chunk>, Task>
 {
@@ -22,7 +23,7 @@ internal sealed class UplinkSender : GraphStageWithMaterializedValue<SinkShape<C
 
     public override ILogicAndMaterializedValue<Task> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource();
         return new LogicAndMaterializedValue<Task>(new Logic(this, ServiceChannel.Of(inheritedAttributes), done), done.Task);
     }
 

@@ -13,9 +13,10 @@ namespace Lstp.Tunnel.Streams;
 /// fails, the task fails and the socket is left for its owner to reset.
 /// Written by hand for the same reason as <see cref="SocketSource"/>: no copy into ByteStrings, no Akka.IO.
 /// A graph built once and materialized many times gives <c>siteOf</c>, which finds each materialization's socket and
-/// its <c>written</c> in the attributes it is materialized with.
+/// its <c>written</c> in the attributes it is materialized with. With <c>endsInline</c> the task's continuations run
+/// on the stage's own thread as it ends (for a quick note of the end, not for awaiting: see ChannelGraphs).
 /// </summary>
-public sealed class SocketSink(Func<Attributes, (Socket Socket, Action<Chunk> Written)> siteOf) : GraphStageWithMaterializedValue<SinkShape<Chunk>, Task>
+public sealed class SocketSink(Func<Attributes, (Socket Socket, Action<Chunk> Written)> siteOf, bool endsInline = false) : GraphStageWithMaterializedValue<SinkShape<Chunk>, Task>
 {
     /// <summary>Writes to <paramref name="socket"/> in every materialization, reporting each chunk to <paramref name="written"/>.</summary>
     public SocketSink(Socket socket, Action<Chunk> written) : this(_ => (socket, written))
@@ -28,7 +29,7 @@ public sealed class SocketSink(Func<Attributes, (Socket Socket, Action<Chunk> Wr
 
     public override ILogicAndMaterializedValue<Task> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource(endsInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
         var (socket, written) = siteOf(inheritedAttributes);
         return new LogicAndMaterializedValue<Task>(new Logic(this, socket, written, done), done.Task);
     }
