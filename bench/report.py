@@ -378,7 +378,28 @@ if profile_seconds:
               f"{c.get('context-switches', 0) / mib:.1f} |")
     w("")
 
+def relayed(f):
+    """(RELAY bytes relayed, of them spliced) from a middle's /metrics, or None."""
+    if not f.exists():
+        return None
+    total = spliced = 0.0
+    for line in f.read_text(errors="replace").splitlines():
+        name, _, value = line.rpartition(" ")
+        if re.match(r"lstp_relayed_bytes_total(\{|$)", name):
+            total += float(value)
+        elif re.match(r"lstp_relayed_spliced_bytes_total(\{|$)", name):
+            spliced += float(value)
+    return (total, spliced) if total else None
+
+
 notes = []
+for middle, what in (("middle", "this build's middle"), ("middle@base", "the baseline's middle")):
+    counts = relayed(OUT / f"{middle}-metrics.txt")
+    if counts:
+        notes.append(f"- {what.capitalize()} relayed {counts[0] / 1e9:.1f} GB over the runs (both pairs); "
+                     + (f"{100 * counts[1] / counts[0]:.0f} % of it moved from link to link inside the kernel "
+                        "(splice(2): `lstp_relayed_spliced_bytes_total`), never copied through its memory."
+                        if counts[1] else "none of it spliced."))
 for path in ("lstp-plain", "lstp-plain@base", "lstp-tls", "lstp-tls@base") if BASE else ("lstp-plain", "lstp-tls"):
     c = cpu_median(path, "iperf1")
     if not c:

@@ -410,6 +410,10 @@ for ((run = 1; run <= RUNS; run++)); do
   done
 done
 
+# The middles' own counts of what they relayed over the runs, and of it what went through the kernel (splice).
+curl -fsS "http://127.0.0.1:$P_ADMIN/metrics" >"$OUT/middle-metrics.txt" 2>/dev/null || true
+[[ -z $BASELINE ]] || curl -fsS "http://127.0.0.1:$P_BASE_ADMIN/metrics" >"$OUT/middle@base-metrics.txt" 2>/dev/null || true
+
 if perf stat -x, -e "$PERF_EVENTS" -- true >/dev/null 2>&1; then
   log "profile: syscalls and context switches per relay process (perf stat, ${PROFILE_SECONDS} s of iperf3 1 stream per path)"
   echo "profile_seconds=$PROFILE_SECONDS" >>"$OUT/meta.env"
