@@ -32,6 +32,14 @@ public sealed class LinkOutput(PipeWriter writer, System.Net.Sockets.NetworkStre
     /// </summary>
     public bool Completed { get; private set; }
 
+    /// <summary>
+    /// Set (holding <see cref="Lock"/>) when the relay that wrote a RELAY frame here stopped before the frame's last
+    /// byte: its link died mid-frame. Nothing may follow on this output, since the end would read it as the rest of
+    /// that frame's payload (an ERROR counted as tunnel bytes breaks a resume); the link is reset instead, which its
+    /// end takes as a lost link and resumes from the bytes it really received.
+    /// </summary>
+    public bool CutMidFrame { get; set; }
+
     public async ValueTask SendAsync(Message message, CancellationToken cancellationToken)
     {
         await SendAsync(message.ToFrame(), cancellationToken).ConfigureAwait(false);
@@ -44,6 +52,7 @@ public sealed class LinkOutput(PipeWriter writer, System.Net.Sockets.NetworkStre
         try
         {
             if (Completed) throw new ConnectionAbortedException("the link has closed");
+            if (CutMidFrame) throw new FrameCutException();
             await writer.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -68,3 +77,6 @@ public sealed class LinkOutput(PipeWriter writer, System.Net.Sockets.NetworkStre
         }
     }
 }
+
+/// <summary>A write found its link's output cut inside a RELAY frame (<see cref="LinkOutput.CutMidFrame"/>): the link must be reset.</summary>
+public sealed class FrameCutException() : ConnectionAbortedException("a RELAY frame to this link was cut short by its peer's link ending");

@@ -162,6 +162,12 @@ public sealed class LinkSession
         {
             return; // the end closed its link: done
         }
+        catch (FrameCutException)
+        {
+            // Its peer's link died inside a frame sent here: a reset, never an ERROR inside that frame's payload.
+            Abort($"{why}, inside a frame to it");
+            return;
+        }
         catch (Exception)
         {
             // The output failed: this link is ending on its own.

@@ -408,6 +408,8 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
             _splice?.Release();
             if (_holding)
             {
+                // Stopped inside a frame whose header the peer has: whatever came next would land in its payload.
+                if (_relayRemaining > 0) _to.CutMidFrame = true;
                 _holding = false;
                 _to.Lock.Release();
             }

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Lstp.Admin;
 using Lstp.Middle;
@@ -87,6 +88,40 @@ public sealed class SpliceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(_middle.Node.Metrics.BytesSpliced - before > 150 * 1024, $"spliced {_middle.Node.Metrics.BytesSpliced - before} bytes of the 200 KiB frame");
     }
 
+    [Fact]
+    public async Task A_link_that_dies_inside_a_frame_resets_its_peer_instead_of_ending_the_frame_with_an_error()
+    {
+        // An ERROR(PeerGone) written after part of a frame would be read by the other end as the rest of its payload:
+        // counted as tunnel bytes, it breaks the resume that the other end's lost link should lead to.
+        var held = new HeldBackDialer(firstPart: 24 * 1024);
+        var (sender, receiver) = await PairAsync(held);
+        var frame = RandomNumberGenerator.GetBytes(200 * 1024);
+        var before = _middle.Node.Metrics.BytesSpliced;
+        var send = Task.Run(async () =>
+        {
+            await sender.WriteAsync(frame);
+            await sender.FlushAsync();
+        });
+        await Eventually.TrueAsync(() => _middle.Node.Metrics.BytesSpliced > before, "the first part of the frame is spliced");
+        held.Reset();
+
+        var received = new byte[frame.Length];
+        var got = 0;
+        var ended = await Record.ExceptionAsync(async () =>
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            int n;
+            while ((n = await receiver.ReadAsync(received.AsMemory(got), deadline.Token)) > 0) got += n;
+        });
+
+        Assert.True(ended is IOException or Lstp.Protocol.ProtocolException, $"the receiver's link ended with {ended?.GetType().Name ?? "a clean end of stream"}: {ended?.Message}");
+        Assert.Null(receiver.PeerLeft);
+        Assert.InRange(got, 0, frame.Length - 1);
+        Assert.True(frame.AsSpan(0, got).SequenceEqual(received.AsSpan(0, got)), "what the receiver read is not the frame's own bytes");
+        await Eventually.TrueAsync(() => _middle.Node.Tunnels.Count == 0, "the middle drops the tunnel");
+        Assert.NotNull(await Record.ExceptionAsync(() => send.WaitAsync(TimeSpan.FromSeconds(10))));
+    }
+
     private async Task<(RelayStream Sender, RelayStream Receiver)> PairAsync(IDialer senderDialer)
     {
         var secret = TunnelSecret.FromPassphrase("splice");
@@ -111,10 +146,24 @@ public sealed class SpliceTests(ITestOutputHelper output) : IAsyncLifetime
     {
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        private NetworkStream? _link;
+
         public void Release() => _released.TrySetResult();
 
-        public async ValueTask<Stream> DialAsync(HostPort target, CancellationToken cancellationToken) =>
-            new HeldBack(await TcpDialer.Instance.DialAsync(target, cancellationToken), firstPart, _released.Task);
+        /// <summary>Resets the dialled link (RST), as a crashed end's kernel does.</summary>
+        public void Reset()
+        {
+            var socket = _link!.Socket;
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+            Release(); // the held write then fails on the closed socket
+        }
+
+        public async ValueTask<Stream> DialAsync(HostPort target, CancellationToken cancellationToken)
+        {
+            _link = (NetworkStream)await TcpDialer.Instance.DialAsync(target, cancellationToken);
+            return new HeldBack(_link, firstPart, _released.Task);
+        }
     }
 
     private sealed class HeldBack(Stream inner, int firstPart, Task released) : Stream
