@@ -69,16 +69,8 @@ public sealed class SpliceTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var held = new HeldBackDialer(firstPart: 24 * 1024);
         var (sender, receiver) = await PairAsync(held);
-        var frame = RandomNumberGenerator.GetBytes(200 * 1024);
         var before = _middle.Node.Metrics.BytesSpliced;
-
-        var send = Task.Run(async () =>
-        {
-            await sender.WriteAsync(frame);
-            await sender.FlushAsync();
-        });
-        // The middle took the frame's first part past its first read through the pipe, and now waits for the rest.
-        await Eventually.TrueAsync(() => _middle.Node.Metrics.BytesSpliced > before, "the first part of the frame is spliced");
+        var (frame, send) = await SendHeldBackFrameAsync(sender);
         Assert.False(send.IsCompleted);
         held.Release();
         var received = await ReadAsync(receiver, frame.Length);
@@ -95,14 +87,7 @@ public sealed class SpliceTests(ITestOutputHelper output) : IAsyncLifetime
         // counted as tunnel bytes, it breaks the resume that the other end's lost link should lead to.
         var held = new HeldBackDialer(firstPart: 24 * 1024);
         var (sender, receiver) = await PairAsync(held);
-        var frame = RandomNumberGenerator.GetBytes(200 * 1024);
-        var before = _middle.Node.Metrics.BytesSpliced;
-        var send = Task.Run(async () =>
-        {
-            await sender.WriteAsync(frame);
-            await sender.FlushAsync();
-        });
-        await Eventually.TrueAsync(() => _middle.Node.Metrics.BytesSpliced > before, "the first part of the frame is spliced");
+        var (frame, send) = await SendHeldBackFrameAsync(sender);
         held.Reset();
 
         var received = new byte[frame.Length];
@@ -120,6 +105,23 @@ public sealed class SpliceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(frame.AsSpan(0, got).SequenceEqual(received.AsSpan(0, got)), "what the receiver read is not the frame's own bytes");
         await Eventually.TrueAsync(() => _middle.Node.Tunnels.Count == 0, "the middle drops the tunnel");
         Assert.NotNull(await Record.ExceptionAsync(() => send.WaitAsync(TimeSpan.FromSeconds(10))));
+    }
+
+    /// <summary>
+    /// Sends a 200 KiB frame over a link whose dialer holds its rest back, and returns once the middle has spliced the
+    /// first part past its first read (it then waits in the kernel for the rest).
+    /// </summary>
+    private async Task<(byte[] Frame, Task Send)> SendHeldBackFrameAsync(RelayStream sender)
+    {
+        var frame = RandomNumberGenerator.GetBytes(200 * 1024);
+        var before = _middle.Node.Metrics.BytesSpliced;
+        var send = Task.Run(async () =>
+        {
+            await sender.WriteAsync(frame);
+            await sender.FlushAsync();
+        });
+        await Eventually.TrueAsync(() => _middle.Node.Metrics.BytesSpliced > before, "the first part of the frame is spliced");
+        return (frame, send);
     }
 
     private async Task<(RelayStream Sender, RelayStream Receiver)> PairAsync(IDialer senderDialer)
