@@ -32,6 +32,9 @@ internal sealed class PayloadSplice
 
     private static volatile bool _refused;
 
+    /// <summary>A splice from a link has moved bytes in this process: from then on a frame's head may go into the pipe first.</summary>
+    private static volatile bool _proven;
+
     private readonly Socket _from;
     private readonly NetworkStream _to;
     private readonly TimeSpan _idleTimeout;
@@ -52,6 +55,9 @@ internal sealed class PayloadSplice
         _idleTimeout = idleTimeout;
         _metrics = metrics;
     }
+
+    /// <summary>This system's kernel refused splice(2): every relay copies, also those that made a splice before it was found.</summary>
+    public static bool Refused => _refused;
 
     /// <summary>What <see cref="Move"/> found.</summary>
     public enum Outcome : byte
@@ -124,6 +130,7 @@ internal sealed class PayloadSplice
                     var received = KernelPipe.Native.Splice(fromFd, IntPtr.Zero, pipe.WriteEnd, IntPtr.Zero, length, KernelPipe.Native.SpliceNonBlocking | KernelPipe.Native.SpliceMore);
                     if (received > 0)
                     {
+                        _proven = true;
                         pipe.Held += (int)received;
                         remaining -= received;
                         taken += received;
@@ -189,10 +196,12 @@ internal sealed class PayloadSplice
     /// Puts what the relay read of the frame (its header and first bytes, and anything before them in the same read)
     /// into the pipe ahead of the payload, so that the peer gets the frame in one piece rather than a small one and
     /// then the rest: a copy of those few bytes, as writing them to the socket would be. False when no pipe can be had
-    /// (the caller writes them itself).
+    /// (the caller writes them itself), and until a splice has worked in this process: bytes put in the pipe could not
+    /// be taken back out on a kernel that then refused to splice.
     /// </summary>
     public bool TryPrepend(List<ReadOnlyMemory<byte>> pieces)
     {
+        if (!_proven) return false;
         var total = 0L;
         foreach (var piece in pieces) total += piece.Length;
         if ((_pipe ??= KernelPipe.Rent()) is not { Held: 0 } pipe || total > pipe.Capacity) return false;

@@ -17,10 +17,10 @@ namespace Lstp.Middle.Relay;
 /// pieces of one read in as few writes as the buffer allows), or else copied into the peer's pipe. When neither link
 /// has TLS at the middle, the rest of a large frame that the read did not hold is moved from socket to socket in the
 /// kernel (<see cref="PayloadSplice"/>), and the link then reads in small blocks, so that a read holds a frame's
-/// header and little more (<see cref="Links.LinkReadPool.Splicing"/>). Link-level frames are handled as the relay loop handles them (<see cref="LinkHandler.HandleLinkFrame"/>). The
-/// peer's output lock is held from a RELAY header to the frame's last byte, across reads, so nothing (a PONG, an
-/// ERROR, a REDIRECT) lands inside a frame; PONGs go out only after it is released, so no stage holds two links'
-/// locks. The next read is pulled once the peer's pipe took this one (its flush is the backpressure).
+/// header and little more (<see cref="Links.LinkReadPool.Splicing"/>). Link-level frames are handled as the relay
+/// loop handles them (<see cref="LinkHandler.HandleLinkFrame"/>). The peer's output lock is held from a RELAY header
+/// to the frame's last byte, across reads, so nothing (a PONG, an ERROR, a REDIRECT) lands inside a frame; PONGs go
+/// out only after it is released, so no stage holds two links' locks. The next read is pulled once the peer's pipe took this one (its flush is the backpressure).
 /// </summary>
 internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
 {
@@ -195,13 +195,15 @@ internal sealed class RelayFrames : GraphStage<SinkShape<LentRead>>
         private bool SplicesNext() =>
             _relayRemaining >= PayloadSplice.Least && _rest.IsEmpty && !_read.IsCompleted && _holding && !_to.Completed && Splicer() is not null;
 
-        /// <summary>This direction's splice, if both links' sockets can do it (asked once).</summary>
+        /// <summary>This direction's splice, if both links' sockets can do it (made once) and the kernel has not refused it since.</summary>
         private PayloadSplice? Splicer()
         {
-            if (_spliceAsked) return _splice;
-            _spliceAsked = true;
-            if (_from.Output.Plain is { } from && _to.Plain is { } to) _splice = PayloadSplice.Between(from, to, _options.IdleTimeout, _read.Node.Metrics);
-            return _splice;
+            if (!_spliceAsked)
+            {
+                _spliceAsked = true;
+                if (_from.Output.Plain is { } from && _to.Plain is { } to) _splice = PayloadSplice.Between(from, to, _options.IdleTimeout, _read.Node.Metrics);
+            }
+            return PayloadSplice.Refused ? null : _splice;
         }
 
         /// <summary>Moves the frame's payload in the kernel until it is done, the link's input ends, or a wait resumes here.</summary>
