@@ -41,8 +41,8 @@ internal static class ChannelGraphs
     /// and fusing the graph per channel was a quarter of an end's CPU under a flood of short connections (perf,
     /// bench/opens); now a channel costs its logics and one interpreter. The materialized value is the tasks of the
     /// uplink (ends at the application's FIN) and the downlink (ends once it half-closed the application), whose
-    /// continuations run on the graph's thread as each direction ends: the channel's only note the end and tell its
-    /// actor, and a continuation on the thread pool was two more thread hops per channel.
+    /// continuations run on the graph's thread as each direction ends: the channel's continuations only note the end
+    /// and tell its actor, and running them on the thread pool cost two more thread hops per channel.
     /// </summary>
     public static readonly IGraph<ClosedShape, (Task Uplink, Task Downlink)> Blueprint = Fusing.Aggressive(RunnableGraph.FromGraph(
         GraphDsl.Create(new UplinkSender(), new SocketSink(Application, endsInline: true), (uplink, downlink) => (uplink, downlink), (builder, send, write) =>
