@@ -3,10 +3,15 @@ using Lstp.Admin;
 using Lstp.Middle;
 using Lstp.Protocol;
 using Lstp.Protocol.Messages;
+using Lstp.Scenarios.Links;
 using Lstp.Scenarios.Security;
 using Lstp.Testing;
 using Lstp.Testing.Security;
 using Lstp.Transport;
+using Lstp.Transport.Dialing;
+using Lstp.Tunnel.Link;
+using Lstp.Tunnel.Security;
+using Lstp.Tunnel.Session;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -114,5 +119,48 @@ public sealed class CascadeTests(ITestOutputHelper output)
         var back = await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(30));
         await send;
         Assert.True(payload.AsSpan().SequenceEqual(back));
+    }
+
+    [Fact]
+    public async Task A_link_that_dies_inside_a_frame_resets_the_far_end_s_link_through_the_cascade()
+    {
+        // The downstream relays a handed-on end's link with its own loop. When that link died inside a frame, the
+        // loop's peer (the link to the upstream) got ERROR(PeerGone) after the frame's first part, which the upstream
+        // relayed to the far end as the rest of the frame's payload. The link to the upstream is reset instead, and the
+        // upstream resets the far end's link as it does for a link of its own.
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        await using var upstream = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "up" }, log);
+        await using var downstream = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, Name = "down", Upstream = upstream.LinkAddress }, log);
+        var held = new HeldBackDialer(firstPart: 24 * 1024);
+        var secret = TunnelSecret.FromPassphrase("cascade cut");
+        var a = new EndSetup(secret, "sender", "u", Plaintext: true);
+        var b = new EndSetup(secret, "receiver", "u", Plaintext: true);
+        var registerSender = MiddleLink.RegisterAsync(held, downstream.LinkAddress, a.Info(), a.Topology("a"), null, LinkTimings.Default, TimeProvider.System, null, CancellationToken.None);
+        var (receiver, _) = await MiddleLink.RegisterAsync(TcpDialer.Instance, upstream.LinkAddress, b.Info(), b.Topology("b"), null, LinkTimings.Default, TimeProvider.System, null, CancellationToken.None);
+        var (sender, _) = await registerSender.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var frame = System.Security.Cryptography.RandomNumberGenerator.GetBytes(200 * 1024);
+        var send = Task.Run(async () =>
+        {
+            await sender.WriteAsync(frame);
+            await sender.FlushAsync();
+        });
+        var received = new byte[frame.Length];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // The frame's first part crosses both middles; its rest is held back, then the sender's link is reset.
+        var got = await receiver.ReadAsync(received, deadline.Token);
+        held.Reset();
+        var ended = await Record.ExceptionAsync(async () =>
+        {
+            int n;
+            while ((n = await receiver.ReadAsync(received.AsMemory(got), deadline.Token)) > 0) got += n;
+        });
+
+        Assert.True(ended is IOException or ProtocolException, $"the receiver's link ended with {ended?.GetType().Name ?? "a clean end of stream"}: {ended?.Message}");
+        Assert.Null(receiver.PeerLeft);
+        Assert.InRange(got, 1, frame.Length - 1);
+        Assert.True(frame.AsSpan(0, got).SequenceEqual(received.AsSpan(0, got)), "what the receiver read is not the frame's own bytes");
+        await Eventually.TrueAsync(() => upstream.Node.Tunnels.Count == 0 && downstream.Node.Tunnels.Count == 0, "both middles drop the tunnel");
+        Assert.NotNull(await Record.ExceptionAsync(() => send.WaitAsync(TimeSpan.FromSeconds(10))));
     }
 }

@@ -483,7 +483,12 @@ public sealed partial class LinkHandler(MiddleNode node, ILogger<LinkHandler> lo
         }
         finally
         {
-            if (holding) link.Peer?.Output.Lock.Release();
+            if (holding && link.Peer is { } holder)
+            {
+                // Ended inside a frame whose header the peer has: whatever came next would land in its payload.
+                if (relayRemaining > 0) holder.Output.CutMidFrame = true;
+                holder.Output.Lock.Release();
+            }
             if (!handedOver) link.NoLongerHandedOver();
         }
     }
