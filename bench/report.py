@@ -378,6 +378,40 @@ if profile_seconds:
               f"{c.get('context-switches', 0) / mib:.1f} |")
     w("")
 
+if profile_seconds and any(RAW.glob("*.rtt-profile.*.csv")):
+    w("**Where a round trip goes**: the same counts for "
+      f"{profile_seconds:g} s of a separate sockperf ping-pong (64 B, one message in flight), per round trip. "
+      "A relay woken once per message each way, as socat is, shows about 2 context switches and 4 syscalls "
+      "(a receive and a send each way) per round trip; every further wake-up of a thread is one more context "
+      "switch, and a thread that spins (`sched_yield`) while it waits for the next message burns CPU that the "
+      "other processes on the path could use. Round trips are counted from sockperf's rate over its whole run, so "
+      "the figures are approximate.")
+    w("")
+    w("| path | process | round trips/s then | CPU µs per round trip | syscalls per round trip | sched_yield per round trip | futex per round trip | context switches per round trip |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    for path in PATHS:
+        files = sorted(RAW.glob(f"{path}.rtt-profile.*.csv"))
+        if not files:
+            continue
+        rate = None
+        try:
+            text = (RAW / f"{path}.rtt-profile.txt").read_text(errors="replace")
+            observations = int(re.search(r"Total (\d+) observations", text).group(1))
+            rate = observations / (profile_seconds + 2)
+        except Exception:
+            pass
+        for f in files:
+            c = perf_counts(f)
+            comp = f.name[len(path) + len(".rtt-profile."):-len(".csv")]
+            if not rate or "raw_syscalls:sys_enter" not in c:
+                w(f"| {path} | {comp} | {fmt(rate)} | n/a | | | | |")
+                continue
+            trips = rate * profile_seconds
+            w(f"| {path} | {comp} | {rate:,.0f} | {c.get('task-clock', 0) * 1000 / trips:.0f} | "
+              f"{c['raw_syscalls:sys_enter'] / trips:.1f} | {c.get('syscalls:sys_enter_sched_yield', 0) / trips:.1f} | "
+              f"{c.get('syscalls:sys_enter_futex', 0) / trips:.1f} | {c.get('context-switches', 0) / trips:.1f} |")
+    w("")
+
 def relayed(f):
     """(RELAY bytes relayed, of them spliced) from a middle's /metrics, or None."""
     if not f.exists():

@@ -192,6 +192,23 @@ profile_path() { # PATH PORT
   wait "${waits[@]}" "$iperf_pid" || true
 }
 
+# The same counts per round trip: a separate sockperf ping-pong (64 B) with perf stat on each relay process.
+# A relay that takes one wake-up per message each way (socat) shows about 2 context switches per round trip.
+profile_rtt_path() { # PATH PORT
+  local path=$1 port=$2 c pids sockperf_pid
+  local -a waits=()
+  timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t $((PROFILE_SECONDS + 2)) >"$RAW/$path.rtt-profile.txt" 2>&1 &
+  sockperf_pid=$!
+  sleep 1
+  for c in ${COMPONENTS[$path]}; do
+    [[ ${c%%=*} != iperf3-server ]] || continue
+    pids=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)
+    perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$RAW/$path.rtt-profile.${c%%=*}.csv" &
+    waits+=($!)
+  done
+  wait "${waits[@]}" "$sockperf_pid" || true
+}
+
 # =============================================================================================
 log "output: $OUT"
 if ((INSTALL)); then
@@ -419,6 +436,10 @@ if perf stat -x, -e "$PERF_EVENTS" -- true >/dev/null 2>&1; then
   echo "profile_seconds=$PROFILE_SECONDS" >>"$OUT/meta.env"
   for path in "${PATHS[@]}"; do
     [[ $path == direct ]] || profile_path "$path" "${IPERF_PORT[$path]}"
+  done
+  log "profile: the same per round trip (perf stat, ${PROFILE_SECONDS} s of sockperf ping-pong per path)"
+  for path in "${PATHS[@]}"; do
+    [[ $path == direct ]] || profile_rtt_path "$path" "${SOCK_PORT[$path]}"
   done
 else
   log "profile: skipped (perf stat with syscall tracepoints is not available)"
