@@ -123,6 +123,8 @@ machine_ticks() { awk '/^cpu / {busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, 
 
 # COMPONENTS_<path>: "name=pid ..." of the long-running processes on that path (the iperf3 server too).
 declare -A COMPONENTS
+# RTT_COMPONENTS_<path>: the same for the processes that carry the sockperf traffic, where they are others.
+declare -A RTT_COMPONENTS
 cpu_snapshot() { # PATH FILE
   local c
   {
@@ -200,7 +202,7 @@ profile_rtt_path() { # PATH PORT
   timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t $((PROFILE_SECONDS + 2)) >"$RAW/$path.rtt-profile.txt" 2>&1 &
   sockperf_pid=$!
   sleep 1
-  for c in ${COMPONENTS[$path]}; do
+  for c in ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}; do
     [[ ${c%%=*} != iperf3-server ]] || continue
     pids=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)
     perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$RAW/$path.rtt-profile.${c%%=*}.csv" &
@@ -306,6 +308,7 @@ socat_relay socat-s1 "$P_SOCAT_S1" "$P_SOCAT_S2"
 IPERF_PORT[socat]=$P_SOCAT_I1
 SOCK_PORT[socat]=$P_SOCAT_S1
 COMPONENTS[socat]="relay1=$PID_socat_i1 relay2=$PID_socat_i2 relay3=$PID_socat_i3 iperf3-server=$PID_iperf3_server" # the iperf chain
+RTT_COMPONENTS[socat]="relay1=$PID_socat_s1 relay2=$PID_socat_s2 relay3=$PID_socat_s3" # the sockperf chain
 
 log "LSTP: one middle, a plaintext pair and a TLS pair of ends"
 spawn lstp-middle "$LSTP" middle --listen "127.0.0.1:$P_MIDDLE" --admin "127.0.0.1:$P_ADMIN" --name bench-middle
