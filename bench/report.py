@@ -381,11 +381,10 @@ if profile_seconds:
 if profile_seconds and any(RAW.glob("*.rtt-profile.*.csv")):
     w("**Where a round trip goes**: the same counts for "
       f"{profile_seconds:g} s of a separate sockperf ping-pong (64 B, one message in flight), per round trip. "
-      "A relay woken once per message each way, as socat is, shows about 2 context switches and 4 syscalls "
-      "(a receive and a send each way) per round trip; every further wake-up of a thread is one more context "
-      "switch, and a thread that spins (`sched_yield`) while it waits for the next message burns CPU that the "
-      "other processes on the path could use. Round trips are counted from sockperf's rate over its whole run, so "
-      "the figures are approximate.")
+      "A relay that sleeps in the kernel between messages, as socat does in `select`, shows about one context "
+      "switch per round trip; a thread that spins (`sched_yield`) while it waits for the next message instead "
+      "switches at every yield and burns CPU that the other processes on the path could use. Round trips are "
+      "counted from sockperf's rate over its whole run, so the figures are approximate.")
     w("")
     w("| path | process | round trips/s then | CPU µs per round trip | syscalls per round trip | sched_yield per round trip | futex per round trip | context switches per round trip |")
     w("|---|---|---:|---:|---:|---:|---:|---:|")
