@@ -183,6 +183,13 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
         {
             var input = data.Input;
             long remaining = 0;
+            await using var clientStream = new NetworkStream(client, ownsSocket: false);
+            // Without TLS at the middle, the rest of a large frame goes from the data link's socket to the client's
+            // inside the kernel, as a tunnel's relay does (PayloadSplice); the link is then read in small blocks. Asked
+            // again until it can be had: the client's socket turns non-blocking with its first asynchronous receive.
+            PayloadSplice? splice = null;
+            PayloadSplice? Splicer() => PayloadSplice.Refused ? null
+                : splice ??= data.Output.Plain is { } link ? PayloadSplice.Between(link, clientStream, options.IdleTimeout, metrics) : null;
             try
             {
                 while (true)
@@ -196,6 +203,8 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
                         {
                             if (buffer.IsEmpty) break;
                             var take = buffer.Slice(0, Math.Min(remaining, buffer.Length));
+                            // Counted before it is sent, so that a client that has the bytes finds them counted.
+                            metrics.PublishedRelayed(take.Length, toClient: true);
                             foreach (var segment in take) await client.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
                             remaining -= take.Length;
                             buffer = buffer.Slice(take.End);
@@ -207,6 +216,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
                         remaining = FrameCodec.ReadLength(header);
                         buffer = buffer.Slice(ProtocolLimits.HeaderSize);
                         ended = remaining == 0;
+                        if (data.ReadPool is { } pool) pool.Splicing = remaining >= PayloadSplice.Least && Splicer() is not null;
                     }
                     input.AdvanceTo(buffer.Start, buffer.End);
                     if (ended)
@@ -215,6 +225,16 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
                         return;
                     }
                     if (result.IsCompleted) throw new EndOfStreamException("the data link closed without ending its stream");
+                    // The read ended inside a large frame: nothing of it is left in the pipe, its rest is still in the
+                    // socket (the pipe reads only when asked).
+                    if (remaining >= PayloadSplice.Least && Splicer() is { } kernel)
+                    {
+                        // Done, or the input ended (the next read finds it), or refused (the next reads carry the rest).
+                        var (_, taken) = await kernel.MoveAsync(remaining, CancellationToken.None).ConfigureAwait(false);
+                        remaining -= taken;
+                        metrics.PublishedRelayed(taken, toClient: true);
+                        metrics.PublishedSpliced(taken);
+                    }
                 }
             }
             catch (Exception ex)
@@ -222,6 +242,10 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
                 Log.SpliceFailed(log, request.ClientId, "to the client", ex.Message);
                 client.LingerState = new LingerOption(true, 0);
                 client.Close();
+            }
+            finally
+            {
+                splice?.Release();
             }
         });
         var fromClient = Task.Run(async () =>
@@ -234,6 +258,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
                 {
                     var n = await client.ReceiveAsync(buffer.AsMemory(ProtocolLimits.HeaderSize), SocketFlags.None).ConfigureAwait(false);
                     FrameCodec.WriteHeader(buffer, MessageType.Relay, n);
+                    metrics.PublishedRelayed(n, toClient: false);
                     await data.Output.SendAsync(buffer.AsMemory(0, ProtocolLimits.HeaderSize + n), data.Closed).ConfigureAwait(false);
                     if (n == 0) break;
                 }

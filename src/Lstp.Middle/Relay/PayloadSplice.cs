@@ -193,6 +193,24 @@ internal sealed class PayloadSplice
     }
 
     /// <summary>
+    /// <see cref="Move"/> for an async loop (a published port's data link): moves <paramref name="remaining"/> bytes,
+    /// awaiting each wait, and returns the outcome with how much was taken from the link.
+    /// </summary>
+    public async Task<(Outcome Outcome, long Taken)> MoveAsync(long remaining, CancellationToken cancellation)
+    {
+        var total = 0L;
+        while (true)
+        {
+            var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var outcome = Move(ref remaining, cancellation, () => resumed.SetResult(), out var taken);
+            total += taken;
+            if (outcome != Outcome.Waiting) return (outcome, total);
+            await resumed.Task.ConfigureAwait(false);
+            Resumed();
+        }
+    }
+
+    /// <summary>
     /// Puts what the relay read of the frame (its header and first bytes, and anything before them in the same read)
     /// into the pipe ahead of the payload, so that the peer gets the frame in one piece rather than a small one and
     /// then the rest: a copy of those few bytes, as writing them to the socket would be. False when no pipe can be had

@@ -16,6 +16,9 @@ public sealed class MiddleMetrics : IDisposable
     private long _firstToSecond;
     private long _secondToFirst;
     private long _spliced;
+    private long _publishedToClient;
+    private long _publishedFromClient;
+    private long _publishedSpliced;
     private long _spliceRoomWaits;
     private long _nodeLinksOut;
     private long _publishedClients;
@@ -53,6 +56,13 @@ public sealed class MiddleMetrics : IDisposable
         Meter.CreateObservableGauge("lstp.published.clients", () => Interlocked.Read(ref _publishedClientsNow), "{client}",
             "Plain clients of published ports connected now: held for their data link, or spliced to it.");
         Meter.CreateObservableCounter("lstp.published.clients.accepted", () => Interlocked.Read(ref _publishedClients), "{client}", "Plain clients published ports accepted.");
+        Meter.CreateObservableCounter("lstp.published.relayed", () => (IEnumerable<Measurement<long>>)
+            [
+                new(Interlocked.Read(ref _publishedToClient), new KeyValuePair<string, object?>("direction", "to_client")),
+                new(Interlocked.Read(ref _publishedFromClient), new KeyValuePair<string, object?>("direction", "from_client")),
+            ], "By", "Payload bytes between published ports' plain clients and their data links, to the client and from it.");
+        Meter.CreateObservableCounter("lstp.published.relayed.spliced", () => Interlocked.Read(ref _publishedSpliced), "By",
+            "Of the bytes to published ports' clients, those moved from data link to client inside the kernel (splice).");
         Meter.CreateObservableGauge("lstp.node_links", () => (IEnumerable<Measurement<long>>)
             [
                 new(node.Links.Keys.Count(l => l.Role == Protocol.Framing.LinkRole.Node), new KeyValuePair<string, object?>("direction", "in")),
@@ -118,6 +128,14 @@ public sealed class MiddleMetrics : IDisposable
 
     /// <summary>A plain client left: expired unclaimed, or its splice ended.</summary>
     public void PublishedClientLeft() => Interlocked.Decrement(ref _publishedClientsNow);
+
+    /// <summary>Payload bytes a published port's data link carried to its client, or from it.</summary>
+    public void PublishedRelayed(long bytes, bool toClient) => Interlocked.Add(ref (toClient ? ref _publishedToClient : ref _publishedFromClient), bytes);
+
+    /// <summary>Of the bytes to a published port's client, those moved from its data link in the kernel (also counted as relayed).</summary>
+    public void PublishedSpliced(long bytes) => Interlocked.Add(ref _publishedSpliced, bytes);
+
+    public long BytesPublishedSpliced => Interlocked.Read(ref _publishedSpliced);
 
     private ClusterFigures ClusterNow()
     {

@@ -143,6 +143,10 @@ public sealed class MiddleMetricsTests(ITestOutputHelper output)
             Assert.Equal(1, scrape.Value("lstp_published_ports"));
             Assert.Equal(1, scrape.Value("lstp_published_clients_accepted_total"));
             Assert.Equal(1, scrape.Value("lstp_published_clients"));
+            // The 3 bytes each way; too few to splice.
+            Assert.Equal(3, scrape.Value("lstp_published_relayed_bytes_total", ("direction", "to_client")));
+            Assert.Equal(3, scrape.Value("lstp_published_relayed_bytes_total", ("direction", "from_client")));
+            Assert.Equal(0, scrape.Value("lstp_published_relayed_spliced_bytes_total"));
             Assert.True(scrape.Value("lstp_links_accepted_total") >= links.Count + 4, "every raw link, both ends, the agent's control and data links");
             Assert.Equal(0, scrape.Value("lstp_node_links", ("direction", "in")));
             Assert.Equal(0, scrape.Value("lstp_node_links", ("direction", "out")));

@@ -53,6 +53,36 @@ public sealed class PublishTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_large_transfer_through_a_published_port_is_spliced_from_the_data_link_to_the_client_and_arrives_intact()
+    {
+        // Without TLS at the middle, the rest of each large RELAY frame on the data link goes to the client inside the
+        // kernel; the frames' headers and first bytes are read and copied as before.
+        await using var echo = new EchoServer();
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        var port = (ushort)Net.FreePort();
+        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
+        await using var end = EndProxyHost.Start(new EndOptions
+        {
+            Middles = [middle.LinkAddress], Secret = "spliced", Name = "agent",
+            Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))],
+            Publish = [new PublishSpec("echo", port)],
+        }, log);
+        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var payload = RandomNumberGenerator.GetBytes(32 * 1024 * 1024);
+        using var client = await Net.ConnectAsync(port, timeout.Token);
+        var send = Task.Run(async () => { await client.SendAsync(payload, SocketFlags.None, timeout.Token); client.Shutdown(SocketShutdown.Send); });
+        var back = await Net.ReadToEndAsync(client, cancellationToken: timeout.Token);
+        await send;
+
+        Assert.True(payload.AsSpan().SequenceEqual(back), $"received {back.Length} of {payload.Length} bytes, or altered");
+        var spliced = middle.Node.Metrics.BytesPublishedSpliced;
+        output.WriteLine($"{spliced} of {payload.Length} bytes to the client spliced");
+        Assert.InRange(spliced, payload.Length / 4, payload.Length - 1);
+    }
+
+    [Fact]
     public async Task A_flood_of_public_clients_does_not_rate_limit_the_agent_s_own_data_links()
     {
         // The default budget of 50 new links per second per source: every public client makes the agent open a data
