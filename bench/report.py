@@ -347,6 +347,12 @@ def perf_counts(f):
     return counts
 
 
+def profiles(path, kind):
+    """(process, perf counts) for each process of PATH counted during KIND ("profile" or "rtt-profile")."""
+    for f in sorted(RAW.glob(f"{path}.{kind}.*.csv")):
+        yield f.name[len(f"{path}.{kind}."):-len(".csv")], perf_counts(f)
+
+
 profile_seconds = float(META.get("profile_seconds", "0") or 0)
 if profile_seconds:
     w("**Where the CPU goes**: `perf stat` on each relay process for "
@@ -357,16 +363,14 @@ if profile_seconds:
     w("| path | process | Gbit/s then | CPU ms per GiB | syscalls per MiB | bytes per receive | sched_yield per MiB | futex per MiB | context switches per MiB |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for path in PATHS:
-        files = sorted(RAW.glob(f"{path}.profile.*.csv"))
-        if not files:
+        counted = list(profiles(path, "profile"))
+        if not counted:
             continue
         try:
             bps = json.loads((RAW / f"{path}.profile.json").read_text())["end"]["sum_received"]["bits_per_second"]
         except Exception:
             bps = None
-        for f in files:
-            c = perf_counts(f)
-            comp = f.name[len(path) + len(".profile."):-len(".csv")]
+        for comp, c in counted:
             if not bps or "raw_syscalls:sys_enter" not in c:
                 w(f"| {path} | {comp} | {fmt(bps and bps / 1e9)} | n/a | | | | | |")
                 continue
@@ -389,8 +393,8 @@ if profile_seconds and any(RAW.glob("*.rtt-profile.*.csv")):
     w("| path | process | round trips/s then | CPU µs per round trip | syscalls per round trip | sched_yield per round trip | futex per round trip | context switches per round trip |")
     w("|---|---|---:|---:|---:|---:|---:|---:|")
     for path in PATHS:
-        files = sorted(RAW.glob(f"{path}.rtt-profile.*.csv"))
-        if not files:
+        counted = list(profiles(path, "rtt-profile"))
+        if not counted:
             continue
         rate = None
         try:
@@ -399,9 +403,7 @@ if profile_seconds and any(RAW.glob("*.rtt-profile.*.csv")):
             rate = observations / (profile_seconds + 2)
         except Exception:
             pass
-        for f in files:
-            c = perf_counts(f)
-            comp = f.name[len(path) + len(".rtt-profile."):-len(".csv")]
+        for comp, c in counted:
             if not rate or "raw_syscalls:sys_enter" not in c:
                 w(f"| {path} | {comp} | {fmt(rate)} | n/a | | | | |")
                 continue

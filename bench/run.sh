@@ -178,37 +178,33 @@ run_sockperf() { # PATH PORT RUN
 # separate 1-stream iperf3 (after the measured runs, so counting cannot disturb them). Skipped without perf.
 PROFILE_SECONDS=2
 PERF_EVENTS=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sched_yield,syscalls:sys_enter_futex,context-switches,task-clock
-profile_path() { # PATH PORT
-  local path=$1 port=$2 c pids iperf_pid
+# count_components PREFIX TRAFFIC_PID COMPONENT...: perf stat on each relay process (and what it forked) for
+# PROFILE_SECONDS, into PREFIX.<component>.csv, while the traffic generator TRAFFIC_PID runs; waits for both.
+count_components() {
+  local prefix=$1 traffic=$2 c pids
   local -a waits=()
-  iperf_idle "$path profile"
-  timeout 60 iperf3 -c 127.0.0.1 -p "$port" -t $((PROFILE_SECONDS + 2)) -J >"$RAW/$path.profile.json" 2>&1 &
-  iperf_pid=$!
+  shift 2
   sleep 1
-  for c in ${COMPONENTS[$path]}; do
+  for c in "$@"; do
     [[ ${c%%=*} != iperf3-server ]] || continue
     pids=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)
-    perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$RAW/$path.profile.${c%%=*}.csv" &
+    perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$prefix.${c%%=*}.csv" &
     waits+=($!)
   done
-  wait "${waits[@]}" "$iperf_pid" || true
+  wait "${waits[@]}" "$traffic" || true
+}
+profile_path() { # PATH PORT
+  local path=$1 port=$2
+  iperf_idle "$path profile"
+  timeout 60 iperf3 -c 127.0.0.1 -p "$port" -t $((PROFILE_SECONDS + 2)) -J >"$RAW/$path.profile.json" 2>&1 &
+  count_components "$RAW/$path.profile" $! ${COMPONENTS[$path]}
 }
 
 # The same counts per round trip: a separate sockperf ping-pong (64 B) with perf stat on each relay process.
-# A relay that takes one wake-up per message each way (socat) shows about 2 context switches per round trip.
 profile_rtt_path() { # PATH PORT
-  local path=$1 port=$2 c pids sockperf_pid
-  local -a waits=()
+  local path=$1 port=$2
   timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t $((PROFILE_SECONDS + 2)) >"$RAW/$path.rtt-profile.txt" 2>&1 &
-  sockperf_pid=$!
-  sleep 1
-  for c in ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}; do
-    [[ ${c%%=*} != iperf3-server ]] || continue
-    pids=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)
-    perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$RAW/$path.rtt-profile.${c%%=*}.csv" &
-    waits+=($!)
-  done
-  wait "${waits[@]}" "$sockperf_pid" || true
+  count_components "$RAW/$path.rtt-profile" $! ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}
 }
 
 # =============================================================================================
