@@ -229,8 +229,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
                     // socket (the pipe reads only when asked).
                     if (remaining >= PayloadSplice.Least && Splicer() is { } kernel)
                     {
-                        // Done, or the input ended (the next read finds it), or refused (the next reads carry the rest).
-                        var (_, taken) = await kernel.MoveAsync(remaining, CancellationToken.None).ConfigureAwait(false);
+                        var taken = await kernel.MoveAsync(remaining, CancellationToken.None).ConfigureAwait(false);
                         remaining -= taken;
                         metrics.PublishedRelayed(taken, toClient: true);
                         metrics.PublishedSpliced(taken);

@@ -193,10 +193,11 @@ internal sealed class PayloadSplice
     }
 
     /// <summary>
-    /// <see cref="Move"/> for an async loop (a published port's data link): moves <paramref name="remaining"/> bytes,
-    /// awaiting each wait, and returns the outcome with how much was taken from the link.
+    /// <see cref="Move"/> for an async loop (a published port's data link): moves up to <paramref name="remaining"/>
+    /// bytes, awaiting each wait, and returns how many it took from the link. Fewer when the link's input ended (the
+    /// caller's next read finds that) or splice(2) was refused (its next reads carry the rest).
     /// </summary>
-    public async Task<(Outcome Outcome, long Taken)> MoveAsync(long remaining, CancellationToken cancellation)
+    public async Task<long> MoveAsync(long remaining, CancellationToken cancellation)
     {
         var total = 0L;
         while (true)
@@ -204,7 +205,7 @@ internal sealed class PayloadSplice
             var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var outcome = Move(ref remaining, cancellation, () => resumed.SetResult(), out var taken);
             total += taken;
-            if (outcome != Outcome.Waiting) return (outcome, total);
+            if (outcome != Outcome.Waiting) return total;
             await resumed.Task.ConfigureAwait(false);
             Resumed();
         }
