@@ -83,6 +83,55 @@ public sealed class PublishTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_data_link_that_breaks_while_the_middle_splices_resets_the_plain_client()
+    {
+        // The service sends more than the sockets on the way hold while the client does not read: the middle's splice
+        // to the client waits for room. Then the publishing end goes away with its data link; the client, reading
+        // again, must see a reset after the bytes that arrived, never a clean end of stream.
+        using var service = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        service.Start();
+        var servicePort = ((System.Net.IPEndPoint)service.LocalEndpoint).Port;
+        var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
+        var port = (ushort)Net.FreePort();
+        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
+        var end = EndProxyHost.Start(new EndOptions
+        {
+            Middles = [middle.LinkAddress], Secret = "publisher", Name = "agent",
+            Services = [new ServiceSpec("svc", new HostPort("127.0.0.1", servicePort))],
+            Publish = [new PublishSpec("svc", port)],
+        }, log);
+        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+
+        using var client = await Net.ConnectAsync(port);
+        await client.SendAsync("hello"u8.ToArray(), SocketFlags.None);
+        using var accepted = await service.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("hello"u8.ToArray(), await Net.ReadExactlyAsync(accepted, 5).WaitAsync(TimeSpan.FromSeconds(10)));
+        var chunk = RandomNumberGenerator.GetBytes(64 * 1024);
+        using var sending = new CancellationTokenSource();
+        var send = Task.Run(async () =>
+        {
+            while (!sending.IsCancellationRequested) await accepted.SendAsync(chunk, SocketFlags.None, sending.Token);
+        });
+        await Eventually.TrueAsync(() => middle.Node.Metrics.SpliceRoomWaits > 0, "the middle's splice to the client waits for room");
+        Assert.True(middle.Node.Metrics.BytesPublishedSpliced > 0);
+
+        await end.DisposeAsync();
+        sending.Cancel();
+        var ending = await Record.ExceptionAsync(async () =>
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var buffer = new byte[64 * 1024];
+            long got = 0;
+            int n;
+            while ((n = await client.ReceiveAsync(buffer, SocketFlags.None, deadline.Token)) > 0) got += n;
+            Assert.Fail($"the client's connection ended with a clean end of stream after {got} bytes, not a reset");
+        });
+        var reset = Assert.IsType<SocketException>(ending);
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        await Record.ExceptionAsync(() => send);
+    }
+
+    [Fact]
     public async Task A_flood_of_public_clients_does_not_rate_limit_the_agent_s_own_data_links()
     {
         // The default budget of 50 new links per second per source: every public client makes the agent open a data
