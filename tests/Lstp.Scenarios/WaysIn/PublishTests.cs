@@ -24,13 +24,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         {
             Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port), MaxConnectionsPerSecondPerSource = 1000,
         }, log);
-        var end = EndProxyHost.Start(new EndOptions
-        {
-            Middles = [middle.LinkAddress], Secret = "publisher", Name = "agent",
-            Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))],
-            Publish = [new PublishSpec("echo", port)],
-        }, log);
-        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+        var end = await PublishAsync(middle, port, HostPort.Parse(echo.Address), "publisher", log);
         Assert.Null(end.Supervisor.Current); // an end that only publishes keeps no tunnel registration
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
@@ -61,13 +55,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         var port = (ushort)Net.FreePort();
         await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
-        await using var end = EndProxyHost.Start(new EndOptions
-        {
-            Middles = [middle.LinkAddress], Secret = "spliced", Name = "agent",
-            Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))],
-            Publish = [new PublishSpec("echo", port)],
-        }, log);
-        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+        await using var end = await PublishAsync(middle, port, HostPort.Parse(echo.Address), "spliced", log);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var payload = RandomNumberGenerator.GetBytes(32 * 1024 * 1024);
@@ -90,22 +78,13 @@ public sealed class PublishTests(ITestOutputHelper output)
         // again, must see a reset after the bytes that arrived, never a clean end of stream.
         using var service = new TcpListener(System.Net.IPAddress.Loopback, 0);
         service.Start();
-        var servicePort = ((System.Net.IPEndPoint)service.LocalEndpoint).Port;
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         var port = (ushort)Net.FreePort();
         await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
-        var end = EndProxyHost.Start(new EndOptions
-        {
-            Middles = [middle.LinkAddress], Secret = "publisher", Name = "agent",
-            Services = [new ServiceSpec("svc", new HostPort("127.0.0.1", servicePort))],
-            Publish = [new PublishSpec("svc", port)],
-        }, log);
-        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
-
-        using var client = await Net.ConnectAsync(port);
-        await client.SendAsync("hello"u8.ToArray(), SocketFlags.None);
-        using var accepted = await service.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal("hello"u8.ToArray(), await Net.ReadExactlyAsync(accepted, 5).WaitAsync(TimeSpan.FromSeconds(10)));
+        var end = await PublishAsync(middle, port, ServiceAddress(service), "publisher", log);
+        var (client, accepted) = await ConnectHeldAsync(port, service);
+        using var _ = client;
+        using var __ = accepted;
         var chunk = RandomNumberGenerator.GetBytes(64 * 1024);
         using var sending = new CancellationTokenSource();
         var send = Task.Run(async () =>
@@ -142,13 +121,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         var options = new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) };
         Assert.Equal(50, options.MaxConnectionsPerSecondPerSource);
         await using var middle = await MiddleHost.StartAsync(options, log);
-        await using var end = EndProxyHost.Start(new EndOptions
-        {
-            Middles = [middle.LinkAddress], Secret = "flooded", Name = "agent",
-            Services = [new ServiceSpec("echo", HostPort.Parse(echo.Address))],
-            Publish = [new PublishSpec("echo", port)],
-        }, log);
-        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+        await using var end = await PublishAsync(middle, port, HostPort.Parse(echo.Address), "flooded", log);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var answered = await Task.WhenAll(Enumerable.Range(0, 300).Select(async i =>
@@ -229,22 +202,13 @@ public sealed class PublishTests(ITestOutputHelper output)
         // The service: a listener whose accepted connection the test holds, to see how it ends.
         using var service = new TcpListener(System.Net.IPAddress.Loopback, 0);
         service.Start();
-        var servicePort = ((System.Net.IPEndPoint)service.LocalEndpoint).Port;
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         var port = (ushort)Net.FreePort();
         var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
-        await using var end = EndProxyHost.Start(new EndOptions
-        {
-            Middles = [middle.LinkAddress], Secret = "publisher", Name = "agent",
-            Services = [new ServiceSpec("svc", new HostPort("127.0.0.1", servicePort))],
-            Publish = [new PublishSpec("svc", port)],
-        }, log);
-        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
-
-        using var client = await Net.ConnectAsync(port);
-        await client.SendAsync("hello"u8.ToArray(), SocketFlags.None);
-        using var accepted = await service.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal("hello"u8.ToArray(), await Net.ReadExactlyAsync(accepted, 5).WaitAsync(TimeSpan.FromSeconds(10)));
+        await using var end = await PublishAsync(middle, port, ServiceAddress(service), "publisher", log);
+        var (client, accepted) = await ConnectHeldAsync(port, service);
+        using var _ = client;
+        using var __ = accepted;
 
         // The middle dies: the data link breaks mid-connection while the service is idle, waiting for the client.
         await middle.DisposeAsync();
@@ -256,5 +220,30 @@ public sealed class PublishTests(ITestOutputHelper output)
         });
         var reset = Assert.IsType<SocketException>(ending);
         Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+    }
+
+    /// <summary>An end that publishes <paramref name="service"/> (as "svc") on <paramref name="port"/> of the middle, once the port is open.</summary>
+    private static async Task<EndProxyHost> PublishAsync(MiddleHost middle, ushort port, HostPort service, string secret, TestLog log)
+    {
+        var end = EndProxyHost.Start(new EndOptions
+        {
+            Middles = [middle.LinkAddress], Secret = secret, Name = "agent",
+            Services = [new ServiceSpec("svc", service)],
+            Publish = [new PublishSpec("svc", port)],
+        }, log);
+        await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
+        return end;
+    }
+
+    private static HostPort ServiceAddress(TcpListener service) => new("127.0.0.1", ((System.Net.IPEndPoint)service.LocalEndpoint).Port);
+
+    /// <summary>A plain client of <paramref name="port"/> and the service's end of its connection, once "hello" went through.</summary>
+    private static async Task<(Socket Client, Socket Accepted)> ConnectHeldAsync(ushort port, TcpListener service)
+    {
+        var client = await Net.ConnectAsync(port);
+        await client.SendAsync("hello"u8.ToArray(), SocketFlags.None);
+        var accepted = await service.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("hello"u8.ToArray(), await Net.ReadExactlyAsync(accepted, 5).WaitAsync(TimeSpan.FromSeconds(10)));
+        return (client, accepted);
     }
 }
