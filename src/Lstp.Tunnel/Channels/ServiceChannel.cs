@@ -310,18 +310,25 @@ public sealed class ServiceChannel : Attributes.IAttribute
             await SkipAsync(reader, length, cancellationToken).ConfigureAwait(false);
             return;
         }
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-        try
+        // Most of a large payload is usually in the reader's buffer already: it is lent, not copied.
+        byte[] buffer;
+        var offset = 0;
+        if (await reader.TakePayloadAsync(length, cancellationToken).ConfigureAwait(false) is { } lent) (buffer, offset) = lent;
+        else
         {
-            for (var got = 0; got < length;) got += await reader.ReadPayloadAsync(buffer.AsMemory(got), length - got, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            throw;
+            buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+            try
+            {
+                for (var got = 0; got < length;) got += await reader.ReadPayloadAsync(buffer.AsMemory(got), length - got, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
         }
         var counted = Counted(length, application);
-        var record = new InboundRecord(new Chunk(buffer, 0, length, counted), compressed, flags, application);
+        var record = new InboundRecord(new Chunk(buffer, offset, length, counted), compressed, flags, application);
         Flow.OnReceived(counted); // sends PAUSE when this crosses the pause threshold
         if (!_inbox.Writer.TryWrite(record))
         {

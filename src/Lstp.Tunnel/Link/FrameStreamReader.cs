@@ -9,12 +9,34 @@ namespace Lstp.Tunnel.Link;
 /// A buffered reader of LSTP frames from a Stream. Whole frames for control messages; relay payloads can be
 /// streamed out in pieces (<see cref="ReadPayloadAsync"/>), so a large RELAY frame never needs a large buffer.
 /// </summary>
-public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStreamReader.DefaultBufferSize, int directReadAtLeast = 0)
+public sealed class FrameStreamReader
 {
     /// <summary>64 KiB: one loopback socket read, and larger than any control frame.</summary>
     public const int DefaultBufferSize = 64 * 1024;
 
-    private readonly byte[] _buffer = new byte[Math.Max(bufferSize, ProtocolLimits.MaxSetupPayload + ProtocolLimits.HeaderSize)];
+    /// <summary>The least of a payload buffered for <see cref="TakePayloadAsync"/> to lend the buffer rather than copy it.</summary>
+    public const int LendAtLeast = 8 * 1024;
+
+    private readonly Stream _stream;
+    private readonly int _directReadAtLeast;
+    private readonly bool _lends;
+    private byte[] _buffer;
+
+    /// <param name="lendsPayloads">
+    /// Large payloads may take the buffer itself (<see cref="TakePayloadAsync"/>); its size must then be one the shared
+    /// array pool keeps (a power of two), since the payload's consumer returns it there. Such a reader moves what is left
+    /// in its buffer to the front before every read, so a frame whose header a read brings in starts at the front and
+    /// a whole SERVICE_DATA payload fits after it.
+    /// </param>
+    public FrameStreamReader(Stream stream, int bufferSize = DefaultBufferSize, int directReadAtLeast = 0, bool lendsPayloads = false)
+    {
+        _stream = stream;
+        _directReadAtLeast = directReadAtLeast;
+        _lends = lendsPayloads;
+        var size = Math.Max(bufferSize, ProtocolLimits.MaxSetupPayload + ProtocolLimits.HeaderSize);
+        if (lendsPayloads && !System.Numerics.BitOperations.IsPow2(size)) throw new ArgumentOutOfRangeException(nameof(bufferSize), "a lending reader's buffer is a power of two, a size the shared pool keeps");
+        _buffer = lendsPayloads ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
+    }
 
     /// <summary>
     /// The least a payload read takes straight from the stream into its destination when nothing is buffered; smaller
@@ -22,11 +44,11 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
     /// the buffer: over a socket, a direct read is a receive sized by the caller, and many small receives cost more
     /// than one large receive and a copy (measured: a link reader at 4 KiB made 3× the receives of one at 32 KiB).
     /// </summary>
-    private int DirectReadAtLeast => directReadAtLeast > 0 ? directReadAtLeast : _buffer.Length / 2;
+    private int DirectReadAtLeast => _directReadAtLeast > 0 ? _directReadAtLeast : _buffer.Length / 2;
     private int _start;
     private int _end;
 
-    public Stream Stream => stream;
+    public Stream Stream => _stream;
 
     /// <summary>Bytes already read from the stream but not yet consumed.</summary>
     public int Buffered => _end - _start;
@@ -54,12 +76,16 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
         }
     }
 
-    /// <summary>Reads a frame header; returns null at a clean end of stream between frames.</summary>
-    public async ValueTask<(MessageType Type, int Length)?> ReadHeaderAsync(int maxPayload, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a frame header; returns null at a clean end of stream between frames. A read it needs takes at most
+    /// <paramref name="readAtMost"/> bytes: the caller that expects a large payload next keeps it out of the buffer, to
+    /// be read straight into its destination.
+    /// </summary>
+    public async ValueTask<(MessageType Type, int Length)?> ReadHeaderAsync(int maxPayload, CancellationToken cancellationToken, int readAtMost = int.MaxValue)
     {
         while (Buffered < ProtocolLimits.HeaderSize)
         {
-            if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+            if (!await FillAsync(cancellationToken, readAtMost).ConfigureAwait(false))
             {
                 if (Buffered == 0) return null;
                 throw new EndOfStreamException("the peer closed in the middle of a frame header");
@@ -111,7 +137,7 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
         {
             if (want >= DirectReadAtLeast)
             {
-                var direct = await stream.ReadAsync(destination[..want], cancellationToken).ConfigureAwait(false);
+                var direct = await _stream.ReadAsync(destination[..want], cancellationToken).ConfigureAwait(false);
                 if (direct == 0) throw new EndOfStreamException("the peer closed in the middle of a frame");
                 return direct;
             }
@@ -123,10 +149,43 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
         return n;
     }
 
+    /// <summary>
+    /// Reads a payload of <paramref name="length"/> bytes into an array of the shared pool without copying what of it is
+    /// already buffered: the buffer itself is lent out as the payload's array, and the reader goes on in a fresh one with
+    /// only the bytes after the payload moved into it. The caller returns the array to <see cref="ArrayPool{T}.Shared"/>.
+    /// Null when that would not save a copy or would hold more memory than a copy (a reader that does not lend, too
+    /// little of the payload buffered, more of the next frames buffered than of this payload, a payload of half the
+    /// buffer or less, whose copy would take a smaller array, or no room for it after where it starts): the caller then
+    /// reads it with <see cref="ReadPayloadAsync"/>.
+    /// </summary>
+    public async ValueTask<(byte[] Array, int Offset)?> TakePayloadAsync(int length, CancellationToken cancellationToken)
+    {
+        var inBuffer = Math.Min(Buffered, length);
+        var after = Buffered - inBuffer;
+        if (!_lends || inBuffer < LendAtLeast || after > inBuffer || length <= _buffer.Length / 2 || _start + length > _buffer.Length) return null;
+        var taken = _buffer;
+        var offset = _start;
+        var next = ArrayPool<byte>.Shared.Rent(taken.Length);
+        taken.AsSpan(_start + inBuffer, after).CopyTo(next);
+        _buffer = next;
+        _start = 0;
+        _end = after;
+        try
+        {
+            for (var got = inBuffer; got < length;) got += await ReadPayloadAsync(taken.AsMemory(offset + got), length - got, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(taken);
+            throw;
+        }
+        return (taken, offset);
+    }
+
     /// <summary>Reads raw bytes after the framed part of a stream: buffered ones first; 0 at end of stream.</summary>
     public async ValueTask<int> ReadRawAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
-        if (Buffered == 0) return await stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+        if (Buffered == 0) return await _stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
         var n = Math.Min(destination.Length, Buffered);
         _buffer.AsMemory(_start, n).CopyTo(destination);
         _start += n;
@@ -141,15 +200,15 @@ public sealed class FrameStreamReader(Stream stream, int bufferSize = FrameStrea
         }
     }
 
-    private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    private async ValueTask<bool> FillAsync(CancellationToken cancellationToken, int readAtMost = int.MaxValue)
     {
-        if (_start > 0 && (_end == _buffer.Length || _start == _end))
+        if (_start > 0 && (_lends || _end == _buffer.Length || _start == _end))
         {
             Buffer.BlockCopy(_buffer, _start, _buffer, 0, Buffered);
             _end -= _start;
             _start = 0;
         }
-        var n = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        var n = await _stream.ReadAsync(_buffer.AsMemory(_end, Math.Min(_buffer.Length - _end, readAtMost)), cancellationToken).ConfigureAwait(false);
         if (n == 0) return false;
         _end += n;
         return true;

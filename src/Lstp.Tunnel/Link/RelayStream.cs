@@ -25,8 +25,19 @@ public sealed class RelayStream : Stream
     private readonly TimeProvider _time;
     private readonly LinkTimings _timings;
     private readonly CancellationTokenSource _closed = new();
+    /// <summary>A RELAY frame this large is followed by a header read alone (<see cref="HeaderRead"/>).</summary>
+    private const int LargeRelay = 32 * 1024;
+
+    /// <summary>
+    /// What a header read after a large frame takes at most: the header and a small frame after it, or the first bytes
+    /// of a large one, whose rest is then read straight into the reader's buffer above (one receive more per large
+    /// frame, instead of copying up to 64 KiB of it out of ours).
+    /// </summary>
+    private const int HeaderRead = 1024;
+
     private int _writeCount;
     private int _relayRemaining;
+    private int _lastRelay;
     private long _lastReceived;
     private long _lastSent;
     private readonly Task _keepalive;
@@ -92,13 +103,15 @@ public sealed class RelayStream : Stream
             while (_relayRemaining == 0)
             {
                 if (PeerLeft is not null) return 0;
-                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked).ConfigureAwait(false);
+                // After a large RELAY frame the next is likely large too: its header is read alone (with a little of what
+                // follows), so the payload is read straight into the caller's buffer instead of through ours.
+                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked, _lastRelay >= LargeRelay ? HeaderRead : int.MaxValue).ConfigureAwait(false);
                 Volatile.Write(ref _lastReceived, _time.GetTimestamp());
                 if (header is null) return 0;
                 var (type, length) = header.Value;
                 if (type == MessageType.Relay)
                 {
-                    _relayRemaining = length;
+                    _relayRemaining = _lastRelay = length;
                     continue;
                 }
                 if (length > ProtocolLimits.MaxSetupPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"link {MessageNames.Of(type)} of {length} bytes");

@@ -25,7 +25,7 @@ public sealed class Tunnel
         Compression = compression;
         Resumption = session.Resumption;
         Link = new ResumableStream(session.Stream, session.Reader.TakeBuffered(), session.Resumption is not null, options.ResumeGrace, options.Time);
-        Reader = new FrameStreamReader(Link, directReadAtLeast: FrameStreamReader.TunnelDirectRead);
+        Reader = new FrameStreamReader(Link, directReadAtLeast: FrameStreamReader.TunnelDirectRead, lendsPayloads: true);
     }
 
     /// <summary>
