@@ -127,19 +127,20 @@ public sealed class FrameStreamReader
 
     /// <summary>
     /// Copies up to <paramref name="remaining"/> payload bytes into <paramref name="destination"/>. Destinations of at
-    /// least the direct-read bar are read into directly when nothing is buffered, saving a copy.
+    /// least the direct-read bar are read into directly when nothing is buffered, saving a copy; so is any destination
+    /// when <paramref name="direct"/> (the caller expects a large frame next, whose start a fill would copy).
     /// </summary>
-    public async ValueTask<int> ReadPayloadAsync(Memory<byte> destination, int remaining, CancellationToken cancellationToken)
+    public async ValueTask<int> ReadPayloadAsync(Memory<byte> destination, int remaining, CancellationToken cancellationToken, bool direct = false)
     {
         var want = Math.Min(destination.Length, remaining);
         if (want == 0) return 0;
         if (Buffered == 0)
         {
-            if (want >= DirectReadAtLeast)
+            if (want >= DirectReadAtLeast || direct)
             {
-                var direct = await _stream.ReadAsync(destination[..want], cancellationToken).ConfigureAwait(false);
-                if (direct == 0) throw new EndOfStreamException("the peer closed in the middle of a frame");
-                return direct;
+                var read = await _stream.ReadAsync(destination[..want], cancellationToken).ConfigureAwait(false);
+                if (read == 0) throw new EndOfStreamException("the peer closed in the middle of a frame");
+                return read;
             }
             if (!await FillAsync(cancellationToken).ConfigureAwait(false)) throw new EndOfStreamException("the peer closed in the middle of a frame");
         }

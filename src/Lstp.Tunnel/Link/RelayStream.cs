@@ -25,7 +25,7 @@ public sealed class RelayStream : Stream
     private readonly TimeProvider _time;
     private readonly LinkTimings _timings;
     private readonly CancellationTokenSource _closed = new();
-    /// <summary>A RELAY frame this large is followed by a header read alone (<see cref="HeaderRead"/>).</summary>
+    /// <summary>A RELAY frame this large is read without reading ahead: its end alone, then the next header alone (<see cref="HeaderRead"/>).</summary>
     private const int LargeRelay = 32 * 1024;
 
     /// <summary>
@@ -124,7 +124,8 @@ public sealed class RelayStream : Stream
                 }
                 await HandleLinkFrameAsync(message, linked).ConfigureAwait(false);
             }
-            var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked).ConfigureAwait(false);
+            // The end of a large frame is read alone too, not with the next frame's start behind it.
+            var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked, direct: _lastRelay >= LargeRelay).ConfigureAwait(false);
             _relayRemaining -= n;
             BytesReceived += n;
             Volatile.Write(ref _lastReceived, _time.GetTimestamp());

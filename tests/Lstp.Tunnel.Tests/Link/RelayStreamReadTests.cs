@@ -1,0 +1,64 @@
+using Lstp.Protocol;
+using Lstp.Protocol.Framing;
+using Lstp.Protocol.Messages;
+using Lstp.Tunnel.Link;
+using Xunit;
+
+namespace Lstp.Tunnel.Tests.Link;
+
+/// <summary>How a paired link's RELAY frames are read: their payloads arrive in order, and large ones skip our buffer.</summary>
+public sealed class RelayStreamReadTests
+{
+    [Fact]
+    public async Task After_a_large_RELAY_frame_the_next_header_is_read_alone_so_its_payload_goes_straight_to_the_reader()
+    {
+        var random = new Random(7);
+        var payloads = new[] { 200_000, 100, 150_000, 90_000, 5 }.Select(n => { var p = new byte[n]; random.NextBytes(p); return p; }).ToList();
+        var wire = new MemoryStream();
+        foreach (var payload in payloads)
+        {
+            var header = new byte[ProtocolLimits.HeaderSize];
+            FrameCodec.WriteHeader(header, MessageType.Relay, payload.Length);
+            wire.Write(header);
+            wire.Write(payload);
+        }
+        var link = new Recording(wire.ToArray());
+        await using var relay = new RelayStream(link, new FrameStreamReader(link), LinkTimings.Default, TimeProvider.System);
+
+        // Read as the tunnel's reader does: 64 KiB at a time.
+        var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        int n;
+        while ((n = await relay.ReadAsync(buffer)) > 0) received.Write(buffer, 0, n);
+
+        Assert.Equal(payloads.SelectMany(p => p).ToArray(), received.ToArray());
+        // The first read fills the link's buffer (nothing large came before it); after a large frame no read runs past
+        // its end, and the read that begins the next frame asks for little, so the rest of that frame is read into the
+        // caller's buffer, not copied out of ours.
+        // Where each frame begins on the link, and which follow a large one (frames 2, 4 and 5).
+        var starts = new List<long>();
+        long at = 0;
+        foreach (var payload in payloads)
+        {
+            starts.Add(at);
+            at += ProtocolLimits.HeaderSize + payload.Length;
+        }
+        var afterLarge = Enumerable.Range(1, payloads.Count - 1).Where(i => payloads[i - 1].Length >= 32 * 1024).Select(i => starts[i]).ToHashSet();
+        var frameStarts = link.Reads.Where(r => afterLarge.Contains(r.At)).ToList();
+        Assert.Equal(3, frameStarts.Count);
+        Assert.All(frameStarts, r => Assert.True(r.Asked <= 1024, $"the read at {r.At} asked for {r.Asked} bytes"));
+        Assert.True(link.Reads[0].Asked > 1024);
+    }
+
+    /// <summary>A link that gives at most what is asked and records each read's position and size.</summary>
+    private sealed class Recording(byte[] data) : MemoryStream(data, writable: false)
+    {
+        public List<(long At, int Asked)> Reads { get; } = [];
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Reads.Add((Position, buffer.Length));
+            return base.ReadAsync(buffer, cancellationToken);
+        }
+    }
+}
