@@ -23,23 +23,11 @@ public sealed class FrameStreamReaderTests
         {
             var random = new Random(seed);
             var sent = Enumerable.Range(0, 40).Select(i => Payload(random, i)).ToList();
-            var wire = new MemoryStream();
-            foreach (var (channel, data) in sent)
-            {
-                var prefix = new byte[FrameCodec.ServiceDataPrefix];
-                FrameCodec.WriteServiceDataPrefix(prefix, channel, data.Length);
-                wire.Write(prefix);
-                wire.Write(data);
-            }
-            var reader = new FrameStreamReader(new Trickle(wire.ToArray(), mostPerRead, random), directReadAtLeast: directReadAtLeast);
+            var reader = new FrameStreamReader(new Trickle(Wire(sent), mostPerRead, random), directReadAtLeast: directReadAtLeast);
 
             foreach (var (channel, data) in sent)
             {
-                var header = await reader.ReadHeaderAsync(ProtocolLimits.ServiceDataChunk + 4, CancellationToken.None);
-                Assert.Equal((MessageType.ServiceData, data.Length + 4), header);
-                var id = new byte[4];
-                for (var got = 0; got < 4;) got += await reader.ReadPayloadAsync(id.AsMemory(got), 4 - got, CancellationToken.None);
-                Assert.Equal(channel, BinaryPrimitives.ReadUInt32BigEndian(id));
+                await ReadPrefixAsync(reader, channel, data.Length);
                 // Destinations larger and smaller than the payload, as the channel's pooled arrays and a skip's scratch are.
                 var received = new byte[data.Length];
                 var destination = new byte[random.Next(1, 2 * ProtocolLimits.ServiceDataChunk)];
@@ -67,24 +55,12 @@ public sealed class FrameStreamReaderTests
         {
             var random = new Random(seed);
             var sent = Enumerable.Range(0, 40).Select(i => Payload(random, i)).ToList();
-            var wire = new MemoryStream();
-            foreach (var (channel, data) in sent)
-            {
-                var prefix = new byte[FrameCodec.ServiceDataPrefix];
-                FrameCodec.WriteServiceDataPrefix(prefix, channel, data.Length);
-                wire.Write(prefix);
-                wire.Write(data);
-            }
-            var reader = new FrameStreamReader(new Trickle(wire.ToArray(), mostPerRead, random), directReadAtLeast: FrameStreamReader.TunnelDirectRead, lendsPayloads: true);
+            var reader = new FrameStreamReader(new Trickle(Wire(sent), mostPerRead, random), directReadAtLeast: FrameStreamReader.TunnelDirectRead, lendsPayloads: true);
             var arrays = new HashSet<byte[]>(ReferenceEqualityComparer.Instance);
 
             foreach (var (channel, data) in sent)
             {
-                var header = await reader.ReadHeaderAsync(ProtocolLimits.ServiceDataChunk + 4, CancellationToken.None);
-                Assert.Equal((MessageType.ServiceData, data.Length + 4), header);
-                var id = new byte[4];
-                for (var got = 0; got < 4;) got += await reader.ReadPayloadAsync(id.AsMemory(got), 4 - got, CancellationToken.None);
-                Assert.Equal(channel, BinaryPrimitives.ReadUInt32BigEndian(id));
+                await ReadPrefixAsync(reader, channel, data.Length);
                 if (await reader.TakePayloadAsync(data.Length, CancellationToken.None) is { } taken)
                 {
                     // The payload stays where it was read; the reader goes on in another array, never this one again.
@@ -110,6 +86,30 @@ public sealed class FrameStreamReaderTests
     public void A_lending_reader_s_buffer_is_a_size_the_shared_pool_keeps()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new FrameStreamReader(new MemoryStream(), 100_000, lendsPayloads: true));
+    }
+
+    /// <summary>The SERVICE_DATA frames of <paramref name="sent"/> back to back, as a tunnel's stream carries them.</summary>
+    private static byte[] Wire(IEnumerable<(uint Channel, byte[] Data)> sent)
+    {
+        var wire = new MemoryStream();
+        foreach (var (channel, data) in sent)
+        {
+            var prefix = new byte[FrameCodec.ServiceDataPrefix];
+            FrameCodec.WriteServiceDataPrefix(prefix, channel, data.Length);
+            wire.Write(prefix);
+            wire.Write(data);
+        }
+        return wire.ToArray();
+    }
+
+    /// <summary>Reads a SERVICE_DATA header and channel id, as the tunnel's reader does, and checks them.</summary>
+    private static async Task ReadPrefixAsync(FrameStreamReader reader, uint channel, int length)
+    {
+        var header = await reader.ReadHeaderAsync(ProtocolLimits.ServiceDataChunk + 4, CancellationToken.None);
+        Assert.Equal((MessageType.ServiceData, length + 4), header);
+        var id = new byte[4];
+        for (var got = 0; got < 4;) got += await reader.ReadPayloadAsync(id.AsMemory(got), 4 - got, CancellationToken.None);
+        Assert.Equal(channel, BinaryPrimitives.ReadUInt32BigEndian(id));
     }
 
     private static (uint Channel, byte[] Data) Payload(Random random, int i)
