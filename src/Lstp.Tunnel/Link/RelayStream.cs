@@ -37,7 +37,8 @@ public sealed class RelayStream : Stream
 
     private int _writeCount;
     private int _relayRemaining;
-    private int _lastRelay;
+    /// <summary>The RELAY frame read last was at least <see cref="LargeRelay"/>: the link is carrying bulk data.</summary>
+    private bool _largeRelay;
     private long _lastReceived;
     private long _lastSent;
     private readonly Task _keepalive;
@@ -105,13 +106,14 @@ public sealed class RelayStream : Stream
                 if (PeerLeft is not null) return 0;
                 // After a large RELAY frame the next is likely large too: its header is read alone (with a little of what
                 // follows), so the payload is read straight into the caller's buffer instead of through ours.
-                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked, _lastRelay >= LargeRelay ? HeaderRead : int.MaxValue).ConfigureAwait(false);
+                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked, _largeRelay ? HeaderRead : int.MaxValue).ConfigureAwait(false);
                 Volatile.Write(ref _lastReceived, _time.GetTimestamp());
                 if (header is null) return 0;
                 var (type, length) = header.Value;
                 if (type == MessageType.Relay)
                 {
-                    _relayRemaining = _lastRelay = length;
+                    _relayRemaining = length;
+                    _largeRelay = length >= LargeRelay;
                     continue;
                 }
                 if (length > ProtocolLimits.MaxSetupPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"link {MessageNames.Of(type)} of {length} bytes");
@@ -125,7 +127,7 @@ public sealed class RelayStream : Stream
                 await HandleLinkFrameAsync(message, linked).ConfigureAwait(false);
             }
             // The end of a large frame is read alone too, not with the next frame's start behind it.
-            var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked, direct: _lastRelay >= LargeRelay).ConfigureAwait(false);
+            var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked, direct: _largeRelay).ConfigureAwait(false);
             _relayRemaining -= n;
             BytesReceived += n;
             Volatile.Write(ref _lastReceived, _time.GetTimestamp());
