@@ -32,10 +32,7 @@ public sealed class RelayStreamReadTests
         while ((n = await relay.ReadAsync(buffer)) > 0) received.Write(buffer, 0, n);
 
         Assert.Equal(payloads.SelectMany(p => p).ToArray(), received.ToArray());
-        // The first read fills the link's buffer (nothing large came before it); after a large frame no read runs past
-        // its end, and the read that begins the next frame asks for little, so the rest of that frame is read into the
-        // caller's buffer, not copied out of ours.
-        // Where each frame begins on the link, and which follow a large one (frames 2, 4 and 5).
+        // Where each frame begins on the link.
         var starts = new List<long>();
         long at = 0;
         foreach (var payload in payloads)
@@ -43,8 +40,18 @@ public sealed class RelayStreamReadTests
             starts.Add(at);
             at += ProtocolLimits.HeaderSize + payload.Length;
         }
-        var afterLarge = Enumerable.Range(1, payloads.Count - 1).Where(i => payloads[i - 1].Length >= 32 * 1024).Select(i => starts[i]).ToHashSet();
-        var frameStarts = link.Reads.Where(r => afterLarge.Contains(r.At)).ToList();
+        starts.Add(at);
+        var large = Enumerable.Range(0, payloads.Count).Where(i => payloads[i].Length >= 32 * 1024).ToList();
+        // No read that starts inside a large frame's payload runs past its end...
+        foreach (var i in large)
+        {
+            var inside = link.Reads.Where(r => r.At >= starts[i] + ProtocolLimits.HeaderSize && r.At < starts[i + 1]);
+            Assert.All(inside, r => Assert.True(r.At + r.Asked <= starts[i + 1], $"the read at {r.At} asked for {r.Asked} bytes, past frame {i + 1}'s end at {starts[i + 1]}"));
+        }
+        // ...and the read that begins the frame after it asks for little (frames 2, 4 and 5), so the rest of that frame
+        // is read into the caller's buffer, not copied out of ours. The first read fills the buffer: nothing large
+        // came before it.
+        var frameStarts = link.Reads.Where(r => large.Select(i => starts[i + 1]).Contains(r.At)).ToList();
         Assert.Equal(3, frameStarts.Count);
         Assert.All(frameStarts, r => Assert.True(r.Asked <= 1024, $"the read at {r.At} asked for {r.Asked} bytes"));
         Assert.True(link.Reads[0].Asked > 1024);
