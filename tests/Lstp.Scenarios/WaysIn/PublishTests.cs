@@ -20,10 +20,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         await using var echo = new EchoServer();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         var port = (ushort)Net.FreePort();
-        await using var middle = await MiddleHost.StartAsync(new MiddleOptions
-        {
-            Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port), MaxConnectionsPerSecondPerSource = 1000,
-        }, log);
+        await using var middle = await MiddleHost.StartAsync(PublishingMiddle(port) with { MaxConnectionsPerSecondPerSource = 1000 }, log);
         var end = await PublishAsync(middle, port, HostPort.Parse(echo.Address), "publisher", log);
         Assert.Null(end.Supervisor.Current); // an end that only publishes keeps no tunnel registration
 
@@ -54,7 +51,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         await using var echo = new EchoServer();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         var port = (ushort)Net.FreePort();
-        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
+        await using var middle = await MiddleHost.StartAsync(PublishingMiddle(port), log);
         await using var end = await PublishAsync(middle, port, HostPort.Parse(echo.Address), "spliced", log);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -80,7 +77,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         service.Start();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         var port = (ushort)Net.FreePort();
-        await using var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
+        await using var middle = await MiddleHost.StartAsync(PublishingMiddle(port), log);
         var end = await PublishAsync(middle, port, ServiceAddress(service), "publisher", log);
         var (client, accepted) = await ConnectHeldAsync(port, service);
         using var _ = client;
@@ -118,7 +115,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         await using var echo = new EchoServer();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Warning);
         var port = (ushort)Net.FreePort();
-        var options = new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) };
+        var options = PublishingMiddle(port);
         Assert.Equal(50, options.MaxConnectionsPerSecondPerSource);
         await using var middle = await MiddleHost.StartAsync(options, log);
         await using var end = await PublishAsync(middle, port, HostPort.Parse(echo.Address), "flooded", log);
@@ -143,10 +140,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         await using var echo = new EchoServer();
         var log = new TestLog(output);
         var port = (ushort)Net.FreePort();
-        await using var middle = await MiddleHost.StartAsync(new MiddleOptions
-        {
-            Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port), PublishHold = TimeSpan.FromSeconds(3),
-        }, log);
+        await using var middle = await MiddleHost.StartAsync(PublishingMiddle(port) with { PublishHold = TimeSpan.FromSeconds(3) }, log);
         EndProxyHost Publisher(string secret, string name) => EndProxyHost.Start(new EndOptions
         {
             Middles = [middle.LinkAddress], Secret = secret, Name = name,
@@ -204,7 +198,7 @@ public sealed class PublishTests(ITestOutputHelper output)
         service.Start();
         var log = new TestLog(output, Microsoft.Extensions.Logging.LogLevel.Information);
         var port = (ushort)Net.FreePort();
-        var middle = await MiddleHost.StartAsync(new MiddleOptions { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) }, log);
+        var middle = await MiddleHost.StartAsync(PublishingMiddle(port), log);
         await using var end = await PublishAsync(middle, port, ServiceAddress(service), "publisher", log);
         var (client, accepted) = await ConnectHeldAsync(port, service);
         using var _ = client;
@@ -234,6 +228,9 @@ public sealed class PublishTests(ITestOutputHelper output)
         await Eventually.TrueAsync(() => end.Publishers.Single().Published, "the middle published the port");
         return end;
     }
+
+    /// <summary>A middle on a free loopback port that publishes on <paramref name="port"/> only, without an admin endpoint.</summary>
+    private static MiddleOptions PublishingMiddle(ushort port) => new() { Listen = new HostPort("127.0.0.1", 0), Admin = null, PublishRange = new PortRange(port, port) };
 
     private static HostPort ServiceAddress(TcpListener service) => new("127.0.0.1", ((System.Net.IPEndPoint)service.LocalEndpoint).Port);
 
