@@ -16,7 +16,11 @@ public sealed class UndeliveredSettlerTests(ITestOutputHelper output) : Akka.Tes
 {
     private IActorRef StoppedTunnel()
     {
-        Sys.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
+        var settler = Sys.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
+        // Its subscription to the dead letters is made in PreStart, which runs before it takes any message: once it
+        // answers, it hears every dead letter that follows (without this wait one could go by before it listened).
+        settler.Tell(new Identify(null));
+        ExpectMsg<ActorIdentity>();
         var tunnel = CreateTestProbe("tunnel");
         Watch(tunnel.Ref);
         Sys.Stop(tunnel.Ref);
