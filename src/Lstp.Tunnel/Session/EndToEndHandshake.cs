@@ -97,6 +97,7 @@ public static class EndToEndHandshake
         // Certificates are not validated by chain: the AUTH_PROOF below binds whatever certificate the
         // server end presented to the tunnel secret, which is the actual authentication.
         byte[]? seen = null;
+        relay.ReadByTls = true;
         var ssl = new SslStream(relay, leaveInnerStreamOpen: true, (_, certificate, _, _) =>
         {
             // The server end asks for no client certificate, so it is called with none: that is fine.

@@ -248,6 +248,7 @@ public sealed class SecurityMatrixTests(ITestOutputHelper output)
             existingMiddle: middle);
         var (tunnel, _) = await rig.OpenAsync();
         Assert.Equal(!plaintext, tunnel.Session.Encrypted);
+        Assert.Equal(!plaintext, tunnel.Session.Relay.ReadByTls); // TLS's record-sized reads are read ahead for (RelayStream)
 
         // Less than one uplink read (64 KiB less a frame's prefix), so no frame header lands inside a needle below.
         var payload = RandomNumberGenerator.GetBytes(48 * 1024);
