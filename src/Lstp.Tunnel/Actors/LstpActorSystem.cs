@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
+using Akka.Event;
 using Akka.Hosting;
 using Akka.Hosting.Logging;
 using Microsoft.Extensions.Logging;
@@ -67,7 +68,10 @@ public static class LstpActorSystem
     {
         if (Initialized.TryAdd(system, true))
         {
-            system.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
+            var settler = system.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
+            // Subscribed here, not in the settler's PreStart: listening before this returns, a command dead-lettered
+            // before the actor first runs is settled too.
+            system.EventStream.Subscribe(settler, typeof(AllDeadLetters));
             Streams.ByteStreams.MaterializerOf(system);
         }
     }

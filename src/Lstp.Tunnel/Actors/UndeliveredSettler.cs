@@ -6,7 +6,7 @@ namespace Lstp.Tunnel.Actors;
 /// <summary>
 /// Listens to the system's dead letters and settles every <see cref="IUndeliverable"/> among them: a command sent
 /// to an actor that stopped before it could take it (a tunnel that ended as an application connected) still gets
-/// an answer, so no message is lost silently.
+/// an answer, so no message is lost silently. <see cref="LstpActorSystem.Started"/> starts it and subscribes it.
 /// </summary>
 public sealed class UndeliveredSettler : ReceiveActor
 {
@@ -25,8 +25,6 @@ public sealed class UndeliveredSettler : ReceiveActor
             }
         });
     }
-
-    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(AllDeadLetters));
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 }

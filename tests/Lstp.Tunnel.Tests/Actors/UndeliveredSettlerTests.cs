@@ -16,11 +16,8 @@ public sealed class UndeliveredSettlerTests(ITestOutputHelper output) : Akka.Tes
 {
     private IActorRef StoppedTunnel()
     {
-        var settler = Sys.ActorOf(Props.Create<UndeliveredSettler>(), "undelivered");
-        // Its subscription to the dead letters is made in PreStart, which runs before it takes any message: once it
-        // answers, it hears every dead letter that follows (without this wait one could go by before it listened).
-        settler.Tell(new Identify(null));
-        ExpectMsg<ActorIdentity>();
+        // The settler as every system gets it, listening once this returns: the command below goes to the dead letters at once.
+        LstpActorSystem.Started(Sys);
         var tunnel = CreateTestProbe("tunnel");
         Watch(tunnel.Ref);
         Sys.Stop(tunnel.Ref);
