@@ -1,5 +1,6 @@
 # The `lstp` command in a container: one image for middles and ends (docker-compose.yml).
-# Build: the SDK publishes src/Lstp.Cli (framework-dependent). Run: the ASP.NET Core runtime, non-root.
+# Build: the SDK publishes src/Lstp.Cli (framework-dependent, precompiled for the build's architecture: see its
+# csproj). Run: the ASP.NET Core runtime, non-root.
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
