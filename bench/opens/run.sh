@@ -7,16 +7,20 @@
 # With the rates, the CPU each process spent per connection (the load generator, the echo service, the client end,
 # the middle, the server end; summed over the runs, from /proc and the generator's rusage): on a machine where
 # every path is CPU-bound this says where a connection's cost goes, and what bounds the ratio.
-# Usage: bench/opens/run.sh [--runs N] [--seconds S] [--clients N] [--size BYTES] [--no-build]
+# A warm-up of --warmup seconds (default 10) through every path first: a fresh .NET process compiles and tiers up its
+# code over its first seconds of short connections (the tiered compiler took a fifth of an end's CPU in the first 10 s,
+# under 1 % after 25 s), and the measured runs are of running processes.
+# Usage: bench/opens/run.sh [--runs N] [--seconds S] [--warmup S] [--clients N] [--size BYTES] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STARTED_AT=$SECONDS ROOT=$PWD
 source bench/lib.sh
-runs=3 seconds=5 clients=16 size=1024 build=1
+runs=3 seconds=5 warmup=10 clients=16 size=1024 build=1
 while (($#)); do
   case "$1" in
     --runs) runs=$2; shift 2;;
     --seconds) seconds=$2; shift 2;;
+    --warmup) warmup=$2; shift 2;;
     --clients) clients=$2; shift 2;;
     --size) size=$2; shift 2;;
     --no-build) build=0; shift;;
@@ -41,9 +45,9 @@ done
 wait_listen "$echo_port" "lstp loadgen echo" "$(pid_of echo)"
 wait_listen "$tls" "the TLS client end" "$(pid_of client-tls)"
 wait_listen "$plain" "the plaintext client end" "$(pid_of client-plain)"
-# A discarded second through each path first: it waits for its tunnel to open (a forward holds connections until
-# then) and warms the JIT, so the measured runs see a running tunnel.
-for port in "$tls" "$plain"; do "$lstp" loadgen opens --target 127.0.0.1:"$port" --clients "$clients" --seconds 1 >>"$out/warmup.log" 2>&1 || true; done
+# Discarded seconds through each path first (the echo service straight, then each tunnel): they wait for the tunnel
+# to open (a forward holds connections until then) and warm the JIT, so the measured runs see running processes.
+for port in "$echo_port" "$tls" "$plain"; do "$lstp" loadgen opens --target 127.0.0.1:"$port" --clients "$clients" --seconds "$warmup" >>"$out/warmup.log" 2>&1 || true; done
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system CPU of PID, in clock ticks
 hz=$(getconf CLK_TCK)
@@ -93,8 +97,8 @@ d=$(median <"$out/direct.txt"); t=$(median <"$out/tls.txt"); p=$(median <"$out/p
   echo "# Channel opens through one tunnel"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
-  echo "- $clients clients at once, each a loop of connect, $size bytes sent and read back, close, for $seconds s (\`lstp loadgen opens\`); the service is \`lstp loadgen echo\`; every path measured in each of $runs runs, interleaved; medians (min–max); $failed connection(s) failed in all"
-  echo "- Reproduce: \`bench/opens/run.sh --runs $runs --seconds $seconds --clients $clients --size $size\`; raw numbers in \`$out/\`"
+  echo "- $clients clients at once, each a loop of connect, $size bytes sent and read back, close, for $seconds s (\`lstp loadgen opens\`), after $warmup s of the same through each path unmeasured; the service is \`lstp loadgen echo\`; every path measured in each of $runs runs, interleaved; medians (min–max); $failed connection(s) failed in all"
+  echo "- Reproduce: \`bench/opens/run.sh --runs $runs --seconds $seconds --warmup $warmup --clients $clients --size $size\`; raw numbers in \`$out/\`"
   echo
   echo "| path | connections per second | / direct |"
   echo "|---|---:|---:|"
