@@ -10,7 +10,8 @@ namespace Lstp.Tunnel.Channels;
 
 /// <summary>
 /// The Akka.Streams graph that carries one channel's bytes, both directions fused into one actor; elements are pooled
-/// chunks of up to 64 KiB, so the per-element cost of a stream is paid once per socket read, not per byte.
+/// chunks of up to 64 KiB (256 KiB while the uplink is not compressing), so the per-element cost of a stream is paid
+/// once per socket read, not per byte.
 /// <code>
 /// uplink:    [SocketSource] ──chunk──► [UplinkSender: frame SERVICE_DATA(_COMPRESSED), wait RESUME, writer credit] ──► tunnel
 ///             application, headroom for the header              TunnelWriter (one writer per tunnel)
@@ -36,6 +37,13 @@ internal static class ChannelGraphs
     public const int UplinkRead = ProtocolLimits.ServiceDataChunk - FrameCodec.ServiceDataPrefix;
 
     /// <summary>
+    /// The most one uplink read takes while the channel is not compressing (<see cref="ServiceChannel.NextUplinkRead"/>):
+    /// a raw SERVICE_DATA frame of exactly 256 KiB (<see cref="ProtocolLimits.ServiceDataRawChunk"/>), an array from the
+    /// pool's 256 KiB bucket, and a quarter of the reads, hand-overs and writer credits per byte of 64 KiB frames.
+    /// </summary>
+    public const int UplinkBulkRead = ProtocolLimits.ServiceDataRawChunk - FrameCodec.ServiceDataPrefix;
+
+    /// <summary>
     /// Both directions of every channel, built and fused once: a channel materializes this with itself as an
     /// attribute (<see cref="ServiceChannel.Of"/>), from which the stages' logics take its socket and inbox. Building
     /// and fusing the graph per channel was a quarter of an end's CPU under a flood of short connections (perf,
@@ -47,7 +55,7 @@ internal static class ChannelGraphs
     public static readonly IGraph<ClosedShape, (Task Uplink, Task Downlink)> Blueprint = Fusing.Aggressive(RunnableGraph.FromGraph(
         GraphDsl.Create(new UplinkSender(), new SocketSink(Application, endsInline: true), (uplink, downlink) => (uplink, downlink), (builder, send, write) =>
         {
-            var read = builder.Add(new SocketSource(attributes => ServiceChannel.Of(attributes).Socket, FrameCodec.ServiceDataPrefix, UplinkRead));
+            var read = builder.Add(new SocketSource(attributes => ServiceChannel.Of(attributes).Socket, FrameCodec.ServiceDataPrefix, UplinkBulkRead, attributes => ServiceChannel.Of(attributes).NextUplinkRead));
             builder.From(read.Outlet).To(send.Inlet);
             var inbox = builder.Add(new InboxSource());
             builder.From(inbox.Outlet).To(write.Inlet);

@@ -177,9 +177,22 @@ public sealed class ServiceChannel : Attributes.IAttribute
     internal Chunk Frame(Chunk read)
     {
         var compressor = Compressor;
+        if (compressor is not null && read.Count > ProtocolLimits.ServiceDataChunk)
+        {
+            // A bulk read (NextUplinkRead) is larger than a compressed frame may be: it goes raw.
+            compressor.SentRaw(read.Count);
+            compressor = null;
+        }
         var (frame, length) = compressor is null ? Raw(read.Buffer, read.Count) : Compress(compressor, read.Buffer, read.Count);
         return new Chunk(frame, 0, length, read.Count);
     }
+
+    /// <summary>
+    /// How much the uplink's next read of the application may take: a whole raw frame (<see cref="ChannelGraphs.UplinkBulkRead"/>)
+    /// while nothing will be compressed, else what one compressed frame holds (<see cref="ChannelGraphs.UplinkRead"/>).
+    /// </summary>
+    internal int NextUplinkRead() =>
+        Compressor is not { } compressor || compressor.GoesRaw(ChannelGraphs.UplinkBulkRead) ? ChannelGraphs.UplinkBulkRead : ChannelGraphs.UplinkRead;
 
     /// <summary>Waits while the peer has paused the channel, then for the tunnel writer's credit; the writer returns the array.</summary>
     /// <returns>The frame's length, or <see cref="ChannelGraphs.Closed"/> when the channel or its tunnel is closing.</returns>

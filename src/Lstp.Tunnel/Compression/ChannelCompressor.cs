@@ -40,6 +40,18 @@ public sealed class ChannelCompressor(CompressionMethod method, CompressMode mod
     public long ProbeAfter => _probeAfter;
 
     /// <summary>
+    /// True when a frame of <paramref name="length"/> bytes would go raw untouched: the channel has given up on its data
+    /// and the next probe is further off than that. The uplink then reads larger frames than a compressor takes.
+    /// </summary>
+    public bool GoesRaw(int length) => _abandoned && _rawSinceAbandoned + length < _probeAfter;
+
+    /// <summary>Counts a frame sent raw without asking (larger than a compressed frame may be) towards the next probe.</summary>
+    public void SentRaw(int length)
+    {
+        if (_abandoned) _rawSinceAbandoned += length;
+    }
+
+    /// <summary>
     /// Compresses one frame of application bytes into <paramref name="output"/> (at least as large as the input).
     /// True: send <c>output[..written]</c> as SERVICE_DATA_COMPRESSED with <paramref name="flags"/>. False: send the input raw.
     /// </summary>

@@ -21,6 +21,12 @@ public sealed class TunnelWriter
     /// <summary>16 × 64 KiB = 1 MiB queued at most: enough to keep a 10 Gbit/s link busy between wake-ups.</summary>
     public const int DataCredits = 16;
 
+    /// <summary>
+    /// What one credit stands for: a data frame takes one credit per 64 KiB of application bytes it carries (a bulk
+    /// 256 KiB SERVICE_DATA takes four), so the queue holds about 1 MiB of data whatever the frames' sizes.
+    /// </summary>
+    private const int CreditBytes = Lstp.Protocol.ProtocolLimits.ServiceDataChunk + 64;
+
     private readonly Channel<OutboundFrame> _queue = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true });
     /// <summary>
     /// Control frames queued and not yet written past which the peer is cut: it sends requests (PING, CONNECTION_REQUEST)
@@ -29,6 +35,7 @@ public sealed class TunnelWriter
     public const int MaxControlQueued = 4096;
 
     private readonly SemaphoreSlim _credits = new(DataCredits, DataCredits);
+    private readonly SemaphoreSlim _multiCredit = new(1, 1);
     /// <summary>In the queue, a wake-up for a STREAM_ACK; its value is taken when it is written.</summary>
     private static readonly OutboundFrame AckDue = new(null!, 0, Pooled: false);
     private int _ackWanted;
@@ -44,14 +51,43 @@ public sealed class TunnelWriter
     /// <summary>Queues a data frame written into a buffer rented from <see cref="ArrayPool{T}.Shared"/>; the writer returns it.</summary>
     public async ValueTask SendDataAsync(byte[] rented, int length, CancellationToken cancellationToken)
     {
-        await _credits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var credits = CreditsFor(length);
+        if (credits == 1) await _credits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        else await TakeCreditsAsync(credits, cancellationToken).ConfigureAwait(false);
         if (!_queue.Writer.TryWrite(new OutboundFrame(rented, length, Pooled: true)))
         {
-            _credits.Release();
+            _credits.Release(credits);
             ArrayPool<byte>.Shared.Return(rented);
             throw new ObjectDisposedException(nameof(TunnelWriter), "the tunnel is closed");
         }
     }
+
+    /// <summary>
+    /// Takes several credits one by one, one such taker at a time: two frames each holding part of what they need could
+    /// otherwise hold every credit between them with nothing queued to give any back. A frame that needs one credit
+    /// never holds part of its need, so it does not queue here.
+    /// </summary>
+    private async ValueTask TakeCreditsAsync(int credits, CancellationToken cancellationToken)
+    {
+        await _multiCredit.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var taken = 0;
+        try
+        {
+            for (; taken < credits; taken++) await _credits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (taken > 0) _credits.Release(taken);
+            throw;
+        }
+        finally
+        {
+            _multiCredit.Release();
+        }
+    }
+
+    /// <summary>The credits a data frame of <paramref name="length"/> bytes takes: one per 64 KiB, at least one, at most all.</summary>
+    internal static int CreditsFor(int length) => Math.Clamp((length + CreditBytes - 1) / CreditBytes, 1, DataCredits);
 
     /// <summary>Queues a control message; false when the tunnel is already closed.</summary>
     public bool SendControl(Message message)
@@ -141,7 +177,7 @@ public sealed class TunnelWriter
             return;
         }
         ArrayPool<byte>.Shared.Return(frame.Buffer);
-        _credits.Release();
+        _credits.Release(CreditsFor(frame.Length));
     }
 
     private readonly record struct OutboundFrame(byte[] Buffer, int Length, bool Pooled);

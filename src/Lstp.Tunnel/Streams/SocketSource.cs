@@ -14,9 +14,10 @@ namespace Lstp.Tunnel.Streams;
 /// Written by hand because Akka.IO's Tcp copies every read into a ByteString and costs per small element
 /// (measured at 0.28× three socat relays); this reads straight into the array that travels on.
 /// A graph built once and materialized many times (a channel's) gives the stage <c>socketOf</c>, which finds each
-/// materialization's socket in the attributes it is materialized with.
+/// materialization's socket in the attributes it is materialized with, and may give it <c>readSizeOf</c>, which says
+/// before each read how much it may take (at most <see cref="ChunkSize"/>; the array rented is sized to it).
 /// </summary>
-public sealed class SocketSource(Func<Attributes, Socket> socketOf, int headroom, int chunkSize) : GraphStage<SourceShape<Chunk>>
+public sealed class SocketSource(Func<Attributes, Socket> socketOf, int headroom, int chunkSize, Func<Attributes, Func<int>>? readSizeOf = null) : GraphStage<SourceShape<Chunk>>
 {
     /// <summary>Reads <paramref name="socket"/> in every materialization.</summary>
     public SocketSource(Socket socket, int headroom, int chunkSize) : this(_ => socket, headroom, chunkSize)
@@ -28,26 +29,28 @@ public sealed class SocketSource(Func<Attributes, Socket> socketOf, int headroom
     /// <summary>Bytes left free in front of each chunk's data.</summary>
     public int Headroom { get; } = headroom;
 
-    /// <summary>The most bytes one read takes.</summary>
+    /// <summary>The most bytes one read takes (and every read, unless the materialization says less).</summary>
     public int ChunkSize { get; } = chunkSize;
 
     public override SourceShape<Chunk> Shape => new(Out);
 
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socketOf(inheritedAttributes));
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this, socketOf(inheritedAttributes), readSizeOf?.Invoke(inheritedAttributes));
 
     private sealed class Logic : OutGraphStageLogic
     {
         private readonly SocketSource _stage;
         private readonly Socket _socket;
+        private readonly Func<int>? _readSize;
         private readonly Action _onReadCompleted;
         private Action<int>? _readCompleted;
         private ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter _pending;
         private byte[]? _buffer;
 
-        public Logic(SocketSource stage, Socket socket) : base(stage.Shape)
+        public Logic(SocketSource stage, Socket socket, Func<int>? readSize) : base(stage.Shape)
         {
             _stage = stage;
             _socket = socket;
+            _readSize = readSize;
             // One delegate for every read that does not complete at once: no allocation per read.
             _onReadCompleted = () => _readCompleted!(0);
             SetHandler(stage.Out, this);
@@ -57,10 +60,11 @@ public sealed class SocketSource(Func<Attributes, Socket> socketOf, int headroom
 
         public override void OnPull()
         {
-            _buffer = ArrayPool<byte>.Shared.Rent(_stage.Headroom + _stage.ChunkSize);
+            var size = _readSize is null ? _stage.ChunkSize : Math.Clamp(_readSize(), 1, _stage.ChunkSize);
+            _buffer = ArrayPool<byte>.Shared.Rent(_stage.Headroom + size);
             try
             {
-                _pending = _socket.ReceiveAsync(_buffer.AsMemory(_stage.Headroom, _stage.ChunkSize), SocketFlags.None).ConfigureAwait(false).GetAwaiter();
+                _pending = _socket.ReceiveAsync(_buffer.AsMemory(_stage.Headroom, size), SocketFlags.None).ConfigureAwait(false).GetAwaiter();
             }
             catch (Exception ex)
             {

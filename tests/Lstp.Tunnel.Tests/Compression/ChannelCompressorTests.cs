@@ -127,6 +127,52 @@ public sealed class ChannelCompressorTests
         Assert.Equal(8L << 20, sender.ProbeAfter);
     }
 
+    [Fact]
+    public void Bulk_reads_are_allowed_only_while_abandoned_and_short_of_the_next_probe_and_their_bytes_bring_the_probe_nearer()
+    {
+        var counters = new CompressionCounters();
+        using var sender = new ChannelCompressor(CompressionMethod.Deflate, CompressMode.Auto, counters);
+        var frame = Corpora.Random(64 * 1024);
+        var output = new byte[frame.Length];
+        const int Bulk = 256 * 1024;
+
+        Assert.False(sender.GoesRaw(Bulk)); // judging: every frame must fit a compressed one
+        for (var i = 0; i < CompressionLimits.AbandonAfter; i++) Assert.False(sender.TryCompress(frame, output, out _, out _));
+        Assert.True(sender.IsAbandoned);
+
+        // 1 MiB of raw bytes before the first probe: three bulk frames go raw untouched, the fourth would reach the probe.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(sender.GoesRaw(Bulk));
+            sender.SentRaw(Bulk);
+        }
+        Assert.False(sender.GoesRaw(Bulk));
+        Assert.Equal(0, counters.Probes);
+
+        // Then 64 KiB frames: the one that makes 1 MiB is the probe, judged (and failing on random data); the wait doubles.
+        for (var i = 0; i < 3; i++) Assert.False(sender.TryCompress(frame, output, out _, out _));
+        Assert.Equal(0, counters.Probes);
+        Assert.False(sender.TryCompress(frame, output, out _, out _));
+        Assert.Equal(1, counters.Probes);
+        Assert.Equal(2L << 20, sender.ProbeAfter);
+        Assert.True(sender.GoesRaw(Bulk));
+    }
+
+    [Fact]
+    public void A_channel_that_compresses_or_never_gives_up_reads_frames_a_compressor_takes()
+    {
+        using var on = new ChannelCompressor(CompressionMethod.Deflate, CompressMode.On);
+        var random = Corpora.Random(64 * 1024);
+        var output = new byte[random.Length];
+        for (var i = 0; i < 2 * CompressionLimits.AbandonAfter; i++) on.TryCompress(random, output, out _, out _);
+        Assert.False(on.GoesRaw(256 * 1024));
+
+        using var auto = new ChannelCompressor(CompressionMethod.Deflate, CompressMode.Auto);
+        var text = Corpora.Text(64 * 1024);
+        for (var i = 0; i < 2 * CompressionLimits.AbandonAfter; i++) Assert.True(auto.TryCompress(text, output, out _, out _));
+        Assert.False(auto.GoesRaw(256 * 1024));
+    }
+
     [Theory]
     [MemberData(nameof(Methods))]
     public void An_abandoned_channel_compresses_again_once_its_data_turns_compressible(CompressionMethod method)

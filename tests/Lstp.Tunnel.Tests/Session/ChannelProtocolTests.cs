@@ -201,6 +201,39 @@ public sealed class ChannelProtocolTests(ITestOutputHelper output) : Akka.TestKi
         Assert.Equal(new ServiceFreeRequest(channel, FreeFlags.None), await Peer.NextAsync());
     }
 
+    [Fact]
+    public async Task A_bulk_write_goes_out_in_SERVICE_DATA_frames_of_up_to_256_KiB_once_nothing_is_compressed_and_arrives_whole()
+    {
+        await StartAsync();
+        var (application, side, opened) = await End.OpenChannelAsync("web");
+        side.ReceiveBufferSize = 4 * 1024 * 1024; // both sockets idle: the kernel may hold the whole write below
+        application.SendBufferSize = 4 * 1024 * 1024;
+        var channel = await End.ServeAsync(opened);
+        await Peer.SendAsync(new ServiceDataPause(channel));
+        await AssertAnswersPingAsync(1);
+
+        // Random bytes, which auto compression gives up on after a few 64 KiB frames; paused, the channel reads once and
+        // waits, so the rest waits in the kernel and each read after RESUME finds as much as it may take.
+        var data = new byte[1024 * 1024];
+        new Random(7).NextBytes(data);
+        await application.SendAsync(data, SocketFlags.None);
+        await Eventually.TrueAsync(() => side.Available >= data.Length - ProtocolLimits.ServiceDataChunk, "the kernel holds the rest of the write");
+        await Peer.SendAsync(new ServiceDataResume(channel));
+
+        var frames = new List<int>();
+        var received = new MemoryStream();
+        while (received.Length < data.Length)
+        {
+            var frame = await Peer.ExpectAsync<ServiceData>();
+            Assert.Equal(channel, frame.Channel);
+            frames.Add(frame.Data.Length);
+            received.Write(frame.Data.Span);
+        }
+        Assert.True(received.ToArray().AsSpan().SequenceEqual(data), "the peer gets the write whole and in order");
+        Assert.All(frames, length => Assert.InRange(length, 1, ProtocolLimits.ServiceDataRawChunk - 8));
+        Assert.True(frames.Contains(ProtocolLimits.ServiceDataRawChunk - 8), $"no frame of 256 KiB in {string.Join(", ", frames)}");
+    }
+
     // HALF-CLOSE
 
     [Fact]

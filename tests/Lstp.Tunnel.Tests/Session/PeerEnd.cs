@@ -24,7 +24,8 @@ public sealed class PeerEnd : IAsyncDisposable
     {
         _socket = socket;
         _relay = Relay(socket);
-        _frames = new FrameStreamReader(_relay);
+        // Room for any whole frame a near end sends (a bulk SERVICE_DATA is 256 KiB); the product's tunnel reader streams them.
+        _frames = new FrameStreamReader(_relay, ProtocolLimits.DefaultMaxPayload + ProtocolLimits.HeaderSize);
     }
 
     /// <summary>

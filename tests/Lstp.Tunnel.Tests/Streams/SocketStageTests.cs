@@ -54,6 +54,29 @@ public sealed class SocketStageTests(ITestOutputHelper output) : Akka.TestKit.Xu
     }
 
     [Fact]
+    public async Task The_source_asks_before_each_read_how_much_it_may_take_and_rents_no_more_than_that()
+    {
+        var size = 10;
+        var source = new SocketSource(_ => _channel, Headroom, 64 * 1024, _ => () => size);
+        var probe = Source.FromGraph(source).RunWith(this.SinkProbe<Chunk>(), Materializer);
+
+        await _application.SendAsync(Encoding.ASCII.GetBytes(new string('a', 10) + new string('b', 90)), SocketFlags.None);
+        probe.EnsureSubscription();
+
+        var first = probe.RequestNext();
+        Assert.Equal(new string('a', 10), Encoding.ASCII.GetString(first.Span));
+        Assert.True(first.Buffer.Length < Headroom + 1024, $"a read of 10 bytes rented {first.Buffer.Length}");
+        first.Return();
+
+        size = 1 << 20; // more than the stage's most: clamped to it
+        var second = probe.RequestNext();
+        Assert.Equal(new string('b', 90), Encoding.ASCII.GetString(second.Span));
+        Assert.InRange(second.Buffer.Length, Headroom + 64 * 1024, 2 * (Headroom + 64 * 1024));
+        second.Return();
+        probe.Cancel();
+    }
+
+    [Fact]
     public async Task The_source_fails_when_the_application_resets_the_connection()
     {
         var probe = Source.FromGraph(new SocketSource(_channel, Headroom, 1024)).RunWith(this.SinkProbe<Chunk>(), Materializer);
