@@ -216,15 +216,15 @@ w(f"- **Code:** git commit `{META.get('commit')}`" + (f" plus {dirty} uncommitte
 if BASE:
     w(f"- **Baseline:** `--baseline {BASE}` = commit `{BASE_SHORT}` ({META.get('baseline_date', '?')}, "
       f"“{META.get('baseline_subject', '?')}”), published by this run from a temporary git worktree; measured as "
-      "`lstp-plain@base` and `lstp-tls@base` (its own middle and ends, the same default flags), each right after "
-      "its counterpart in every run")
+      "`lstp-plain@base` and `lstp-tls@base` (its own middle and ends, the same default flags), each next to "
+      "its counterpart in every run (after it in odd runs, before it in even ones)")
 w(f"- **Tools:** {META.get('iperf3')}; sockperf {META.get('sockperf')}; socat {META.get('socat')}; {META.get('openssh')}")
 w(f"- **Reproduce:** `sudo bench/run.sh{(' ' + META['args']) if META.get('args') else ''}` "
   f"(runs={RUNS}, {META.get('duration')} s per test, {tunnels} idle tunnels); raw numbers in `bench/out/{OUT.name}/`; "
   f"run took {META.get('elapsed_seconds', '?')} s")
 w("")
 w("All traffic is on loopback (127.0.0.1). Each cell is the median of the runs"
-  + (" (min–max in brackets)" if RUNS > 1 else "") + "; the paths were measured interleaved, run by run.")
+  + (" (min–max in brackets)" if RUNS > 1 else "") + "; the paths were measured interleaved, run by run, in reverse order every other run.")
 w("")
 w("## Throughput and latency")
 w("")
