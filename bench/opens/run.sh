@@ -88,8 +88,13 @@ PY
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "–" hi}'; }
+# Every other run in reverse: a path measured right after another does better than measured first (bench/run.sh).
 for r in $(seq "$runs"); do
-  measure direct "$echo_port"; measure tls "$tls" tls; measure plain "$plain" plain
+  if ((r % 2)); then
+    measure direct "$echo_port"; measure tls "$tls" tls; measure plain "$plain" plain
+  else
+    measure plain "$plain" plain; measure tls "$tls" tls; measure direct "$echo_port"
+  fi
 done
 failed=$(cat "$out"/*.raw | awk '{f+=$6} END {print f+0}')
 d=$(median <"$out/direct.txt"); t=$(median <"$out/tls.txt"); p=$(median <"$out/plain.txt")
@@ -97,7 +102,7 @@ d=$(median <"$out/direct.txt"); t=$(median <"$out/tls.txt"); p=$(median <"$out/p
   echo "# Channel opens through one tunnel"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; load average at end: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
-  echo "- $clients clients at once, each a loop of connect, $size bytes sent and read back, close, for $seconds s (\`lstp loadgen opens\`), after $warmup s of the same through each path unmeasured; the service is \`lstp loadgen echo\`; every path measured in each of $runs runs, interleaved; medians (min–max); $failed connection(s) failed in all"
+  echo "- $clients clients at once, each a loop of connect, $size bytes sent and read back, close, for $seconds s (\`lstp loadgen opens\`), after $warmup s of the same through each path unmeasured; the service is \`lstp loadgen echo\`; every path measured in each of $runs runs, interleaved, every other run in reverse order; medians (min–max); $failed connection(s) failed in all"
   echo "- Reproduce: \`bench/opens/run.sh --runs $runs --seconds $seconds --warmup $warmup --clients $clients --size $size\`; raw numbers in \`$out/\`"
   echo
   echo "| path | connections per second | / direct |"
