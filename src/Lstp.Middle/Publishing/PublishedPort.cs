@@ -20,7 +20,7 @@ public sealed class PublishedPort : IAsyncDisposable
     private readonly Telemetry.MiddleMetrics _metrics;
     private readonly ConcurrentDictionary<ulong, Socket> _pending = new();
     private readonly CancellationTokenSource _closed = new();
-    private readonly Task _accepting;
+    private Task _accepting = Task.CompletedTask;
     private long _nextClient;
 
     public PublishedPort(IPAddress address, ushort port, string service, LinkSession control, TimeSpan claimTimeout, Telemetry.MiddleMetrics metrics)
@@ -41,8 +41,14 @@ public sealed class PublishedPort : IAsyncDisposable
             _listener.Dispose();
             throw;
         }
-        _accepting = Task.Run(AcceptAsync);
     }
+
+    /// <summary>
+    /// Starts taking plain clients. Called once PUBLISH_ACK is on its way: the end reads PLAIN_CLIENT only after it, so a
+    /// client that connected between the listen and the ack (it waits in the backlog meanwhile) made the end refuse the
+    /// control link and publish again, and the client was reset.
+    /// </summary>
+    public void StartAccepting() => _accepting = Task.Run(AcceptAsync);
 
     public ushort Port { get; }
     public string Service { get; }

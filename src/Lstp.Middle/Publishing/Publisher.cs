@@ -70,6 +70,7 @@ public sealed partial class Publisher(MiddleOptions options, ILogger log, Teleme
         try
         {
             await control.Output.SendAsync(new PublishAck(request.Port, port.Ticket), control.Closed).ConfigureAwait(false);
+            port.StartAccepting();
             Log.Published(log, request.Service, request.Port, control.Remote);
             await ReadControlAsync(control).ConfigureAwait(false);
         }
