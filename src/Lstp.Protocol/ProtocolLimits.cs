@@ -33,7 +33,8 @@ public static class ProtocolLimits
     /// Application bytes per SERVICE_DATA frame while a channel is not compressing (compression off, or auto gave up on
     /// its data): one read of the application's socket of up to 256 KiB is one frame, so a bulk stream pays the uplink's
     /// per-read cost (a socket read, a hand-over to the tunnel's writer) once per 256 KiB instead of four times
-    /// (plaintext iperf3: the sending end's CPU per GiB 10-24 % lower, 4 of 4 interleaved rounds). Compressed frames stay
+    /// (plaintext iperf3: the sending end's CPU per GiB 5-16 % lower in 6 of 6 interleaved rounds, docs/architecture.md;
+    /// no difference above the noise with TLS). Compressed frames stay
     /// at most <see cref="ServiceDataChunk"/> either way, and a receiver takes any SERVICE_DATA under
     /// <see cref="DefaultMaxPayload"/>.
     /// </summary>
