@@ -231,13 +231,13 @@ public sealed class ServiceChannel : Attributes.IAttribute
     private (byte[] Frame, int Length) Compress(ChannelCompressor compressor, byte[] buffer, int n)
     {
         if (n < CompressionLimits.MinFrame) return Raw(buffer, n);
-        var output = ArrayPool<byte>.Shared.Rent(FrameCodec.ServiceDataCompressedPrefix + n);
+        var output = Chunk.Pool.Rent(FrameCodec.ServiceDataCompressedPrefix + n);
         if (!compressor.TryCompress(buffer.AsSpan(FrameCodec.ServiceDataPrefix, n), output.AsMemory(FrameCodec.ServiceDataCompressedPrefix, n), out var written, out var flags))
         {
-            ArrayPool<byte>.Shared.Return(output);
+            Chunk.Pool.Return(output);
             return Raw(buffer, n);
         }
-        ArrayPool<byte>.Shared.Return(buffer);
+        Chunk.Pool.Return(buffer);
         FrameCodec.WriteServiceDataCompressedPrefix(output, Id, flags, n, written);
         return (output, FrameCodec.ServiceDataCompressedPrefix + written);
     }
@@ -251,7 +251,7 @@ public sealed class ServiceChannel : Attributes.IAttribute
     {
         if (!record.Compressed) return record.Data;
         var decompressor = _decompressor ?? throw new ProtocolException(ErrorCode.ProtocolViolation, "SERVICE_DATA_COMPRESSED on a tunnel that agreed on no compression");
-        var output = ArrayPool<byte>.Shared.Rent(ProtocolLimits.ServiceDataChunk);
+        var output = Chunk.Pool.Rent(ProtocolLimits.ServiceDataChunk);
         int n;
         try
         {
@@ -259,7 +259,7 @@ public sealed class ServiceChannel : Attributes.IAttribute
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(output);
+            Chunk.Pool.Return(output);
             throw;
         }
         finally
@@ -268,7 +268,7 @@ public sealed class ServiceChannel : Attributes.IAttribute
         }
         if (n != record.Declared)
         {
-            ArrayPool<byte>.Shared.Return(output);
+            Chunk.Pool.Return(output);
             throw new ProtocolException(ErrorCode.Malformed, $"malformed SERVICE_DATA_COMPRESSED: it declared {record.Declared} bytes and decompressed to {n}");
         }
         _counters.Compression.Decompressed(n);
@@ -329,14 +329,14 @@ public sealed class ServiceChannel : Attributes.IAttribute
         if (await reader.TakePayloadAsync(length, cancellationToken).ConfigureAwait(false) is { } lent) (buffer, offset) = lent;
         else
         {
-            buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+            buffer = Chunk.Pool.Rent(Math.Max(length, 1));
             try
             {
                 for (var got = 0; got < length;) got += await reader.ReadPayloadAsync(buffer.AsMemory(got), length - got, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                Chunk.Pool.Return(buffer);
                 throw;
             }
         }
@@ -346,7 +346,7 @@ public sealed class ServiceChannel : Attributes.IAttribute
         if (!_inbox.Writer.TryWrite(record))
         {
             // The downlink gave up (the application is gone): drop what it can no longer take.
-            ArrayPool<byte>.Shared.Return(buffer);
+            Chunk.Pool.Return(buffer);
             _downlinkWritable = false;
         }
     }
@@ -371,14 +371,14 @@ public sealed class ServiceChannel : Attributes.IAttribute
 
     public static async ValueTask SkipAsync(FrameStreamReader reader, int length, CancellationToken cancellationToken)
     {
-        var scratch = ArrayPool<byte>.Shared.Rent(Math.Min(length, ProtocolLimits.ServiceDataChunk));
+        var scratch = Chunk.Pool.Rent(Math.Min(length, ProtocolLimits.ServiceDataChunk));
         try
         {
             while (length > 0) length -= await reader.ReadPayloadAsync(scratch, length, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(scratch);
+            Chunk.Pool.Return(scratch);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using Lstp.Protocol;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Link;
 
@@ -35,7 +36,7 @@ public sealed class FrameStreamReader
         _lends = lendsPayloads;
         var size = Math.Max(bufferSize, ProtocolLimits.MaxSetupPayload + ProtocolLimits.HeaderSize);
         if (lendsPayloads && !System.Numerics.BitOperations.IsPow2(size)) throw new ArgumentOutOfRangeException(nameof(bufferSize), "a lending reader's buffer is a power of two, a size the shared pool keeps");
-        _buffer = lendsPayloads ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
+        _buffer = lendsPayloads ? Chunk.Pool.Rent(size) : new byte[size];
     }
 
     /// <summary>
@@ -153,7 +154,7 @@ public sealed class FrameStreamReader
     /// <summary>
     /// Reads a payload of <paramref name="length"/> bytes into an array of the shared pool without copying what of it is
     /// already buffered: the buffer itself is lent out as the payload's array, and the reader goes on in a fresh one with
-    /// only the bytes after the payload moved into it. The caller returns the array to <see cref="ArrayPool{T}.Shared"/>.
+    /// only the bytes after the payload moved into it. The caller returns the array to <see cref="Chunk.Pool"/>.
     /// Null when that would not save a copy or would hold more memory than a copy (a reader that does not lend, too
     /// little of the payload buffered, more of the next frames buffered than of this payload, a payload of half the
     /// buffer or less, whose copy would take a smaller array, or no room for it after where it starts): the caller then
@@ -166,7 +167,7 @@ public sealed class FrameStreamReader
         if (!_lends || inBuffer < LendAtLeast || after > inBuffer || length <= _buffer.Length / 2 || _start + length > _buffer.Length) return null;
         var taken = _buffer;
         var offset = _start;
-        var next = ArrayPool<byte>.Shared.Rent(taken.Length);
+        var next = Chunk.Pool.Rent(taken.Length);
         taken.AsSpan(_start + inBuffer, after).CopyTo(next);
         _buffer = next;
         _start = 0;
@@ -177,7 +178,7 @@ public sealed class FrameStreamReader
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(taken);
+            Chunk.Pool.Return(taken);
             throw;
         }
         return (taken, offset);

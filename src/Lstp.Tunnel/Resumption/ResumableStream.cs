@@ -1,6 +1,7 @@
 using System.Runtime.ExceptionServices;
 using Lstp.Protocol;
 using Lstp.Tunnel.Session;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Resumption;
 
@@ -193,7 +194,9 @@ public sealed class ResumableStream : Stream
             _failure = why;
             resumed = _resumed;
             window = _window;
-            _replay?.Clear();
+            // A write on the link given up may still be reading a kept array (an adopted frame's, or a resume's
+            // replay): while one holds the write lock the arrays are left to the GC, not lent out again.
+            _replay?.Clear(toPools: _writeLock.CurrentCount > 0);
         }
         _graceTimer?.Dispose();
         resumed.TrySetException(why);
@@ -324,41 +327,66 @@ public sealed class ResumableStream : Stream
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
         // Kept before it is written: if the write fails half way, the replay sends all of it again.
-        OnCurrentLinkAsync(buffer, keep: true, static (link, bytes, token) => link.WriteAsync(bytes, token), cancellationToken);
+        OnCurrentLinkAsync(buffer, keep: true, rented: null, static (link, bytes, token) => link.WriteAsync(bytes, token), cancellationToken);
+
+    /// <summary>
+    /// Writes the first <paramref name="length"/> bytes of <paramref name="rented"/>, an array from
+    /// <see cref="Chunk.Pool"/> that this stream now owns, whatever happens: a large frame is
+    /// kept for replay in its own array (<see cref="ReplayBuffer.Adopt"/>, no copy), anything else is returned to the
+    /// pool once written.
+    /// </summary>
+    public ValueTask WriteRentedAsync(byte[] rented, int length, CancellationToken cancellationToken = default) =>
+        OnCurrentLinkAsync(rented.AsMemory(0, length), keep: true, rented, static (link, bytes, token) => link.WriteAsync(bytes, token), cancellationToken);
 
     public override Task FlushAsync(CancellationToken cancellationToken) =>
-        OnCurrentLinkAsync(default, keep: false, static (link, _, token) => new ValueTask(link.FlushAsync(token)), cancellationToken).AsTask();
+        OnCurrentLinkAsync(default, keep: false, rented: null, static (link, _, token) => new ValueTask(link.FlushAsync(token)), cancellationToken).AsTask();
 
     /// <summary>
     /// Runs a write-side operation on the current link, one at a time, after keeping <paramref name="bytes"/> for replay
     /// when <paramref name="keep"/>. While broken it does nothing more: the replay sends what was kept to the next link
-    /// (the window bounds it). A failure of the link is a break, unless the stream cannot resume.
+    /// (the window bounds it). A failure of the link is a break, unless the stream cannot resume. <paramref name="rented"/>,
+    /// when given, holds the bytes and goes back to the shared pool at the end unless the replay adopted it.
     /// </summary>
-    private async ValueTask OnCurrentLinkAsync(ReadOnlyMemory<byte> bytes, bool keep, Func<Stream, ReadOnlyMemory<byte>, CancellationToken, ValueTask> operation, CancellationToken cancellationToken)
+    private async ValueTask OnCurrentLinkAsync(ReadOnlyMemory<byte> bytes, bool keep, byte[]? rented, Func<Stream, ReadOnlyMemory<byte>, CancellationToken, ValueTask> operation, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            Stream? link;
-            lock (_gate)
-            {
-                if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
-                if (keep) _replay?.Append(bytes.Span);
-                link = _current;
-            }
-            if (link is null) return;
+            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await operation(link, bytes, cancellationToken).ConfigureAwait(false);
+                Stream? link;
+                lock (_gate)
+                {
+                    if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
+                    if (keep && _replay is not null)
+                    {
+                        if (rented is not null && ReplayBuffer.Adopts(rented, bytes.Length))
+                        {
+                            _replay.Adopt(rented, bytes.Length);
+                            rented = null;
+                        }
+                        else _replay.Append(bytes.Span);
+                    }
+                    link = _current;
+                }
+                if (link is null) return;
+                try
+                {
+                    await operation(link, bytes, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    if (!Break(link, ex)) throw;
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            finally
             {
-                if (!Break(link, ex)) throw;
+                _writeLock.Release();
             }
         }
         finally
         {
-            _writeLock.Release();
+            if (rented is not null) Chunk.Pool.Return(rented);
         }
     }
 

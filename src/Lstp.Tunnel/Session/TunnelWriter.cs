@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Resumption;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Session;
 
@@ -48,7 +49,7 @@ public sealed class TunnelWriter
     /// <summary>Control frames queued and not yet written.</summary>
     public int ControlQueued => Volatile.Read(ref _controlQueued);
 
-    /// <summary>Queues a data frame written into a buffer rented from <see cref="ArrayPool{T}.Shared"/>; the writer returns it.</summary>
+    /// <summary>Queues a data frame written into a buffer rented from <see cref="Chunk.Pool"/>; the writer returns it.</summary>
     public async ValueTask SendDataAsync(byte[] rented, int length, CancellationToken cancellationToken)
     {
         var credits = CreditsFor(length);
@@ -57,7 +58,7 @@ public sealed class TunnelWriter
         if (!_queue.Writer.TryWrite(new OutboundFrame(rented, length, Pooled: true)))
         {
             _credits.Release(credits);
-            ArrayPool<byte>.Shared.Return(rented);
+            Chunk.Pool.Return(rented);
             throw new ObjectDisposedException(nameof(TunnelWriter), "the tunnel is closed");
         }
     }
@@ -124,15 +125,22 @@ public sealed class TunnelWriter
                         if (link is not null) await WriteAckAsync(stream, link, cancellationToken).ConfigureAwait(false);
                         continue;
                     }
+                    var handedOver = false;
                     try
                     {
                         if (frame.Pooled && link is not null && !link.HasWindow(frame.Length)) await WaitForWindowAsync(stream, link, frame.Length, cancellationToken).ConfigureAwait(false);
-                        await stream.WriteAsync(frame.Buffer.AsMemory(0, frame.Length), cancellationToken).ConfigureAwait(false);
+                        if (frame.Pooled && link is not null)
+                        {
+                            // The stream takes the array: a large frame's is kept for replay as it is, not copied.
+                            handedOver = true;
+                            await link.WriteRentedAsync(frame.Buffer, frame.Length, cancellationToken).ConfigureAwait(false);
+                        }
+                        else await stream.WriteAsync(frame.Buffer.AsMemory(0, frame.Length), cancellationToken).ConfigureAwait(false);
                         Interlocked.Add(ref _bytesWritten, frame.Length);
                     }
                     finally
                     {
-                        Release(frame);
+                        Release(frame, returnArray: !handedOver);
                     }
                 }
                 await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -143,7 +151,7 @@ public sealed class TunnelWriter
             _queue.Writer.TryComplete();
             while (reader.TryRead(out var frame))
             {
-                if (!ReferenceEquals(frame.Buffer, null)) Release(frame);
+                if (!ReferenceEquals(frame.Buffer, null)) Release(frame, returnArray: true);
             }
         }
     }
@@ -169,14 +177,14 @@ public sealed class TunnelWriter
         return true;
     }
 
-    private void Release(OutboundFrame frame)
+    private void Release(OutboundFrame frame, bool returnArray)
     {
         if (!frame.Pooled)
         {
             Interlocked.Decrement(ref _controlQueued);
             return;
         }
-        ArrayPool<byte>.Shared.Return(frame.Buffer);
+        if (returnArray) Chunk.Pool.Return(frame.Buffer);
         _credits.Release(CreditsFor(frame.Length));
     }
 

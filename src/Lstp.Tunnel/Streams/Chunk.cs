@@ -4,15 +4,18 @@ namespace Lstp.Tunnel.Streams;
 
 /// <summary>
 /// One element of a byte stream: <see cref="Count"/> bytes at <see cref="Offset"/> in an array rented from
-/// <see cref="ArrayPool{T}.Shared"/>. Akka.Streams costs per element, so elements are whole socket reads (up to
-/// 64 KiB) and their arrays are pooled; whoever consumes a chunk returns its array. <see cref="Counted"/> is what
-/// flow control counted for it (a compressed frame's declared length, or more), 0 when nothing counts it.
+/// <see cref="Pool"/>. Akka.Streams costs per element, so elements are whole socket reads (up to 256 KiB) and their
+/// arrays are pooled; whoever consumes a chunk returns its array. <see cref="Counted"/> is what flow control counted
+/// for it (a compressed frame's declared length, or more), 0 when nothing counts it.
 /// </summary>
 public readonly record struct Chunk(byte[] Buffer, int Offset, int Count, long Counted = 0)
 {
+    /// <summary>Where every tunnel's data path rents its arrays (<see cref="ChunkPool"/>).</summary>
+    public static ArrayPool<byte> Pool => ChunkPool.Instance;
+
     public ReadOnlyMemory<byte> Memory => Buffer.AsMemory(Offset, Count);
 
     public Span<byte> Span => Buffer.AsSpan(Offset, Count);
 
-    public void Return() => ArrayPool<byte>.Shared.Return(Buffer);
+    public void Return() => Pool.Return(Buffer);
 }

@@ -61,14 +61,14 @@ public sealed class SocketSource(Func<Attributes, Socket> socketOf, int headroom
         public override void OnPull()
         {
             var size = _readSize is null ? _stage.ChunkSize : Math.Clamp(_readSize(), 1, _stage.ChunkSize);
-            _buffer = ArrayPool<byte>.Shared.Rent(_stage.Headroom + size);
+            _buffer = Chunk.Pool.Rent(_stage.Headroom + size);
             try
             {
                 _pending = _socket.ReceiveAsync(_buffer.AsMemory(_stage.Headroom, size), SocketFlags.None).ConfigureAwait(false).GetAwaiter();
             }
             catch (Exception ex)
             {
-                ArrayPool<byte>.Shared.Return(_buffer);
+                Chunk.Pool.Return(_buffer);
                 _buffer = null;
                 FailStage(ex);
                 return;
@@ -89,13 +89,13 @@ public sealed class SocketSource(Func<Attributes, Socket> socketOf, int headroom
             }
             catch (Exception ex)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                Chunk.Pool.Return(buffer);
                 FailStage(ex);
                 return;
             }
             if (n == 0)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                Chunk.Pool.Return(buffer);
                 CompleteStage();
                 return;
             }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -5,6 +6,7 @@ using Lstp.Protocol;
 using Lstp.Tunnel.Resumption;
 using Lstp.Tunnel.Session;
 using Xunit;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Tests.Resumption;
 
@@ -106,6 +108,50 @@ public sealed class ResumableStreamTests
         Assert.InRange(a.Held, 1, toB.Length);
         a.Acknowledged(b.Received);
         Assert.Equal(0, a.Held);
+    }
+
+    [Fact]
+    public async Task Rented_frames_kept_in_their_own_arrays_are_replayed_intact_after_a_cut()
+    {
+        var (a1, b1) = await LinkAsync();
+        var aBroken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var a = Resumable(a1, aBroken);
+        var random = new Random(11);
+        var sent = new List<byte>();
+        // Bulk frames (adopted), a 64 KiB frame (adopted), and ones copied: small, or a fraction of their array.
+        int[] lengths = [256 * 1024, 100, 64 * 1024, 40 * 1024, 256 * 1024, 1, 256 * 1024 - 3, 70_000];
+        var total = lengths.Sum();
+        var firstPass = ReadAllAsync(b1, total); // the peer's side of the first link, read raw
+        foreach (var length in lengths)
+        {
+            var frame = Chunk.Pool.Rent(length);
+            random.NextBytes(frame.AsSpan(0, length));
+            sent.AddRange(frame.AsSpan(0, length).ToArray());
+            await a.WriteRentedAsync(frame, length).AsTask().WaitAsync(Patience);
+            // Whatever the pool hands out now is scribbled on: an array the stream gave back while still keeping it
+            // would come back here, and the replay below would send the scribbles.
+            var scribbled = Chunk.Pool.Rent(length);
+            scribbled.AsSpan().Fill(0xEE);
+            Chunk.Pool.Return(scribbled);
+        }
+        var carried = await firstPass.WaitAsync(Patience);
+        Assert.True(sent.ToArray().AsSpan().SequenceEqual(carried), "the first link carried other bytes than were written");
+        Assert.Equal(total, a.Held);
+
+        a1.Dispose();
+        b1.Dispose();
+        await a.WriteAsync(new byte[] { 42 }); // kept, then found the link gone: a break
+        sent.Add(42);
+        await aBroken.Task.WaitAsync(Patience);
+        // The peer lost everything: all of it goes again from what was kept.
+        var (a2, b2) = await LinkAsync();
+        var replayed = ReadAllAsync(b2, sent.Count);
+        Assert.True(await a.ResumeAsync(a2, [], 0).WaitAsync(Patience));
+        var again = await replayed.WaitAsync(Patience);
+        Assert.True(sent.ToArray().AsSpan().SequenceEqual(again), "the replay sent other bytes than were written");
+        a.Acknowledged(sent.Count);
+        Assert.Equal(0, a.Held);
+        b2.Dispose();
     }
 
     [Fact]

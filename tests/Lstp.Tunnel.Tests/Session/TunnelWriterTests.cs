@@ -1,6 +1,7 @@
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Session;
 using Xunit;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Tests.Session;
 
@@ -39,8 +40,8 @@ public sealed class TunnelWriterTests
         var bulk = 256 * 1024;
         // Four bulk frames take every credit; the fifth waits until the writer has written one. Nothing writes yet, so
         // nothing can give a credit back: it is still waiting when the call returns.
-        for (var i = 0; i < 4; i++) await writer.SendDataAsync(System.Buffers.ArrayPool<byte>.Shared.Rent(bulk), bulk, CancellationToken.None);
-        var fifth = writer.SendDataAsync(System.Buffers.ArrayPool<byte>.Shared.Rent(bulk), bulk, CancellationToken.None).AsTask();
+        for (var i = 0; i < 4; i++) await writer.SendDataAsync(Chunk.Pool.Rent(bulk), bulk, CancellationToken.None);
+        var fifth = writer.SendDataAsync(Chunk.Pool.Rent(bulk), bulk, CancellationToken.None).AsTask();
         Assert.False(fifth.IsCompleted);
 
         // Eight senders of bulk and single frames at once, each waiting for part of its credits: none may starve the
@@ -54,7 +55,7 @@ public sealed class TunnelWriterTests
             for (var i = 0; i < 50; i++)
             {
                 var length = (s + i) % 3 == 0 ? 1000 : bulk;
-                await writer.SendDataAsync(System.Buffers.ArrayPool<byte>.Shared.Rent(length), length, CancellationToken.None);
+                await writer.SendDataAsync(Chunk.Pool.Rent(length), length, CancellationToken.None);
                 Interlocked.Add(ref queued, length);
             }
         })).ToArray();

@@ -118,9 +118,9 @@ public sealed class SocketStageTests(ITestOutputHelper output) : Akka.TestKit.Xu
         // Far more than the socket buffers hold: the write waits for the application to read. The stream's one-element
         // input buffer in front of the sink asks for one chunk more; nothing beyond that is asked for.
         const int Big = 32 * 1024 * 1024;
-        publisher.SendNext(new Chunk(ArrayPool<byte>.Shared.Rent(Big), 0, Big));
+        publisher.SendNext(new Chunk(Chunk.Pool.Rent(Big), 0, Big));
         publisher.ExpectRequest();
-        publisher.SendNext(new Chunk(ArrayPool<byte>.Shared.Rent(Big), 0, Big));
+        publisher.SendNext(new Chunk(Chunk.Pool.Rent(Big), 0, Big));
         publisher.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
 
         Assert.Equal(Big, (await Net.ReadExactlyAsync(_application, Big)).Length);
@@ -163,7 +163,7 @@ public sealed class SocketStageTests(ITestOutputHelper output) : Akka.TestKit.Xu
     private static Chunk Rented(string text, long counted = 0)
     {
         var bytes = Encoding.ASCII.GetBytes(text);
-        var buffer = ArrayPool<byte>.Shared.Rent(bytes.Length + 3);
+        var buffer = Chunk.Pool.Rent(bytes.Length + 3);
         bytes.CopyTo(buffer, 3);
         return new Chunk(buffer, 3, bytes.Length, counted);
     }
