@@ -35,7 +35,7 @@ public sealed class FrameStreamReader
         _directReadAtLeast = directReadAtLeast;
         _lends = lendsPayloads;
         var size = Math.Max(bufferSize, ProtocolLimits.MaxSetupPayload + ProtocolLimits.HeaderSize);
-        if (lendsPayloads && !System.Numerics.BitOperations.IsPow2(size)) throw new ArgumentOutOfRangeException(nameof(bufferSize), "a lending reader's buffer is a power of two, a size the shared pool keeps");
+        if (lendsPayloads && !System.Numerics.BitOperations.IsPow2(size)) throw new ArgumentOutOfRangeException(nameof(bufferSize), "a lending reader's buffer is a power of two, a size the pool keeps");
         _buffer = lendsPayloads ? Chunk.Pool.Rent(size) : new byte[size];
     }
 
@@ -152,7 +152,7 @@ public sealed class FrameStreamReader
     }
 
     /// <summary>
-    /// Reads a payload of <paramref name="length"/> bytes into an array of the shared pool without copying what of it is
+    /// Reads a payload of <paramref name="length"/> bytes into an array of <see cref="Chunk.Pool"/> without copying what of it is
     /// already buffered: the buffer itself is lent out as the payload's array, and the reader goes on in a fresh one with
     /// only the bytes after the payload moved into it. The caller returns the array to <see cref="Chunk.Pool"/>.
     /// Null when that would not save a copy or would hold more memory than a copy (a reader that does not lend, too

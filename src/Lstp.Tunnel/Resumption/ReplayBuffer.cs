@@ -130,7 +130,7 @@ internal sealed class ReplayBuffer
     private sealed class Segment(byte[] array, bool adopted = false)
     {
         public byte[] Array { get; } = array;
-        /// <summary>A frame's own array (<see cref="Adopt"/>), from the shared pool; nothing is appended to it.</summary>
+        /// <summary>A frame's own array (<see cref="Adopt"/>), from <see cref="Chunk.Pool"/>; nothing is appended to it.</summary>
         public bool Adopted { get; } = adopted;
         public int Start { get; set; }
         public int End { get; set; }

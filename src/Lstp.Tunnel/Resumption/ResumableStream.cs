@@ -345,7 +345,7 @@ public sealed class ResumableStream : Stream
     /// Runs a write-side operation on the current link, one at a time, after keeping <paramref name="bytes"/> for replay
     /// when <paramref name="keep"/>. While broken it does nothing more: the replay sends what was kept to the next link
     /// (the window bounds it). A failure of the link is a break, unless the stream cannot resume. <paramref name="rented"/>,
-    /// when given, holds the bytes and goes back to the shared pool at the end unless the replay adopted it.
+    /// when given, holds the bytes and goes back to <see cref="Chunk.Pool"/> at the end unless the replay adopted it.
     /// </summary>
     private async ValueTask OnCurrentLinkAsync(ReadOnlyMemory<byte> bytes, bool keep, byte[]? rented, Func<Stream, ReadOnlyMemory<byte>, CancellationToken, ValueTask> operation, CancellationToken cancellationToken)
     {

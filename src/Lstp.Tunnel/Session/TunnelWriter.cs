@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Threading.Channels;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Resumption;

@@ -18,7 +18,10 @@ internal sealed class ChunkPool : ArrayPool<byte>
     private const int SmallestShift = 16; // 64 KiB
     private const int LargestShift = 18; // 256 KiB
 
-    /// <summary>Per size (64, 128, 256 KiB), how many arrays are kept: a window of 64 KiB frames; of 256 KiB ones.</summary>
+    /// <summary>
+    /// Per size, how many arrays are kept: a 32 MiB window of 64 KiB frames, a few dozen 128 KiB ones (a compressed
+    /// frame's output, never kept for replay), a window of 256 KiB frames and the reads in flight beside it.
+    /// </summary>
     private static readonly int[] Kept = [528, 64, 144];
 
     private readonly ArrayPool<byte>[] _bySize = [.. Enumerable.Range(0, Kept.Length).Select(i => Create(1 << (SmallestShift + i), Kept[i]))];

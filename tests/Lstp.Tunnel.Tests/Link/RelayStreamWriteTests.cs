@@ -1,8 +1,8 @@
-using System.Net;
 using System.Net.Sockets;
 using Lstp.Protocol;
 using Lstp.Protocol.Framing;
 using Lstp.Tunnel.Link;
+using Lstp.Tunnel.Tests.Actors;
 using Xunit;
 
 namespace Lstp.Tunnel.Tests.Link;
@@ -100,12 +100,7 @@ public sealed class RelayStreamWriteTests
 
     private static async Task<(NetworkStream Ours, NetworkStream Theirs)> LinkAsync()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var a = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await a.ConnectAsync(listener.LocalEndPoint!);
-        var b = await listener.AcceptAsync();
-        return (new NetworkStream(a, ownsSocket: true), new NetworkStream(b, ownsSocket: true));
+        var (ours, theirs) = await SocketPair.CreateAsync();
+        return (new NetworkStream(ours, ownsSocket: true), new NetworkStream(theirs, ownsSocket: true));
     }
 }

@@ -1,8 +1,7 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Lstp.Tunnel.Resumption;
-using Xunit;
 using Lstp.Tunnel.Streams;
+using Xunit;
 
 namespace Lstp.Tunnel.Tests.Resumption;
 

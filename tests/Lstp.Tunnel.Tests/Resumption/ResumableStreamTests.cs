@@ -1,12 +1,11 @@
-using System.Buffers;
-using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Lstp.Protocol;
 using Lstp.Tunnel.Resumption;
 using Lstp.Tunnel.Session;
-using Xunit;
 using Lstp.Tunnel.Streams;
+using Lstp.Tunnel.Tests.Actors;
+using Xunit;
 
 namespace Lstp.Tunnel.Tests.Resumption;
 
@@ -20,12 +19,7 @@ public sealed class ResumableStreamTests
 
     private static async Task<(NetworkStream A, NetworkStream B)> LinkAsync()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var a = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await a.ConnectAsync(listener.LocalEndPoint!);
-        var b = await listener.AcceptAsync();
+        var (a, b) = await SocketPair.CreateAsync();
         return (new NetworkStream(a, ownsSocket: true), new NetworkStream(b, ownsSocket: true));
     }
 

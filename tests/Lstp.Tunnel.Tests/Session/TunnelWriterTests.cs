@@ -1,7 +1,7 @@
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Session;
-using Xunit;
 using Lstp.Tunnel.Streams;
+using Xunit;
 
 namespace Lstp.Tunnel.Tests.Session;
 
