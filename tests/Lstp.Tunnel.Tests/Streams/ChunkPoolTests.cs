@@ -1,4 +1,3 @@
-using System.Buffers;
 using Lstp.Tunnel.Streams;
 using Xunit;
 
