@@ -6,6 +6,8 @@
 # Paths measured, each carrying the same iperf3 / sockperf traffic:
 #   direct      client -> server
 #   socat       client -> 3 chained socat relays -> server
+#   dotnet      client -> 3 chained .NET relays (bench/dotnet-relay, async sockets) -> server: the runtime's own cost
+#   dotnet-threads  the same relays with a blocking thread per direction, as socat blocks
 #   lstp-plain  client -> client end -> middle -> server end -> server   (both ends --plaintext)
 #   lstp-tls    the same with the default end-to-end TLS 1.3
 #   ssh         client -> ssh -L -> sshd (the "middle") -> ssh -R -> server  (aes128-gcm, no compression)
@@ -73,6 +75,7 @@ WORK=$(mktemp -d /tmp/lstp-bench.XXXXXX)
 LSTP=$ROOT/out/lstp/lstp
 BASE_TREE=""                     # with --baseline: the worktree of REV (set once created; the exit trap removes it)
 BASE_LSTP=$WORK/baseline-out/lstp # with --baseline: REV's lstp, published from BASE_TREE
+DOTNET_RELAY=$WORK/dotnet-relay/dotnet-relay # bench/dotnet-relay, published by every run
 HZ=$(getconf CLK_TCK)
 STARTED_AT=$SECONDS
 
@@ -207,6 +210,28 @@ profile_rtt_path() { # PATH PORT
   count_components "$RAW/$path.rtt-profile" $! ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}
 }
 
+# Where a round trip waits, hop by hop: the data-carrying syscalls of every process on the path (the sockperf client and
+# server too) recorded system-wide for 1 s of a separate ping-pong; bench/hops.py pairs each send with the read that
+# takes the message in the next process (RAW/<path>.hops.json).
+HOP_EVENTS=syscalls:sys_exit_read,syscalls:sys_exit_readv,syscalls:sys_exit_recvfrom,syscalls:sys_exit_recvmsg,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg
+hops_path() { # PATH PORT
+  local path=$1 port=$2 c sp roles
+  timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t 4 --full-rtt >"$RAW/$path.hops-sockperf.txt" 2>&1 &
+  sp=$!
+  sleep 1.5
+  roles="client=$(echo "$sp" $(descendants "$sp") | tr ' ' ,)"
+  for c in ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}; do
+    [[ ${c%%=*} != iperf3-server ]] || continue
+    roles+=" ${c%%=*}=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)"
+  done
+  roles+=" server=$PID_sockperf_server"
+  perf record -q -a -e "$HOP_EVENTS" -o "$WORK/hops.data" -- sleep 1 >/dev/null 2>&1 || true
+  wait "$sp" || true
+  # shellcheck disable=SC2086 # one ROLE=PIDS argument per process
+  perf script -i "$WORK/hops.data" -F pid,time,event,trace 2>/dev/null | python3 "$BENCH/hops.py" $roles >"$RAW/$path.hops.json" || true
+  rm -f "$WORK/hops.data"
+}
+
 # =============================================================================================
 log "output: $OUT"
 if ((INSTALL)); then
@@ -224,6 +249,10 @@ if ((BUILD)); then
   publish_lstp "$ROOT/out/lstp" "$LOGS/build.log"
 fi
 [[ -x $LSTP ]] || die "$LSTP missing (build it or drop --no-build)"
+# The reference relay is small and always built, into the temporary directory.
+log "building the .NET reference relay (dotnet publish bench/dotnet-relay)"
+dotnet publish "$BENCH/dotnet-relay" -c Release -o "$WORK/dotnet-relay" -nologo >"$LOGS/build-dotnet-relay.log" 2>&1 ||
+  die "dotnet publish bench/dotnet-relay (see $LOGS/build-dotnet-relay.log)"
 if [[ -n $BASELINE ]]; then
   # The same publish, from a worktree of REV (a fixed commit: nobody edits it, so one attempt).
   log "baseline: $BASELINE = $BASE_SHORT, worktree $WORK/baseline, dotnet publish into $WORK/baseline-out"
@@ -269,16 +298,18 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # ---------------------------------------------------------------------------------------------
 # Set up every path once; the runs then interleave the paths so background load spreads evenly.
-NPORTS=21
-[[ -z $BASELINE ]] || NPORTS=29 # the baseline's middle, its two pairs' forwards and its memory-test middle
+NPORTS=33
+[[ -z $BASELINE ]] || NPORTS=41 # the baseline's middle, its two pairs' forwards and its memory-test middle
 read -r P_IPERF P_SOCK \
   P_SOCAT_I1 P_SOCAT_I2 P_SOCAT_I3 P_SOCAT_S1 P_SOCAT_S2 P_SOCAT_S3 \
   P_MIDDLE P_ADMIN P_PLAIN_I P_PLAIN_S P_TLS_I P_TLS_S \
   P_SSHD P_SSH_RI P_SSH_RS P_SSH_LI P_SSH_LS \
   P_RSS_MIDDLE P_RSS_ADMIN \
+  P_DOTNET_I1 P_DOTNET_I2 P_DOTNET_I3 P_DOTNET_S1 P_DOTNET_S2 P_DOTNET_S3 \
+  P_THREADS_I1 P_THREADS_I2 P_THREADS_I3 P_THREADS_S1 P_THREADS_S2 P_THREADS_S3 \
   P_BASE_MIDDLE P_BASE_ADMIN P_BASE_PLAIN_I P_BASE_PLAIN_S P_BASE_TLS_I P_BASE_TLS_S \
   P_BASE_RSS_MIDDLE P_BASE_RSS_ADMIN < <(free_ports "$NPORTS")
-[[ -n $P_RSS_ADMIN && ( -z $BASELINE || -n $P_BASE_RSS_ADMIN ) ]] || die "could not find $NPORTS free loopback ports"
+[[ -n $P_THREADS_S3 && ( -z $BASELINE || -n $P_BASE_RSS_ADMIN ) ]] || die "could not find $NPORTS free loopback ports"
 
 log "servers: iperf3 on $P_IPERF, sockperf on $P_SOCK"
 spawn iperf3-server iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
@@ -305,6 +336,27 @@ IPERF_PORT[socat]=$P_SOCAT_I1
 SOCK_PORT[socat]=$P_SOCAT_S1
 COMPONENTS[socat]="relay1=$PID_socat_i1 relay2=$PID_socat_i2 relay3=$PID_socat_i3 iperf3-server=$PID_iperf3_server" # the iperf chain
 RTT_COMPONENTS[socat]="relay1=$PID_socat_s1 relay2=$PID_socat_s2 relay3=$PID_socat_s3" # the sockperf chain
+
+# The same chain of three relays in .NET (bench/dotnet-relay): with the runtime's async sockets, on which LSTP's ends and
+# middle are built, and with a blocking thread per direction. They do nothing but copy, so they show what the runtime's
+# socket model costs by itself, next to socat's chain and LSTP's.
+log ".NET relay chains: 3 relays per service, async sockets and a thread per direction"
+dotnet_chain() { # PATH MODE I1 I2 I3 S1 S2 S3
+  local path=$1 mode=$2 i
+  local -a ports=("${@:3}")
+  for i in 2 1 0; do # the iperf chain, the last relay first
+    spawn "$path-i$((i + 1))" "$DOTNET_RELAY" "${ports[i]}" "$([[ $i == 2 ]] && echo "$P_IPERF" || echo "${ports[i + 1]}")" "$mode"
+    wait_listen "${ports[i]}" "$path relay" "$(pid_of "$path-i$((i + 1))")"
+    spawn "$path-s$((i + 1))" "$DOTNET_RELAY" "${ports[i + 3]}" "$([[ $i == 2 ]] && echo "$P_SOCK" || echo "${ports[i + 4]}")" "$mode"
+    wait_listen "${ports[i + 3]}" "$path relay" "$(pid_of "$path-s$((i + 1))")"
+  done
+  IPERF_PORT[$path]=${ports[0]}
+  SOCK_PORT[$path]=${ports[3]}
+  COMPONENTS[$path]="relay1=$(pid_of "$path-i1") relay2=$(pid_of "$path-i2") relay3=$(pid_of "$path-i3") iperf3-server=$PID_iperf3_server"
+  RTT_COMPONENTS[$path]="relay1=$(pid_of "$path-s1") relay2=$(pid_of "$path-s2") relay3=$(pid_of "$path-s3")"
+}
+dotnet_chain dotnet async "$P_DOTNET_I1" "$P_DOTNET_I2" "$P_DOTNET_I3" "$P_DOTNET_S1" "$P_DOTNET_S2" "$P_DOTNET_S3"
+dotnet_chain dotnet-threads threads "$P_THREADS_I1" "$P_THREADS_I2" "$P_THREADS_I3" "$P_THREADS_S1" "$P_THREADS_S2" "$P_THREADS_S3"
 
 log "LSTP: one middle, a plaintext pair and a TLS pair of ends"
 spawn lstp-middle "$LSTP" middle --listen "127.0.0.1:$P_MIDDLE" --admin "127.0.0.1:$P_ADMIN" --name bench-middle
@@ -390,9 +442,9 @@ IPERF_PORT[ssh]=$P_SSH_LI
 SOCK_PORT[ssh]=$P_SSH_LS
 COMPONENTS[ssh]="ssh-L=$PID_ssh_client_side sshd=$PID_sshd ssh-R=$PID_ssh_server_side iperf3-server=$PID_iperf3_server"
 
-PATHS=(direct socat lstp-plain lstp-tls ssh)
+PATHS=(direct socat dotnet dotnet-threads lstp-plain lstp-tls ssh)
 # Each baseline path next to its counterpart: the pair sees the same background load.
-[[ -z $BASELINE ]] || PATHS=(direct socat lstp-plain lstp-plain@base lstp-tls lstp-tls@base ssh)
+[[ -z $BASELINE ]] || PATHS=(direct socat dotnet dotnet-threads lstp-plain lstp-plain@base lstp-tls lstp-tls@base ssh)
 echo "paths=${PATHS[*]}" >>"$OUT/meta.env"
 # How busy the (shared) machine is without us: everything is set up and idle now.
 read -r busy0 total0 < <(machine_ticks)
@@ -447,6 +499,10 @@ if perf stat -x, -e "$PERF_EVENTS" -- true >/dev/null 2>&1; then
   log "profile: the same per round trip (perf stat, ${PROFILE_SECONDS} s of sockperf ping-pong per path)"
   for path in "${PATHS[@]}"; do
     [[ $path == direct ]] || profile_rtt_path "$path" "${SOCK_PORT[$path]}"
+  done
+  log "profile: where a round trip waits, hop by hop (perf record of send and receive calls, 1 s of sockperf per path)"
+  for path in "${PATHS[@]}"; do
+    hops_path "$path" "${SOCK_PORT[$path]}"
   done
 else
   log "profile: skipped (perf stat with syscall tracepoints is not available)"
