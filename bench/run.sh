@@ -13,7 +13,8 @@
 #   ssh         client -> ssh -L -> sshd (the "middle") -> ssh -R -> server  (aes128-gcm, no compression)
 # Tests: iperf3 1 stream and 8 streams (Gbit/s), sockperf TCP ping-pong 64 B (round trip p50/p99, us),
 # and the RSS a middle gains per idle paired tunnel (lstp loadgen idle); then, with perf, syscalls and
-# context switches per relay process (a separate short iperf3, after the measured runs).
+# context switches per relay process (a separate short iperf3, after the measured runs), the same per round trip,
+# and where a round trip waits hop by hop (perf record of every send and receive on the path, bench/hops.py).
 # Median of --runs runs (default 3; --quick: 1 run of 3 s). Raw numbers go to bench/out/<stamp>/,
 # the summary to bench/RESULTS.md. Needs root (installs packages, runs sshd). Loopback only.
 # --baseline REV (any git revision: HEAD~1, a hash, a tag) also measures an earlier commit in the same run:
