@@ -23,6 +23,8 @@ descendants() {
     echo "$child"
   done
 }
+# PID and every process below it, comma-separated (what perf's -p takes).
+tree_pids() { echo "$1" $(descendants "$1") | tr ' ' ,; }
 
 # Waits until FILE has a line matching PATTERN (grep -E); the process PID must stay alive meanwhile.
 wait_line() { # FILE PATTERN PID SECONDS WHAT

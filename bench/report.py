@@ -60,8 +60,12 @@ def iperf_gbps(path, streams, run):
         return None
 
 
-def sockperf_us(path, run, f=None):
-    f = f or RAW / f"{path}.sockperf.run{run}.txt"
+def sockperf_us(path, run):
+    return sockperf_file_us(RAW / f"{path}.sockperf.run{run}.txt")
+
+
+def sockperf_file_us(f):
+    """(p50, p99) in µs from a sockperf ping-pong's output, or (None, None)."""
     if not f.exists():
         return None, None
     text = re.sub(r"\x1b\[[0-9;]*m", "", f.read_text(errors="replace"))
@@ -455,7 +459,7 @@ for path in PATHS:
     work = [inside.get(r, {}).get("p50") for r in chain]
     if None in there or None in back or None in work:
         continue
-    traced = sockperf_us(path, None, RAW / f"{path}.hops-sockperf.txt")[0]
+    traced = sockperf_file_us(RAW / f"{path}.hops-sockperf.txt")[0]
     hop_rows.append((path, chain, there, back, work, traced))
 if hop_rows:
     w("**Where a round trip waits, hop by hop**: `perf record` of every send and receive call of the processes on "

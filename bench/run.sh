@@ -191,7 +191,7 @@ count_components() {
   sleep 1
   for c in "$@"; do
     [[ ${c%%=*} != iperf3-server ]] || continue
-    pids=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)
+    pids=$(tree_pids "${c#*=}")
     perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$prefix.${c%%=*}.csv" &
     waits+=($!)
   done
@@ -220,10 +220,10 @@ hops_path() { # PATH PORT
   timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t 4 --full-rtt >"$RAW/$path.hops-sockperf.txt" 2>&1 &
   sp=$!
   sleep 1.5
-  roles="client=$(echo "$sp" $(descendants "$sp") | tr ' ' ,)"
+  roles="client=$(tree_pids "$sp")"
   for c in ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}; do
     [[ ${c%%=*} != iperf3-server ]] || continue
-    roles+=" ${c%%=*}=$(echo "${c#*=}" $(descendants "${c#*=}") | tr ' ' ,)"
+    roles+=" ${c%%=*}=$(tree_pids "${c#*=}")"
   done
   roles+=" server=$PID_sockperf_server"
   perf record -q -a -e "$HOP_EVENTS" -o "$WORK/hops.data" -- sleep 1 >/dev/null 2>&1 || true
