@@ -60,6 +60,16 @@ def iperf_gbps(path, streams, run):
         return None
 
 
+def warmup_gbps(path):
+    """(first second, last two seconds, whole) in Gbit/s of the path's warm-up iperf3, or None without one."""
+    try:
+        data = json.loads((RAW / f"{path}.warmup.json").read_text())
+        rates = [i["sum"]["bits_per_second"] / 1e9 for i in data["intervals"]]
+        return rates[0], statistics.mean(rates[-2:]), data["end"]["sum_received"]["bits_per_second"] / 1e9
+    except Exception:
+        return None
+
+
 def sockperf_us(path, run):
     return sockperf_file_us(RAW / f"{path}.sockperf.run{run}.txt")
 
@@ -253,6 +263,21 @@ w("")
 w("Latency: `sockperf ping-pong --tcp -m 64 --full-rtt` (64-byte messages, full round trip, after sockperf's own warm-up). "
   "Throughput: `iperf3 -c` (client → server), receiver side.")
 w("")
+warm = {path: warmup_gbps(path) for path in PATHS}
+if any(warm.values()):
+    w("### A fresh path: the warm-up")
+    w("")
+    w(f"Before the runs above every path carried {META.get('warmup_seconds', '?')} s of `iperf3 -P 2`, not in the medians: "
+      "a fresh .NET process (LSTP's, the .NET relays) runs its hot path as code compiled for a quick start (ReadyToRun, "
+      "for lstp) until the runtime's tiered compiler has recompiled it, optimized for what it sees, which takes seconds "
+      "of traffic. The relays written in C (socat, OpenSSH) have nothing to compile.")
+    w("")
+    w("| path | first second, Gbit/s | last 2 s, Gbit/s | whole warm-up, Gbit/s |")
+    w("|---|---:|---:|---:|")
+    for path in PATHS:
+        first, last, whole = warm[path] or (None, None, None)
+        w(f"| {label(path)} | {fmt(first)} | {fmt(last)} | {fmt(whole)} |")
+    w("")
 w("## Ratios against the targets")
 w("")
 w("Throughput ratio > 1 means LSTP is faster; latency ratio < 1 means LSTP is quicker.")
@@ -267,7 +292,8 @@ for label, a, b, metric, target, higher in rows:
     w(f"| {label} | {shown}× | {tgt} | {'' if target is None else verdict(r, target, higher)} |")
 w("")
 w("The socat targets are read against LSTP `--plaintext` (neither encrypts); the OpenSSH ones against LSTP's "
-  "default TLS (both encrypt; OpenSSH decrypts and re-encrypts in sshd, LSTP's middle relays ciphertext). "
+  f"default TLS (both encrypt: LSTP with {META.get('lstp_tls_suite') or 'the suite its ends agreed on'}, OpenSSH "
+  "with aes128-gcm; OpenSSH decrypts and re-encrypts in sshd, LSTP's middle relays ciphertext). "
   "LSTP TLS vs socat is shown for information.")
 w("")
 if all(p in PATHS for p in ("dotnet", "dotnet-threads")):
@@ -413,6 +439,46 @@ if profile_seconds:
               f"{c['raw_syscalls:sys_enter'] / mib:.0f} | {mib * 2**20 / recvs if recvs else 0:,.0f} | "
               f"{c.get('syscalls:sys_enter_sched_yield', 0) / mib:.1f} | {c.get('syscalls:sys_enter_futex', 0) / mib:.1f} | "
               f"{c.get('context-switches', 0) / mib:.1f} |")
+    w("")
+
+KINDS = ("copies (kernel)", "network stack (kernel)", "switching threads (kernel)", "copies (user space)", "crypto",
+         "runtime", "program")
+
+
+def cpu_per_gib(path, comp):
+    """CPU ms per GiB of a process from the perf stat profile, or None."""
+    try:
+        bps = json.loads((RAW / f"{path}.profile.json").read_text())["end"]["sum_received"]["bits_per_second"]
+        c = perf_counts(RAW / f"{path}.profile.{comp}.csv")
+        return c["task-clock"] / (bps / 8 * profile_seconds / 2**30)
+    except Exception:
+        return None
+
+
+if profile_seconds and any(RAW.glob("*.kinds.*.json")):
+    w("**What the CPU is spent on**: `perf record` of each relay process for "
+      f"{profile_seconds:g} s of another 1-stream iperf3, its samples sorted by `bench/cpu_kinds.py`, and the shares "
+      "applied to the CPU per GiB above (two separate runs, so the split is approximate). Copies: moving payload "
+      "between a socket and the process (the kernel's, in recv and send; user space's, memmove and the like). "
+      "Network stack: the rest of the kernel (TCP/IP, the syscalls, epoll). Switching threads: context switches, "
+      "yields and wake-ups; this machine samples by timer, so the kernel's work with interrupts off is counted mostly "
+      "here. Runtime: the .NET runtime and the JIT compiler, and the rest of libc. Program: the process's own code "
+      "(LSTP's and the libraries' managed code; socat's or ssh's binary).")
+    w("")
+    w("| path | process | samples | CPU ms per GiB | " + " | ".join(KINDS) + " |")
+    w("|---|---|---:|---:|" + "---:|" * len(KINDS))
+    for path in PATHS:
+        for f in sorted(RAW.glob(f"{path}.kinds.*.json")):
+            comp = f.name[len(f"{path}.kinds."):-len(".json")]
+            try:
+                data = json.loads(f.read_text())
+            except Exception:
+                w(f"| {path} | {comp} | n/a | | " + " | " * len(KINDS))
+                continue
+            total = cpu_per_gib(path, comp)
+            shares = data.get("kinds", {})
+            cells = [f"{shares.get(k, 0) * total / 100:.0f}" if total else f"{shares.get(k, 0):.0f} %" for k in KINDS]
+            w(f"| {path} | {comp} | {data.get('samples', 0):,} | {fmt(total, 0)} | " + " | ".join(cells) + " |")
     w("")
 
 if profile_seconds and any(RAW.glob("*.rtt-profile.*.csv")):

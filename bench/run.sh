@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LSTP benchmark: throughput, latency and idle-tunnel memory, side by side on loopback.
 #
-#   bench/run.sh [--quick] [--runs N] [--duration S] [--tunnels N] [--no-build] [--no-install] [--baseline REV]
+#   bench/run.sh [--quick] [--runs N] [--duration S] [--warmup S] [--tunnels N] [--no-build] [--no-install] [--baseline REV]
 #
 # Paths measured, each carrying the same iperf3 / sockperf traffic:
 #   direct      client -> server
@@ -13,9 +13,13 @@
 #   ssh         client -> ssh -L -> sshd (the "middle") -> ssh -R -> server  (aes128-gcm, no compression)
 # Tests: iperf3 1 stream and 8 streams (Gbit/s), sockperf TCP ping-pong 64 B (round trip p50/p99, us),
 # and the RSS a middle gains per idle paired tunnel (lstp loadgen idle); then, with perf, syscalls and
-# context switches per relay process (a separate short iperf3, after the measured runs), the same per round trip,
-# and where a round trip waits hop by hop (perf record of every send and receive on the path, bench/hops.py).
-# Median of --runs runs (default 3; --quick: 1 run of 3 s). Raw numbers go to bench/out/<stamp>/,
+# context switches per relay process (a separate short iperf3, after the measured runs), what each spends its CPU
+# on (perf record, bench/cpu_kinds.py), the same counts per round trip, and where a round trip waits hop by hop
+# (perf record of every send and receive on the path, bench/hops.py).
+# Median of --runs runs (default 3; --quick: 1 run of 3 s). Before them every path carries --warmup seconds of
+# iperf3 (default 10; --quick: 3), not in the medians but reported: a fresh LSTP process runs its hot path as
+# precompiled code until the runtime's tiered compiler has recompiled it, which took 5-20 s of traffic here (a fresh
+# TLS tunnel carried about 3.4 Gbit/s in its first 4 s, 5.3 once warm). Raw numbers go to bench/out/<stamp>/,
 # the summary to bench/RESULTS.md. Needs root (installs packages, runs sshd). Loopback only.
 # --baseline REV (any git revision: HEAD~1, a hash, a tag) also measures an earlier commit in the same run:
 # REV is checked out in a temporary git worktree, its lstp published there (always, even with --no-build;
@@ -31,6 +35,7 @@ ORIGINAL_ARGS=("$@")
 
 RUNS=3
 DURATION=10
+WARMUP=10
 TUNNELS=1000
 PAUSE_AT=100
 QUICK=0
@@ -40,9 +45,10 @@ BASELINE="" # --baseline REV, as given; BASE_COMMIT / BASE_SHORT: the commit it 
 
 while (($#)); do
   case $1 in
-    --quick) QUICK=1; RUNS=1; DURATION=3 ;;
+    --quick) QUICK=1; RUNS=1; DURATION=3; WARMUP=3 ;;
     --runs) RUNS=${2:?--runs needs a number}; shift ;;
     --duration) DURATION=${2:?--duration needs seconds}; shift ;;
+    --warmup) WARMUP=${2:?--warmup needs seconds}; shift ;;
     --tunnels) TUNNELS=${2:?--tunnels needs a number}; shift ;;
     --no-build) BUILD=0 ;;
     --no-install) INSTALL=0 ;;
@@ -52,8 +58,8 @@ while (($#)); do
   esac
   shift
 done
-[[ $RUNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $TUNNELS =~ ^[1-9][0-9]*$ ]] ||
-  { echo "run.sh: --runs, --duration and --tunnels take positive integers" >&2; exit 2; }
+[[ $RUNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[1-9][0-9]*$ && $TUNNELS =~ ^[1-9][0-9]*$ ]] ||
+  { echo "run.sh: --runs, --duration, --warmup and --tunnels take positive integers" >&2; exit 2; }
 ((PAUSE_AT < TUNNELS)) || PAUSE_AT=0
 if [[ -n $BASELINE ]]; then
   BASE_COMMIT=$(git -C "$ROOT" rev-parse --verify "$BASELINE^{commit}") ||
@@ -204,6 +210,30 @@ profile_path() { # PATH PORT
   count_components "$RAW/$path.profile" $! ${COMPONENTS[$path]}
 }
 
+# What each relay process spends its CPU on (copies, the network stack, switching threads, crypto, the runtime, its
+# own code): perf record of each during PROFILE_SECONDS of another 1-stream iperf3, sorted by bench/cpu_kinds.py into
+# RAW/<path>.kinds.<component>.json.
+kinds_path() { # PATH PORT
+  local path=$1 port=$2 c traffic
+  local -a waits=()
+  iperf_idle "$path kinds"
+  timeout 60 iperf3 -c 127.0.0.1 -p "$port" -t $((PROFILE_SECONDS + 2)) >/dev/null 2>&1 &
+  traffic=$!
+  sleep 1
+  for c in ${COMPONENTS[$path]}; do
+    [[ ${c%%=*} != iperf3-server ]] || continue
+    perf record -q -F 999 -p "$(tree_pids "${c#*=}")" -o "$WORK/kinds.${c%%=*}.data" -- sleep "$PROFILE_SECONDS" >/dev/null 2>&1 &
+    waits+=($!)
+  done
+  wait "${waits[@]}" "$traffic" || true
+  for c in ${COMPONENTS[$path]}; do
+    [[ ${c%%=*} != iperf3-server ]] || continue
+    perf report -i "$WORK/kinds.${c%%=*}.data" --no-children --sort dso,sym --stdio -g none -t '|' -n --percent-limit 0 2>/dev/null |
+      python3 "$BENCH/cpu_kinds.py" >"$RAW/$path.kinds.${c%%=*}.json" || true
+    rm -f "$WORK/kinds.${c%%=*}.data"
+  done
+}
+
 # The same counts per round trip: a separate sockperf ping-pong (64 B) with perf stat on each relay process.
 profile_rtt_path() { # PATH PORT
   local path=$1 port=$2
@@ -284,6 +314,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
   echo "openssh=$(ssh -V 2>&1)"
   echo "runs=$RUNS"
   echo "duration=$DURATION"
+  echo "warmup_seconds=$WARMUP"
   echo "tunnels=$TUNNELS"
   echo "pause_at=$PAUSE_AT"
   echo "quick=$QUICK"
@@ -385,7 +416,9 @@ lstp_pair() {
 lstp_pair "" "$LSTP" "$P_MIDDLE" plain "$P_PLAIN_I" "$P_PLAIN_S" --plaintext
 lstp_pair "" "$LSTP" "$P_MIDDLE" tls "$P_TLS_I" "$P_TLS_S"
 grep -q '(plaintext)' "$LOGS/lstp-plain-client.log" || die "the plaintext pair did not open in plaintext"
-grep -q '(TLS 1.3)' "$LOGS/lstp-tls-client.log" || die "the TLS pair did not open with TLS 1.3"
+grep -q '(TLS 1.3' "$LOGS/lstp-tls-client.log" || die "the TLS pair did not open with TLS 1.3"
+# The cipher suite the ends agreed on, as the client end logs it (builds before 2026-12-07 did not log it).
+echo "lstp_tls_suite=$(grep -m1 -o 'TLS 1\.3, [A-Z0-9_]*' "$LOGS/lstp-tls-client.log" | cut -d' ' -f3)" >>"$OUT/meta.env"
 if [[ -n $BASELINE ]]; then
   log "LSTP baseline $BASE_SHORT: its own middle and the same two pairs, all of its binary"
   spawn lstp-middle@base "$BASE_LSTP" middle --listen "127.0.0.1:$P_BASE_MIDDLE" --admin "127.0.0.1:$P_BASE_ADMIN" --name bench-middle-base
@@ -393,7 +426,7 @@ if [[ -n $BASELINE ]]; then
   lstp_pair @base "$BASE_LSTP" "$P_BASE_MIDDLE" plain "$P_BASE_PLAIN_I" "$P_BASE_PLAIN_S" --plaintext
   lstp_pair @base "$BASE_LSTP" "$P_BASE_MIDDLE" tls "$P_BASE_TLS_I" "$P_BASE_TLS_S"
   grep -q '(plaintext)' "$LOGS/lstp-plain@base-client.log" || die "the baseline's plaintext pair did not open in plaintext"
-  grep -q '(TLS 1.3)' "$LOGS/lstp-tls@base-client.log" || die "the baseline's TLS pair did not open with TLS 1.3"
+  grep -q '(TLS 1.3' "$LOGS/lstp-tls@base-client.log" || die "the baseline's TLS pair did not open with TLS 1.3"
 fi
 
 log "OpenSSH: sshd on $P_SSHD as the middle, ssh -R (server side) and ssh -L (client side)"
@@ -454,13 +487,13 @@ read -r busy1 total1 < <(machine_ticks)
 echo "background_busy_pct=$((100 * (busy1 - busy0) / (total1 - total0)))" >>"$OUT/meta.env"
 
 # ---------------------------------------------------------------------------------------------
-log "warm-up: a short iperf3 and sockperf through every path (JIT, TCP buffers); not recorded"
+log "warm-up: ${WARMUP} s of iperf3 and 1 s of sockperf through every path (JIT, TCP buffers); reported, not in the medians"
 # A failure is recorded (FAILURES, shown in RESULTS.md) but does not stop the benchmark: the other
 # paths are still worth measuring, and LSTP ends reconnect by themselves.
 for path in "${PATHS[@]}"; do
   iperf_idle "$path warm-up"
-  timeout 60 iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t 1 -P 2 -J >"$LOGS/warmup-$path-iperf.json" 2>&1 || true
-  if ! error=$(iperf_error "$LOGS/warmup-$path-iperf.json"); then
+  timeout $((WARMUP + 30)) iperf3 -c 127.0.0.1 -p "${IPERF_PORT[$path]}" -t "$WARMUP" -P 2 -J >"$RAW/$path.warmup.json" 2>&1 || true
+  if ! error=$(iperf_error "$RAW/$path.warmup.json"); then
     log "  warm-up iperf3 through $path failed: $error"
     echo "$path warm-up iperf3 -P 2: $error" >>"$FAILURES"
   fi
@@ -496,6 +529,10 @@ if perf stat -x, -e "$PERF_EVENTS" -- true >/dev/null 2>&1; then
   echo "profile_seconds=$PROFILE_SECONDS" >>"$OUT/meta.env"
   for path in "${PATHS[@]}"; do
     [[ $path == direct ]] || profile_path "$path" "${IPERF_PORT[$path]}"
+  done
+  log "profile: what each relay process spends its CPU on (perf record, ${PROFILE_SECONDS} s of iperf3 1 stream per path)"
+  for path in "${PATHS[@]}"; do
+    [[ $path == direct ]] || kinds_path "$path" "${IPERF_PORT[$path]}"
   done
   log "profile: the same per round trip (perf stat, ${PROFILE_SECONDS} s of sockperf ping-pong per path)"
   for path in "${PATHS[@]}"; do

@@ -142,7 +142,7 @@ wait_line "$LOGS/server-end.log" 'open via' "$(pid_of server-end)" 60 "the serve
 wait_line "$LOGS/client-end.log" 'open via' "$(pid_of client-end)" 60 "the client end"
 wait_listen "$P_FWD" "the client end's forward" "$(pid_of client-end)"
 log "  $(grep -m1 -o 'tunnel to .*' "$LOGS/client-end.log")"
-grep -q '(TLS 1.3)' "$LOGS/client-end.log" || die "the tunnel did not open with TLS 1.3"
+grep -q '(TLS 1.3' "$LOGS/client-end.log" || die "the tunnel did not open with TLS 1.3"
 
 # The middle an end's tunnel is on, from its last "open via END -> m1 -> END" or "resumed via END -> m1 -> END" line.
 current_middle() { # LOGFILE

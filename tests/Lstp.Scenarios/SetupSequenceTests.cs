@@ -61,6 +61,13 @@ public sealed class SetupSequenceTests(ITestOutputHelper output)
         Assert.NotEqual(sa.IsMaster, sb.IsMaster);
         Assert.Equal(a.InstanceId.AsSpan().SequenceCompareTo(b.InstanceId) < 0, sa.IsMaster);
         Assert.Equal(["x"], sb.PeerProperties.Services);
+        // Both ends know the TLS 1.3 suite they agreed on (the end logs it when the tunnel opens).
+        Assert.Contains(sa.CipherSuite, new System.Net.Security.TlsCipherSuite?[]
+        {
+            System.Net.Security.TlsCipherSuite.TLS_AES_256_GCM_SHA384, System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+            System.Net.Security.TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+        });
+        Assert.Equal(sa.CipherSuite, sb.CipherSuite);
         await sa.DisposeAsync();
         await sb.DisposeAsync();
     }

@@ -309,7 +309,7 @@ internal sealed partial class TunnelKeeper : UntypedActor, IWithTimers
         var openedAt = _options.Time.GetTimestamp();
         tunnel.Completion.PipeTo(Self, success: reason => new TunnelEnded(tunnel, reason));
         var pairing = session.Pairing;
-        Log.Open(_log, pairing.Peer.EndName, string.Join(" -> ", pairing.Path.Select(e => e.Name)), session.Encrypted ? "TLS 1.3" : "plaintext");
+        Log.Open(_log, pairing.Peer.EndName, string.Join(" -> ", pairing.Path.Select(e => e.Name)), session.Encrypted ? $"TLS 1.3, {session.CipherSuite}" : "plaintext");
         _handle.Opened(tunnel, middle);
         Become(Open(tunnel, middle, openedAt));
     }

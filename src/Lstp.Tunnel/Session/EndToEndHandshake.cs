@@ -75,6 +75,7 @@ public static class EndToEndHandshake
             authenticate?.Done();
             return new SecuredSession(stream, reader, relay, pairing, isMaster, !iWantPlaintext, peerProps)
             {
+                CipherSuite = (stream as SslStream)?.NegotiatedCipherSuite,
                 Resumption = resume.Secret,
                 PeerReceived = resume.PeerReceived,
             };

@@ -18,6 +18,9 @@ public sealed record SecuredSession(
 {
     public string PeerName => Pairing.Peer.EndName;
 
+    /// <summary>The end-to-end TLS session's cipher suite; null in plaintext.</summary>
+    public System.Net.Security.TlsCipherSuite? CipherSuite { get; init; }
+
     /// <summary>The secret that lets this tunnel resume over a new link; null when either end does not resume tunnels.</summary>
     public ResumeSecret? Resumption { get; init; }
 
