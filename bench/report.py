@@ -406,6 +406,19 @@ def perf_counts(f):
     return counts
 
 
+def profile_bps(path):
+    """Bits per second the path carried during its perf stat profile (a separate 1-stream iperf3), or None."""
+    try:
+        return json.loads((RAW / f"{path}.profile.json").read_text())["end"]["sum_received"]["bits_per_second"]
+    except Exception:
+        return None
+
+
+def cpu_per_gib(bps, counts):
+    """CPU ms per GiB moved, from a process's perf stat counts while the path carried bps."""
+    return counts.get("task-clock", 0) / (bps / 8 * profile_seconds / 2**30)
+
+
 def profiles(path, kind):
     """(process, perf counts) for each process of PATH counted during KIND ("profile" or "rtt-profile")."""
     for f in sorted(RAW.glob(f"{path}.{kind}.*.csv")):
@@ -425,17 +438,14 @@ if profile_seconds:
         counted = list(profiles(path, "profile"))
         if not counted:
             continue
-        try:
-            bps = json.loads((RAW / f"{path}.profile.json").read_text())["end"]["sum_received"]["bits_per_second"]
-        except Exception:
-            bps = None
+        bps = profile_bps(path)
         for comp, c in counted:
             if not bps or "raw_syscalls:sys_enter" not in c:
                 w(f"| {path} | {comp} | {fmt(bps and bps / 1e9)} | n/a | | | | | |")
                 continue
             mib = bps / 8 * profile_seconds / 2**20
             recvs = sum(c.get(f"syscalls:sys_enter_{k}", 0) for k in ("read", "recvfrom", "recvmsg"))
-            w(f"| {path} | {comp} | {bps / 1e9:.2f} | {c.get('task-clock', 0) / (mib / 1024):.0f} | "
+            w(f"| {path} | {comp} | {bps / 1e9:.2f} | {cpu_per_gib(bps, c):.0f} | "
               f"{c['raw_syscalls:sys_enter'] / mib:.0f} | {mib * 2**20 / recvs if recvs else 0:,.0f} | "
               f"{c.get('syscalls:sys_enter_sched_yield', 0) / mib:.1f} | {c.get('syscalls:sys_enter_futex', 0) / mib:.1f} | "
               f"{c.get('context-switches', 0) / mib:.1f} |")
@@ -443,16 +453,6 @@ if profile_seconds:
 
 KINDS = ("copies (kernel)", "network stack (kernel)", "switching threads (kernel)", "copies (user space)", "crypto",
          "runtime", "program")
-
-
-def cpu_per_gib(path, comp):
-    """CPU ms per GiB of a process from the perf stat profile, or None."""
-    try:
-        bps = json.loads((RAW / f"{path}.profile.json").read_text())["end"]["sum_received"]["bits_per_second"]
-        c = perf_counts(RAW / f"{path}.profile.{comp}.csv")
-        return c["task-clock"] / (bps / 8 * profile_seconds / 2**30)
-    except Exception:
-        return None
 
 
 if profile_seconds and any(RAW.glob("*.kinds.*.json")):
@@ -475,7 +475,9 @@ if profile_seconds and any(RAW.glob("*.kinds.*.json")):
             except Exception:
                 w(f"| {path} | {comp} | n/a | | " + " | " * len(KINDS))
                 continue
-            total = cpu_per_gib(path, comp)
+            stat = RAW / f"{path}.profile.{comp}.csv"
+            bps = profile_bps(path)
+            total = cpu_per_gib(bps, perf_counts(stat)) if bps and stat.exists() else None
             shares = data.get("kinds", {})
             cells = [f"{shares.get(k, 0) * total / 100:.0f}" if total else f"{shares.get(k, 0):.0f} %" for k in KINDS]
             w(f"| {path} | {comp} | {data.get('samples', 0):,} | {fmt(total, 0)} | " + " | ".join(cells) + " |")
