@@ -188,57 +188,52 @@ run_sockperf() { # PATH PORT RUN
 # separate 1-stream iperf3 (after the measured runs, so counting cannot disturb them). Skipped without perf.
 PROFILE_SECONDS=2
 PERF_EVENTS=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sched_yield,syscalls:sys_enter_futex,context-switches,task-clock
-# count_components PREFIX TRAFFIC_PID COMPONENT...: perf stat on each relay process (and what it forked) for
-# PROFILE_SECONDS, into PREFIX.<component>.csv, while the traffic generator TRAFFIC_PID runs; waits for both.
-count_components() {
-  local prefix=$1 traffic=$2 c pids
+# on_relays PREFIX TRAFFIC_PID TOOL COMPONENT...: one second into the traffic, `TOOL PREFIX.<component> PIDS` for each
+# relay process (the iperf3 server left out), with PIDS the process and what it forked, all at once; waits for them
+# and for the traffic generator TRAFFIC_PID.
+on_relays() {
+  local prefix=$1 traffic=$2 tool=$3 c
   local -a waits=()
-  shift 2
+  shift 3
   sleep 1
   for c in "$@"; do
     [[ ${c%%=*} != iperf3-server ]] || continue
-    pids=$(tree_pids "${c#*=}")
-    perf stat -x, -e "$PERF_EVENTS" -p "$pids" -- sleep "$PROFILE_SECONDS" 2>"$prefix.${c%%=*}.csv" &
+    "$tool" "$prefix.${c%%=*}" "$(tree_pids "${c#*=}")" &
     waits+=($!)
   done
   wait "${waits[@]}" "$traffic" || true
 }
+# count_one OUT PIDS: perf stat on PIDS for PROFILE_SECONDS, into OUT.csv.
+count_one() { perf stat -x, -e "$PERF_EVENTS" -p "$2" -- sleep "$PROFILE_SECONDS" 2>"$1.csv"; }
 profile_path() { # PATH PORT
   local path=$1 port=$2
   iperf_idle "$path profile"
   timeout 60 iperf3 -c 127.0.0.1 -p "$port" -t $((PROFILE_SECONDS + 2)) -J >"$RAW/$path.profile.json" 2>&1 &
-  count_components "$RAW/$path.profile" $! ${COMPONENTS[$path]}
+  on_relays "$RAW/$path.profile" $! count_one ${COMPONENTS[$path]}
 }
 
 # What each relay process spends its CPU on (copies, the network stack, switching threads, crypto, the runtime, its
 # own code): perf record of each during PROFILE_SECONDS of another 1-stream iperf3, sorted by bench/cpu_kinds.py into
 # RAW/<path>.kinds.<component>.json.
+# kinds_one OUT PIDS: perf record of PIDS for PROFILE_SECONDS, sorted into OUT.json.
+kinds_one() {
+  perf record -q -F 999 -p "$2" -o "$1.data" -- sleep "$PROFILE_SECONDS" >/dev/null 2>&1 || true
+  perf report -i "$1.data" --no-children --sort dso,sym --stdio -g none -t '|' -n --percent-limit 0 2>/dev/null |
+    python3 "$BENCH/cpu_kinds.py" >"$1.json" || true
+  rm -f "$1.data"
+}
 kinds_path() { # PATH PORT
-  local path=$1 port=$2 c traffic
-  local -a waits=()
+  local path=$1 port=$2
   iperf_idle "$path kinds"
   timeout 60 iperf3 -c 127.0.0.1 -p "$port" -t $((PROFILE_SECONDS + 2)) >/dev/null 2>&1 &
-  traffic=$!
-  sleep 1
-  for c in ${COMPONENTS[$path]}; do
-    [[ ${c%%=*} != iperf3-server ]] || continue
-    perf record -q -F 999 -p "$(tree_pids "${c#*=}")" -o "$WORK/kinds.${c%%=*}.data" -- sleep "$PROFILE_SECONDS" >/dev/null 2>&1 &
-    waits+=($!)
-  done
-  wait "${waits[@]}" "$traffic" || true
-  for c in ${COMPONENTS[$path]}; do
-    [[ ${c%%=*} != iperf3-server ]] || continue
-    perf report -i "$WORK/kinds.${c%%=*}.data" --no-children --sort dso,sym --stdio -g none -t '|' -n --percent-limit 0 2>/dev/null |
-      python3 "$BENCH/cpu_kinds.py" >"$RAW/$path.kinds.${c%%=*}.json" || true
-    rm -f "$WORK/kinds.${c%%=*}.data"
-  done
+  on_relays "$RAW/$path.kinds" $! kinds_one ${COMPONENTS[$path]}
 }
 
 # The same counts per round trip: a separate sockperf ping-pong (64 B) with perf stat on each relay process.
 profile_rtt_path() { # PATH PORT
   local path=$1 port=$2
   timeout 60 sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t $((PROFILE_SECONDS + 2)) >"$RAW/$path.rtt-profile.txt" 2>&1 &
-  count_components "$RAW/$path.rtt-profile" $! ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}
+  on_relays "$RAW/$path.rtt-profile" $! count_one ${RTT_COMPONENTS[$path]:-${COMPONENTS[$path]}}
 }
 
 # Where a round trip waits, hop by hop: the data-carrying syscalls of every process on the path (the sockperf client and
