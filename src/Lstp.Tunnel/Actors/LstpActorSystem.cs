@@ -19,6 +19,13 @@ public static class LstpActorSystem
     /// Akka's defaults, tuned for a tunnel node. Dead letters are not logged: every command that owns something
     /// (a socket, a reply) is settled by the <see cref="UndeliveredSettler"/>, and the rest (a channel's last
     /// notice to a tunnel that already ended) are expected during shutdown. Warnings and errors still reach the log.
+    /// <para>
+    /// The scheduler ticks every 100 ms instead of Akka's 10: its wheel turns on a timer whether or not anything is
+    /// due, and each turn woke a pool thread, which then spun before sleeping again. An idle end with one tunnel spent
+    /// 34 ms of CPU per second on that (a middle 40), 7 with the longer tick (a middle 13). A timer fires up to a tick
+    /// late; ours are a quarter of a second or more (the keeper's first back-off, 125 to 375 ms; keepalive ticks and
+    /// graces are seconds), and none of them is a deadline that lateness could break.
+    /// </para>
     /// </summary>
     public const string Defaults = """
         akka {
@@ -29,6 +36,7 @@ public static class LstpActorSystem
           log-dead-letters-during-shutdown = off
           actor.ask-timeout = 30s
           coordinated-shutdown.run-by-clr-shutdown-hook = off
+          scheduler.tick-duration = 100ms
         }
         """ + Mailboxes;
 

@@ -79,7 +79,19 @@ public sealed class HoconReaderTests
         Assert.Equal(TimeSpan.FromSeconds(7), middle.Actors.Settings.Config.GetTimeSpan("akka.actor.ask-timeout"));
         // What the file does not name keeps the embedded defaults.
         Assert.Equal("WARNING", middle.Actors.Settings.Config.GetString("akka.loglevel"));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), middle.Actors.Settings.Config.GetTimeSpan("akka.scheduler.tick-duration"));
         await using var end = Lstp.EndProxy.EndProxyHost.Start(new Lstp.EndProxy.EndOptions { Middles = [middle.LinkAddress], Secret = "s", ActorConfig = akka }, loggers);
         Assert.Equal(TimeSpan.FromSeconds(7), end.Actors.Settings.Config.GetTimeSpan("akka.actor.ask-timeout"));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), end.Actors.Settings.Config.GetTimeSpan("akka.scheduler.tick-duration"));
+    }
+
+    [Fact]
+    public async Task A_file_may_give_the_scheduler_back_its_finer_tick()
+    {
+        // The embedded 100 ms tick saves an idle node most of its wake-ups; a deployment that wants Akka's 10 ms says so.
+        var akka = HoconFile.ToAkka((HoconObject)HoconReader.Read("akka { scheduler.tick-duration = 10ms }").At("akka")!);
+        using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(_ => { });
+        await using var middle = await Lstp.Admin.MiddleHost.StartAsync(new Lstp.Middle.MiddleOptions { Listen = new("127.0.0.1", 0), Admin = null, ActorConfig = akka }, loggers);
+        Assert.Equal(TimeSpan.FromMilliseconds(10), middle.Actors.Settings.Config.GetTimeSpan("akka.scheduler.tick-duration"));
     }
 }
