@@ -23,8 +23,8 @@ public static class LstpActorSystem
     /// The scheduler ticks every 100 ms instead of Akka's 10: its wheel turns on a timer whether or not anything is
     /// due, and each turn woke a pool thread, which then spun before sleeping again. An idle end with one tunnel spent
     /// 34 ms of CPU per second on that (a middle 40), 7 with the longer tick (a middle 13). A timer fires up to a tick
-    /// late; ours are a quarter of a second or more (the keeper's first back-off, 125 to 375 ms; keepalive ticks and
-    /// graces are seconds), and none of them is a deadline that lateness could break.
+    /// late; ours are 100 ms or more (the pairing registry's expiry sweep at its shortest, the keeper's back-off from
+    /// 125 ms; keepalive ticks and graces are seconds), and none of them is a deadline that lateness could break.
     /// </para>
     /// </summary>
     public const string Defaults = """
