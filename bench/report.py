@@ -284,12 +284,12 @@ w("Throughput ratio > 1 means LSTP is faster; latency ratio < 1 means LSTP is qu
 w("")
 w("| comparison | ratio | target | verdict |")
 w("|---|---:|---:|---|")
-for label, a, b, metric, target, higher in rows:
+for comparison, a, b, metric, target, higher in rows:
     r = ratio(a, b, metric)
     tgt = "—" if target is None else (f"≥ {target:.1f}×" if higher else f"≤ {target:.1f}×")
     # A ratio that would print as its target while missing it (1.4996 against 1.5) shows a third decimal.
     shown = fmt(r, 3) if r is not None and target is not None and fmt(r) == f"{target:.2f}" and verdict(r, target, higher) != "meets" else fmt(r)
-    w(f"| {label} | {shown}× | {tgt} | {'' if target is None else verdict(r, target, higher)} |")
+    w(f"| {comparison} | {shown}× | {tgt} | {'' if target is None else verdict(r, target, higher)} |")
 w("")
 w("The socat targets are read against LSTP `--plaintext` (neither encrypts); the OpenSSH ones against LSTP's "
   f"default TLS (both encrypt: LSTP with {META.get('lstp_tls_suite') or 'the suite its ends agreed on'}, OpenSSH "
@@ -363,6 +363,45 @@ if BASE:
       f"(paired in {RSS_BASE.get('loadgen_seconds', '?')} s; its admin API reported {RSS_BASE.get('middle_reports_tunnels', '?')} tunnels)."
       if mb else f"The baseline `{BASE_SHORT}`'s memory test failed (see Observations): its column is left out.")
 w("")
+
+# --- CPU while idle ------------------------------------------------------------------------------
+def idle_rows():
+    """(path, component, ms of CPU per second) from RAW/idle.tsv, relays only (not the iperf3 server)."""
+    f = RAW / "idle.tsv"
+    seconds = float(META.get("idle_seconds", "0") or 0)
+    if not f.exists() or not seconds:
+        return []
+    rows = []
+    for line in f.read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[1] != "iperf3-server" and parts[2].lstrip("-").isdigit():
+            rows.append((parts[0], parts[1], int(parts[2]) * 1000 / HZ / seconds))
+    return rows
+
+
+IDLE = idle_rows()
+if IDLE or RSS.get("middle_idle_ticks"):
+    w("## CPU while idle")
+    w("")
+if IDLE:
+    w(f"Every path set up and nothing flowing, for {META.get('idle_seconds')} s before the warm-up: the LSTP ends hold "
+      "their tunnel (keepalives), ssh its forwarding, the other relays listen. CPU in ms per second (1,000 is a whole core).")
+    w("")
+    w("| path | per process, ms of CPU per second |")
+    w("|---|---|")
+    for path in PATHS:
+        cells = [f"{component} {fmt(ms, 1)}" for p, component, ms in IDLE if p == path]
+        if cells:
+            w(f"| {label(path)} | {', '.join(cells)} |")
+    w("")
+if RSS.get("middle_idle_ticks"):
+    secs = float(RSS.get("idle_seconds", "0") or 0) or 1
+    middle_ms = int(RSS["middle_idle_ticks"]) * 1000 / HZ / secs
+    loader_ms = int(RSS.get("loadgen_idle_ticks", "0") or 0) * 1000 / HZ / secs
+    w(f"The middle of the memory test, holding {tunnels} idle paired tunnels for {RSS.get('idle_seconds')} s after the RSS "
+      f"was read: {fmt(middle_ms, 1)} ms of CPU per second; the loader's {2 * tunnels} ends "
+      f"{fmt(loader_ms, 1)} ms per second ({fmt(loader_ms * 1000 / (2 * tunnels), 1)} µs per end).")
+    w("")
 
 # --- observations (generated from per-process and per-thread CPU during the tests) -------------
 w("## Observations")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LSTP benchmark: throughput, latency and idle-tunnel memory, side by side on loopback.
+# LSTP benchmark: throughput, latency, and idle tunnels' memory and CPU, side by side on loopback.
 #
 #   bench/run.sh [--quick] [--runs N] [--duration S] [--warmup S] [--tunnels N] [--no-build] [--no-install] [--baseline REV]
 #
@@ -12,7 +12,8 @@
 #   lstp-tls    the same with the default end-to-end TLS 1.3
 #   ssh         client -> ssh -L -> sshd (the "middle") -> ssh -R -> server  (aes128-gcm, no compression)
 # Tests: iperf3 1 stream and 8 streams (Gbit/s), sockperf TCP ping-pong 64 B (round trip p50/p99, us),
-# and the RSS a middle gains per idle paired tunnel (lstp loadgen idle); then, with perf, syscalls and
+# the CPU each relay process takes while every path is set up and idle, the RSS a middle gains per idle paired tunnel
+# (lstp loadgen idle) and the CPU that middle then takes; then, with perf, syscalls and
 # context switches per relay process (a separate short iperf3, after the measured runs), what each spends its CPU
 # on (perf record, bench/cpu_kinds.py), the same counts per round trip, and where a round trip waits hop by hop
 # (perf record of every send and receive on the path, bench/hops.py).
@@ -475,11 +476,19 @@ PATHS=(direct socat dotnet dotnet-threads lstp-plain lstp-tls ssh)
 # Each baseline path next to its counterpart: the pair sees the same background load.
 [[ -z $BASELINE ]] || PATHS=(direct socat dotnet dotnet-threads lstp-plain lstp-plain@base lstp-tls lstp-tls@base ssh)
 echo "paths=${PATHS[*]}" >>"$OUT/meta.env"
-# How busy the (shared) machine is without us: everything is set up and idle now.
+# How busy the (shared) machine is without us: everything is set up and idle now. Meanwhile, what each relay process
+# costs while it holds its tunnel or listens and nothing flows (timers, keepalives): RAW/idle.tsv, "path component ticks".
+idle_ticks() { local path c; for path in "${PATHS[@]}"; do for c in ${COMPONENTS[$path]}; do printf '%s\t%s\t%s\n' "$path" "${c%%=*}" "$(tree_ticks "${c#*=}")"; done; done; }
+IDLE_SECONDS=5
+sleep 2 # the last path's setup settles
 read -r busy0 total0 < <(machine_ticks)
-sleep 2
+idle_ticks >"$WORK/idle0.tsv"
+sleep "$IDLE_SECONDS"
+idle_ticks >"$WORK/idle1.tsv"
 read -r busy1 total1 < <(machine_ticks)
 echo "background_busy_pct=$((100 * (busy1 - busy0) / (total1 - total0)))" >>"$OUT/meta.env"
+echo "idle_seconds=$IDLE_SECONDS" >>"$OUT/meta.env"
+paste "$WORK/idle0.tsv" "$WORK/idle1.tsv" | awk -F '\t' '{print $1 "\t" $2 "\t" $6 - $3}' >"$RAW/idle.tsv"
 
 # ---------------------------------------------------------------------------------------------
 log "warm-up: ${WARMUP} s of iperf3 and 1 s of sockperf through every path (JIT, TCP buffers); reported, not in the medians"
@@ -579,6 +588,13 @@ memory_test() {
   sleep 5
   rss_after=$(rss_kib "$mpid")
   loadgen_rss=$(rss_kib "$lpid")
+  # What holding them costs while nothing flows but keepalives.
+  local idle_m0 idle_l0 idle_secs=10
+  idle_m0=$(tree_ticks "$mpid")
+  idle_l0=$(tree_ticks "$lpid")
+  sleep "$idle_secs"
+  idle_m0=$(($(tree_ticks "$mpid") - idle_m0))
+  idle_l0=$(($(tree_ticks "$lpid") - idle_l0))
   seen=$(curl -fsS "http://127.0.0.1:$aport/api/status" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("tunnels", [])))' 2>/dev/null || echo "?")
   cat >"$RAW/rss$suffix.env" <<EOF
 tunnels=$TUNNELS
@@ -588,6 +604,9 @@ rss_pause_kib=$rss_pause
 rss_after_kib=$rss_after
 loadgen_rss_kib=$loadgen_rss
 loadgen_seconds=$t_loadgen
+idle_seconds=$idle_secs
+middle_idle_ticks=$idle_m0
+loadgen_idle_ticks=$idle_l0
 middle_reports_tunnels=$seen
 middle_flags=${limits[*]} --log-level warning
 loadgen_cmd=lstp ${loadgen_args[*]}
