@@ -384,8 +384,11 @@ if IDLE or RSS.get("middle_idle_ticks"):
     w("## CPU while idle")
     w("")
 if IDLE:
-    w(f"Every path set up and nothing flowing, for {META.get('idle_seconds')} s before the warm-up: the LSTP ends hold "
-      "their tunnel (keepalives), ssh its forwarding, the other relays listen. CPU in ms per second (1,000 is a whole core).")
+    settle = META.get("idle_settle_seconds")
+    w(f"Every path set up and nothing flowing, for {META.get('idle_seconds')} s before the warm-up"
+      + (f" (starting {settle} s after the last path was set up)" if settle else "")
+      + ": the LSTP ends hold their tunnel (keepalives), ssh its forwarding, the other relays listen. CPU in ms per "
+      "second (1,000 is a whole core).")
     w("")
     w("| path | per process, ms of CPU per second |")
     w("|---|---|")

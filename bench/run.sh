@@ -479,8 +479,11 @@ echo "paths=${PATHS[*]}" >>"$OUT/meta.env"
 # How busy the (shared) machine is without us: everything is set up and idle now. Meanwhile, what each relay process
 # costs while it holds its tunnel or listens and nothing flows (timers, keepalives): RAW/idle.tsv, "path component ticks".
 idle_ticks() { local path c; for path in "${PATHS[@]}"; do for c in ${COMPONENTS[$path]}; do printf '%s\t%s\t%s\n' "$path" "${c%%=*}" "$(tree_ticks "${c#*=}")"; done; done; }
-IDLE_SECONDS=5
-sleep 2 # the last path's setup settles
+IDLE_SECONDS=10
+# Settled first: the pool threads a process started while setting up retire after 20 s without work, and until then
+# they spin between wake-ups (an LSTP end measured 12-16 ms/s 2 s after the setup, 7-8 once settled).
+IDLE_SETTLE=25
+sleep "$IDLE_SETTLE"
 read -r busy0 total0 < <(machine_ticks)
 idle_ticks >"$WORK/idle0.tsv"
 sleep "$IDLE_SECONDS"
@@ -488,6 +491,7 @@ idle_ticks >"$WORK/idle1.tsv"
 read -r busy1 total1 < <(machine_ticks)
 echo "background_busy_pct=$((100 * (busy1 - busy0) / (total1 - total0)))" >>"$OUT/meta.env"
 echo "idle_seconds=$IDLE_SECONDS" >>"$OUT/meta.env"
+echo "idle_settle_seconds=$IDLE_SETTLE" >>"$OUT/meta.env"
 paste "$WORK/idle0.tsv" "$WORK/idle1.tsv" | awk -F '\t' '{print $1 "\t" $2 "\t" $6 - $3}' >"$RAW/idle.tsv"
 
 # ---------------------------------------------------------------------------------------------
