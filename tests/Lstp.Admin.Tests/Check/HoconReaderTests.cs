@@ -55,7 +55,7 @@ public sealed class HoconReaderTests
     [Fact]
     public void The_akka_section_reaches_the_actor_system_configuration_quoted_as_text()
     {
-        var root = HoconReader.Read("""
+        var config = AkkaSection("""
             akka {
               loglevel = INFO
               cluster.split-brain-resolver.stable-after = 7s
@@ -63,7 +63,6 @@ public sealed class HoconReaderTests
               remote.dot-netty.tcp.enable-ssl = on
             }
             """);
-        var config = HoconFile.ToAkka((HoconObject)root.At("akka")!);
         Assert.Equal("INFO", config.GetString("akka.loglevel"));
         Assert.Equal(TimeSpan.FromSeconds(7), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         Assert.True(config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl"));
@@ -73,9 +72,9 @@ public sealed class HoconReaderTests
     [Fact]
     public async Task A_middle_and_an_end_run_their_actor_systems_with_the_file_s_akka_section()
     {
-        var akka = HoconFile.ToAkka((HoconObject)HoconReader.Read("akka { actor.ask-timeout = 7s }").At("akka")!);
+        var akka = AkkaSection("akka { actor.ask-timeout = 7s }");
         using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(_ => { });
-        await using var middle = await Lstp.Admin.MiddleHost.StartAsync(new Lstp.Middle.MiddleOptions { Listen = new("127.0.0.1", 0), Admin = null, ActorConfig = akka }, loggers);
+        await using var middle = await StartMiddleAsync(akka, loggers);
         Assert.Equal(TimeSpan.FromSeconds(7), middle.Actors.Settings.Config.GetTimeSpan("akka.actor.ask-timeout"));
         // What the file does not name keeps the embedded defaults.
         Assert.Equal("WARNING", middle.Actors.Settings.Config.GetString("akka.loglevel"));
@@ -89,9 +88,15 @@ public sealed class HoconReaderTests
     public async Task A_file_may_give_the_scheduler_back_its_finer_tick()
     {
         // The embedded 100 ms tick saves an idle node most of its wake-ups; a deployment that wants Akka's 10 ms says so.
-        var akka = HoconFile.ToAkka((HoconObject)HoconReader.Read("akka { scheduler.tick-duration = 10ms }").At("akka")!);
         using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(_ => { });
-        await using var middle = await Lstp.Admin.MiddleHost.StartAsync(new Lstp.Middle.MiddleOptions { Listen = new("127.0.0.1", 0), Admin = null, ActorConfig = akka }, loggers);
+        await using var middle = await StartMiddleAsync(AkkaSection("akka { scheduler.tick-duration = 10ms }"), loggers);
         Assert.Equal(TimeSpan.FromMilliseconds(10), middle.Actors.Settings.Config.GetTimeSpan("akka.scheduler.tick-duration"));
     }
+
+    /// <summary>What a config file holding <paramref name="hocon"/> gives its node's actor system.</summary>
+    private static Akka.Configuration.Config AkkaSection(string hocon) => HoconFile.ToAkka((HoconObject)HoconReader.Read(hocon).At("akka")!);
+
+    /// <summary>A middle on a free loopback port, without its admin endpoint, whose actor system runs with <paramref name="akka"/>.</summary>
+    private static Task<Lstp.Admin.MiddleHost> StartMiddleAsync(Akka.Configuration.Config akka, Microsoft.Extensions.Logging.ILoggerFactory loggers) =>
+        Lstp.Admin.MiddleHost.StartAsync(new Lstp.Middle.MiddleOptions { Listen = new("127.0.0.1", 0), Admin = null, ActorConfig = akka }, loggers);
 }
