@@ -366,16 +366,12 @@ w("")
 
 # --- CPU while idle ------------------------------------------------------------------------------
 def idle_rows():
-    """(path, component, ms of CPU per second) from RAW/idle.tsv, relays only (not the iperf3 server)."""
-    f = RAW / "idle.tsv"
-    seconds = float(META.get("idle_seconds", "0") or 0)
-    if not f.exists() or not seconds:
-        return []
+    """(path, component, ms of CPU per second) while every path is set up and idle (run.sh's test "idle"), relays only."""
     rows = []
-    for line in f.read_text().splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3 and parts[1] != "iperf3-server" and parts[2].lstrip("-").isdigit():
-            rows.append((parts[0], parts[1], int(parts[2]) * 1000 / HZ / seconds))
+    for path in PATHS:
+        measured = cpu(path, "idle", 1)
+        if measured:
+            rows += [(path, component, 10 * pct) for component, pct in measured[0].items() if component != "iperf3-server"]
     return rows
 
 

@@ -477,22 +477,20 @@ PATHS=(direct socat dotnet dotnet-threads lstp-plain lstp-tls ssh)
 [[ -z $BASELINE ]] || PATHS=(direct socat dotnet dotnet-threads lstp-plain lstp-plain@base lstp-tls lstp-tls@base ssh)
 echo "paths=${PATHS[*]}" >>"$OUT/meta.env"
 # How busy the (shared) machine is without us: everything is set up and idle now. Meanwhile, what each relay process
-# costs while it holds its tunnel or listens and nothing flows (timers, keepalives): RAW/idle.tsv, "path component ticks".
-idle_ticks() { local path c; for path in "${PATHS[@]}"; do for c in ${COMPONENTS[$path]}; do printf '%s\t%s\t%s\n' "$path" "${c%%=*}" "$(tree_ticks "${c#*=}")"; done; done; }
+# costs while it holds its tunnel or listens and nothing flows (timers, keepalives), as test "idle" of run 1.
 IDLE_SECONDS=10
 # Settled first: the pool threads a process started while setting up retire after 20 s without work, and until then
 # they spin between wake-ups (an LSTP end measured 12-16 ms/s 2 s after the setup, 7-8 once settled).
 IDLE_SETTLE=25
 sleep "$IDLE_SETTLE"
 read -r busy0 total0 < <(machine_ticks)
-idle_ticks >"$WORK/idle0.tsv"
+for path in "${PATHS[@]}"; do cpu_snapshot "$path" "$RAW/$path.idle.run1.cpu0"; done
 sleep "$IDLE_SECONDS"
-idle_ticks >"$WORK/idle1.tsv"
+for path in "${PATHS[@]}"; do cpu_snapshot "$path" "$RAW/$path.idle.run1.cpu1"; done
 read -r busy1 total1 < <(machine_ticks)
 echo "background_busy_pct=$((100 * (busy1 - busy0) / (total1 - total0)))" >>"$OUT/meta.env"
 echo "idle_seconds=$IDLE_SECONDS" >>"$OUT/meta.env"
 echo "idle_settle_seconds=$IDLE_SETTLE" >>"$OUT/meta.env"
-paste "$WORK/idle0.tsv" "$WORK/idle1.tsv" | awk -F '\t' '{print $1 "\t" $2 "\t" $6 - $3}' >"$RAW/idle.tsv"
 
 # ---------------------------------------------------------------------------------------------
 log "warm-up: ${WARMUP} s of iperf3 and 1 s of sockperf through every path (JIT, TCP buffers); reported, not in the medians"
@@ -593,12 +591,12 @@ memory_test() {
   rss_after=$(rss_kib "$mpid")
   loadgen_rss=$(rss_kib "$lpid")
   # What holding them costs while nothing flows but keepalives.
-  local idle_m0 idle_l0 idle_secs=10
-  idle_m0=$(tree_ticks "$mpid")
-  idle_l0=$(tree_ticks "$lpid")
+  local idle_secs=10 middle_ticks loader_ticks
+  middle_ticks=$(tree_ticks "$mpid")
+  loader_ticks=$(tree_ticks "$lpid")
   sleep "$idle_secs"
-  idle_m0=$(($(tree_ticks "$mpid") - idle_m0))
-  idle_l0=$(($(tree_ticks "$lpid") - idle_l0))
+  middle_ticks=$(($(tree_ticks "$mpid") - middle_ticks))
+  loader_ticks=$(($(tree_ticks "$lpid") - loader_ticks))
   seen=$(curl -fsS "http://127.0.0.1:$aport/api/status" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("tunnels", [])))' 2>/dev/null || echo "?")
   cat >"$RAW/rss$suffix.env" <<EOF
 tunnels=$TUNNELS
@@ -609,8 +607,8 @@ rss_after_kib=$rss_after
 loadgen_rss_kib=$loadgen_rss
 loadgen_seconds=$t_loadgen
 idle_seconds=$idle_secs
-middle_idle_ticks=$idle_m0
-loadgen_idle_ticks=$idle_l0
+middle_idle_ticks=$middle_ticks
+loadgen_idle_ticks=$loader_ticks
 middle_reports_tunnels=$seen
 middle_flags=${limits[*]} --log-level warning
 loadgen_cmd=lstp ${loadgen_args[*]}
