@@ -6,15 +6,24 @@ namespace Lstp.Testing;
 /// <summary>Small loopback helpers for tests.</summary>
 public static class Net
 {
+    /// <summary>Every port <see cref="FreePort"/> has handed out in this process.</summary>
+    private static readonly HashSet<int> HandedOut = [];
+
     /// <summary>
     /// A port that was free a moment ago, for processes that must be told their port. It is drawn below the
-    /// kernel's ephemeral range (32768 and up on Linux), so outgoing connections made meanwhile cannot take it.
+    /// kernel's ephemeral range (32768 and up on Linux), so outgoing connections made meanwhile cannot take it,
+    /// and never twice in one test process: a test that draws a dozen ports before starting what binds them
+    /// would otherwise, now and then, be given one port for two listeners.
     /// </summary>
     public static int FreePort()
     {
         for (var attempt = 0; attempt < 200; attempt++)
         {
             var port = Random.Shared.Next(20000, 32000);
+            lock (HandedOut)
+            {
+                if (!HandedOut.Add(port)) continue;
+            }
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             try
             {
