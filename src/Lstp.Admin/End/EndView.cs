@@ -44,8 +44,8 @@ public sealed record EndView(
             state.Reconnects,
             state.LastError,
             tunnel is null
-                ? new EndTrafficView(0, 0, 0, 0)
-                : new EndTrafficView(tunnel.Counters.ChannelsOpen, tunnel.Counters.ChannelsOpened, tunnel.Counters.BytesSent, tunnel.Counters.BytesReceived),
+                ? new EndTrafficView(0, 0, 0, 0, 0)
+                : new EndTrafficView(tunnel.Counters.ChannelsOpen, tunnel.Counters.ChannelsOpened, tunnel.Counters.BytesSent, tunnel.Counters.BytesReceived, tunnel.Counters.BytesSpliced),
             tunnel is null ? [] : [.. tunnel.Channels.OrderBy(c => c.Id).Select(c => new ChannelView(c.Id, c.Description, c.IsOpener ? "out" : "in"))],
             [.. host.Listeners.Select(EntryPointView.From)],
             [.. options.Services.Select(s => new ServiceView(s.Name, s.Target.ToString()))],
@@ -83,8 +83,12 @@ public sealed record SetupView(DateTimeOffset Started, double TotalMs, bool Comp
 /// <summary>One step of a setup (dial, proxy_hop, register, pair, tls, authenticate) and how long it took.</summary>
 public sealed record SetupStepView(string Step, double Ms);
 
-/// <summary>The current tunnel's figures (they start again from zero when the tunnel is replaced).</summary>
-public sealed record EndTrafficView(int ChannelsOpen, long ChannelsOpened, long BytesSent, long BytesReceived);
+/// <summary>
+/// The current tunnel's figures (they start again from zero when the tunnel is replaced). <see cref="BytesSpliced"/>:
+/// of the bytes received, those a plaintext tunnel moved from its link to their application through a channel's
+/// pipe (splice(2)) instead of through the end's memory.
+/// </summary>
+public sealed record EndTrafficView(int ChannelsOpen, long ChannelsOpened, long BytesSent, long BytesReceived, long BytesSpliced);
 
 /// <summary>One open channel: its id, what it reaches, and whether this end opened it ("out") or the peer did ("in").</summary>
 public sealed record ChannelView(uint Id, string Target, string Direction);

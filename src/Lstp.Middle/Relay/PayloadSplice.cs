@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lstp.Protocol;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Middle.Relay;
 

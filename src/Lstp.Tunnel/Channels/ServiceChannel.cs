@@ -38,6 +38,8 @@ public sealed class ServiceChannel : Attributes.IAttribute
     private readonly bool _mayCompress;
     private bool _downlinkWritable = true;
     private bool _counted;
+    private readonly ChannelPipe _pipe = new();
+    private readonly Action<Chunk> _queuePiped;
 
     public ServiceChannel(uint id, Socket socket, TunnelWriter writer, TunnelCounters counters, FlowThresholds thresholds, string description, bool opener, ChannelCompression? compression = null)
     {
@@ -51,6 +53,11 @@ public sealed class ServiceChannel : Attributes.IAttribute
             pause => { _writer.SendControl(pause ? new ServiceDataPause(id) : new ServiceDataResume(id)); Telemetry.TunnelTelemetry.FlowControl(counters, pause, sent: true); });
         Compression = compression ?? ChannelCompression.None;
         _mayCompress = Compression.Method != CompressionMethod.None;
+        _queuePiped = piped =>
+        {
+            _counters.AddSpliced(piped.Count);
+            Queue(new InboundRecord(piped, false, CompressedFlags.None, piped.Count));
+        };
     }
 
     public uint Id { get; }
@@ -100,6 +107,7 @@ public sealed class ServiceChannel : Attributes.IAttribute
     {
         if (_counted) _counters.ChannelClosed();
         try { _stopping.Cancel(); } catch (ObjectDisposedException) { }
+        if (_downlink is null) _pipe.End(); // otherwise the downlink ends it when it has written what it holds
         if (_reset || _uplink is null || _downlink is null || (_uplink.IsCompleted && _downlink.IsCompleted))
         {
             // The socket goes first: completing the inbox would let the downlink half-close it (a FIN) before a reset.
@@ -160,6 +168,7 @@ public sealed class ServiceChannel : Attributes.IAttribute
         {
             // Nothing takes what arrives any more: the reader drops it instead of queueing it.
             _inbox.Writer.TryComplete();
+            _pipe.End();
             decompressor?.Dispose();
             Ended(t, error => new ChannelCommand.DownlinkEnded(error));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -283,12 +292,21 @@ public sealed class ServiceChannel : Attributes.IAttribute
     }
 
     /// <summary>
-    /// Called by the tunnel's reader, in stream order, for each SERVICE_DATA: copies the payload straight from
-    /// the stream into the downlink pipe and sends PAUSE when the pipe crosses its threshold. Never waits for
-    /// the application, so one slow channel cannot stall the others.
+    /// Called by the tunnel's reader, in stream order, for each SERVICE_DATA: queues the payload for the downlink
+    /// and sends PAUSE when what the channel holds crosses its threshold. A bulk payload of a tunnel that can
+    /// <paramref name="splice"/> (plaintext, on a plain TCP link) waits in the channel's pipe (<see cref="ChannelPipe"/>),
+    /// any other in a pooled array. Never waits for the application, so one slow channel cannot stall the others.
     /// </summary>
-    public ValueTask ReceiveDataAsync(FrameStreamReader reader, int length, CancellationToken cancellationToken) =>
-        ReceiveAsync(reader, length, compressed: false, CompressedFlags.None, length, cancellationToken);
+    public async ValueTask ReceiveDataAsync(FrameStreamReader reader, int length, CancellationToken cancellationToken, bool splice = false)
+    {
+        // A plaintext tunnel's bulk payload goes from the link to the application through a pipe, never through our memory.
+        if (splice && _downlinkWritable && length >= SocketSplice.Least)
+        {
+            length -= await _pipe.MoveAsync(reader, length, _queuePiped, cancellationToken).ConfigureAwait(false);
+            if (length == 0) return;
+        }
+        await ReceiveAsync(reader, length, compressed: false, CompressedFlags.None, length, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Called by the tunnel's reader, in stream order, for each SERVICE_DATA_COMPRESSED (<paramref name="length"/>
@@ -339,13 +357,17 @@ public sealed class ServiceChannel : Attributes.IAttribute
                 throw;
             }
         }
-        var counted = Counted(length, application);
-        var record = new InboundRecord(new Chunk(buffer, offset, length, counted), compressed, flags, application);
-        Flow.OnReceived(counted); // sends PAUSE when this crosses the pause threshold
+        Queue(new InboundRecord(new Chunk(buffer, offset, length, Counted(length, application)), compressed, flags, application));
+    }
+
+    /// <summary>Counts a record for flow control and queues it for the downlink.</summary>
+    private void Queue(InboundRecord record)
+    {
+        Flow.OnReceived(record.Data.Counted); // sends PAUSE when this crosses the pause threshold
         if (!_inbox.Writer.TryWrite(record))
         {
-            // The downlink gave up (the application is gone): drop what it can no longer take.
-            Chunk.Pool.Return(buffer);
+            // The downlink gave up (the application is gone): drop what it can no longer take (a pipe's bytes go with the pipe).
+            record.Data.Return();
             _downlinkWritable = false;
         }
     }

@@ -184,6 +184,32 @@ public sealed class FrameStreamReader
         return (taken, offset);
     }
 
+    /// <summary>Copies up to <paramref name="max"/> buffered bytes into <paramref name="pipe"/> (as many as it has room for) and consumes them.</summary>
+    public int CopyBufferedInto(KernelPipe pipe, int max)
+    {
+        var n = SocketSplice.Write(pipe, _buffer.AsSpan(_start, Math.Min(max, Buffered)));
+        _start += n;
+        return n;
+    }
+
+    /// <summary>
+    /// Moves up to <paramref name="max"/> payload bytes into <paramref name="pipe"/>: buffered ones by copying them in,
+    /// else from a stream that can splice (<see cref="IPipeSource"/>). Returns the count moved, or
+    /// <see cref="SocketSplice.PipeFull"/> or <see cref="SocketSplice.Refused"/> (the caller reads the rest as usual).
+    /// </summary>
+    public async ValueTask<int> MovePayloadAsync(KernelPipe pipe, int max, CancellationToken cancellationToken)
+    {
+        if (Buffered > 0)
+        {
+            var copied = CopyBufferedInto(pipe, max);
+            return copied > 0 ? copied : SocketSplice.PipeFull;
+        }
+        if (_stream is not IPipeSource source) return SocketSplice.Refused;
+        var moved = await source.MoveIntoAsync(pipe, max, cancellationToken).ConfigureAwait(false);
+        if (moved == 0) throw new EndOfStreamException("the peer closed in the middle of a frame");
+        return moved;
+    }
+
     /// <summary>Reads raw bytes after the framed part of a stream: buffered ones first; 0 at end of stream.</summary>
     public async ValueTask<int> ReadRawAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {

@@ -5,6 +5,7 @@ using Lstp.Protocol;
 using Lstp.Protocol.Framing;
 using Lstp.Protocol.Messages;
 using Lstp.Transport.Dialing;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Link;
 
@@ -69,7 +70,30 @@ public sealed class RelayStream : Stream
     public bool ReadByTls { get; set; }
 
     /// <summary>The link carries bulk data to a reader that takes whole payloads: read its frames without reading ahead.</summary>
-    private bool ReadsStraight => _largeRelay && !ReadByTls;
+    private bool ReadsStraight => (_largeRelay && !ReadByTls) || Splicing;
+
+    /// <summary>
+    /// Set while the tunnel above moves bulk SERVICE_DATA into its channels' pipes (<see cref="MoveInto"/>): every
+    /// header is read alone and nothing is read ahead, so the payload stays in the socket for splice(2).
+    /// </summary>
+    public bool Splicing { get; set; }
+
+    private bool? _spliceable;
+
+    /// <summary>The link's socket, when its payload can be spliced: a plain TCP link (no TLS to the middle), in non-blocking mode.</summary>
+    private Socket? SpliceSocket
+    {
+        get
+        {
+            if (ReadByTls || !SocketSplice.Available || _link is not NetworkStream network) return null;
+            // Once non-blocking, .NET never puts a socket back: the answer is kept once it is yes.
+            if (_spliceable is not true) _spliceable = SocketSplice.NonBlocking(network.Socket);
+            return _spliceable is true ? network.Socket : null;
+        }
+    }
+
+    /// <summary>Whether <see cref="MoveInto"/> can splice from this link.</summary>
+    public bool CanSplice => SpliceSocket is not null;
 
     /// <summary>Hears the cluster's live middles whenever the middle lists them (MIDDLE_MEMBERS).</summary>
     public Action<MiddleMembers>? OnMembers { get; init; }
@@ -112,31 +136,7 @@ public sealed class RelayStream : Stream
         var linked = ReadToken(cancellationToken);
         try
         {
-            while (_relayRemaining == 0)
-            {
-                if (PeerLeft is not null) return 0;
-                // After a large RELAY frame the next is likely large too: its header is read alone (with a little of what
-                // follows), so the payload is read straight into the caller's buffer instead of through ours.
-                var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked, ReadsStraight ? HeaderRead : int.MaxValue).ConfigureAwait(false);
-                Volatile.Write(ref _lastReceived, _time.GetTimestamp());
-                if (header is null) return 0;
-                var (type, length) = header.Value;
-                if (type == MessageType.Relay)
-                {
-                    _relayRemaining = length;
-                    _largeRelay = length >= LargeRelay;
-                    continue;
-                }
-                if (length > ProtocolLimits.MaxSetupPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"link {MessageNames.Of(type)} of {length} bytes");
-                var message = await _reader.ReadBodyAsync(type, length, linked).ConfigureAwait(false);
-                if (message is Error { Code: ErrorCode.PeerGone } gone)
-                {
-                    // The middle's end of stream: everything the peer sent is before it (protocol §7.1, closing a link).
-                    PeerLeft = gone.Reason;
-                    return 0;
-                }
-                await HandleLinkFrameAsync(message, linked).ConfigureAwait(false);
-            }
+            if (!await NextPayloadAsync(linked).ConfigureAwait(false)) return 0;
             // The end of a large frame is read alone too, not with the next frame's start behind it.
             var n = await _reader.ReadPayloadAsync(buffer, _relayRemaining, linked, direct: ReadsStraight).ConfigureAwait(false);
             _relayRemaining -= n;
@@ -146,8 +146,89 @@ public sealed class RelayStream : Stream
         }
         catch (OperationCanceledException) when (_closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new LinkClosedException(ErrorCode.KeepaliveTimeout, $"the link to the middle was silent for {_timings.DeadAfter.TotalSeconds:0} s");
+            throw Silent();
         }
+    }
+
+    /// <summary>
+    /// Reads up to the next RELAY payload byte, answering or surfacing the link frames before it; false at the end
+    /// of the stream (the link's FIN, or the middle's ERROR(PeerGone)).
+    /// </summary>
+    private async ValueTask<bool> NextPayloadAsync(CancellationToken linked)
+    {
+        while (_relayRemaining == 0)
+        {
+            if (PeerLeft is not null) return false;
+            // After a large RELAY frame the next is likely large too: its header is read alone (with a little of what
+            // follows, or nothing at all while splicing), so the payload is read straight into the caller's buffer
+            // (or spliced) instead of through ours.
+            var header = await _reader.ReadHeaderAsync(MaxRelayPayload, linked, Splicing ? ProtocolLimits.HeaderSize : ReadsStraight ? HeaderRead : int.MaxValue).ConfigureAwait(false);
+            Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+            if (header is null) return false;
+            var (type, length) = header.Value;
+            if (type == MessageType.Relay)
+            {
+                _relayRemaining = length;
+                _largeRelay = length >= LargeRelay;
+                continue;
+            }
+            if (length > ProtocolLimits.MaxSetupPayload) throw new ProtocolException(ErrorCode.FrameTooLarge, $"link {MessageNames.Of(type)} of {length} bytes");
+            var message = await _reader.ReadBodyAsync(type, length, linked).ConfigureAwait(false);
+            if (message is Error { Code: ErrorCode.PeerGone } gone)
+            {
+                // The middle's end of stream: everything the peer sent is before it (protocol §7.1, closing a link).
+                PeerLeft = gone.Reason;
+                return false;
+            }
+            await HandleLinkFrameAsync(message, linked).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private LinkClosedException Silent() => new(ErrorCode.KeepaliveTimeout, $"the link to the middle was silent for {_timings.DeadAfter.TotalSeconds:0} s");
+
+    /// <summary>
+    /// Waits until a byte of RELAY payload can be taken without waiting (<see cref="MoveInto"/>): reads the link
+    /// frames before it as <see cref="ReadAsync"/> does, then waits for the socket to have bytes unless some are
+    /// buffered already. False at the end of the stream.
+    /// </summary>
+    public async ValueTask<bool> AwaitPayloadAsync(CancellationToken cancellationToken)
+    {
+        var linked = ReadToken(cancellationToken);
+        try
+        {
+            if (!await NextPayloadAsync(linked).ConfigureAwait(false)) return false;
+            if (_reader.Buffered > 0 || SpliceSocket is not { } socket) return true;
+            // .NET's zero-byte receive: a wait for the socket to have bytes, nothing read.
+            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, linked).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Silent();
+        }
+    }
+
+    /// <summary>
+    /// Moves up to <paramref name="max"/> bytes of the current RELAY payload into <paramref name="pipe"/> without
+    /// waiting: what the link's reader has buffered by copying it in, the rest by splice(2) from the socket. Returns
+    /// the count moved, or a <see cref="SocketSplice"/> code (<see cref="SocketSplice.Dry"/>, <see cref="SocketSplice.PipeFull"/>,
+    /// <see cref="SocketSplice.Refused"/>, the latter also when this link cannot splice).
+    /// </summary>
+    public int MoveInto(KernelPipe pipe, int max)
+    {
+        var want = Math.Min(max, _relayRemaining);
+        if (want <= 0) return SocketSplice.Dry;
+        int moved;
+        if (_reader.Buffered > 0) moved = _reader.CopyBufferedInto(pipe, want);
+        else if (SpliceSocket is { } socket) moved = SocketSplice.FromSocket(socket, pipe, want);
+        else return SocketSplice.Refused;
+        if (moved == 0) return _reader.Buffered > 0 ? SocketSplice.PipeFull : SocketSplice.Dry;
+        if (moved < 0) return moved;
+        _relayRemaining -= moved;
+        BytesReceived += moved;
+        Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        return moved;
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Lstp.Protocol;
 using Lstp.Protocol.Messages;
 using Lstp.Tunnel.Channels;
 using Lstp.Tunnel.Link;
+using Lstp.Tunnel.Streams;
 
 namespace Lstp.Tunnel.Session;
 
@@ -32,13 +33,15 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
         {
             while (true)
             {
-                var header = await reader.ReadHeaderAsync(ProtocolLimits.DefaultMaxPayload, stopping).ConfigureAwait(false);
+                // While splicing, a read takes a header and a channel id at most: the payload stays in the link's socket.
+                var header = await reader.ReadHeaderAsync(ProtocolLimits.DefaultMaxPayload, stopping, _splicing ? ProtocolLimits.HeaderSize + 4 : int.MaxValue).ConfigureAwait(false);
                 if (header is null) break;
                 Volatile.Write(ref _lastHeard, time.GetTimestamp());
                 // What arrived so far is owed a STREAM_ACK once enough of it has, so the peer's replay buffer drains.
                 if (link.AckDue) requestAck();
                 var (type, length) = header.Value;
                 if (type != MessageType.StreamAck) link.MarkAckable();
+                if (_splicing && type is not (MessageType.ServiceData or MessageType.ServiceDataCompressed) && ++_sinceBulk >= SplicingLinger) Splice(false);
                 switch (type)
                 {
                     case MessageType.ServiceData or MessageType.ServiceDataCompressed:
@@ -86,9 +89,32 @@ internal sealed class TunnelReader(Tunnel tunnel, IActorRef actor, TimeProvider 
         var got = 0;
         while (got < 4) got += await reader.ReadPayloadAsync(_channelId.AsMemory(got), 4 - got, stopping).ConfigureAwait(false);
         var id = BinaryPrimitives.ReadUInt32BigEndian(_channelId);
+        var bulk = type == MessageType.ServiceData && length - 4 >= SocketSplice.Least && tunnel.Link.CanSplice;
+        if (bulk)
+        {
+            _sinceBulk = 0;
+            if (!_splicing) Splice(true);
+        }
+        else if (_splicing && ++_sinceBulk >= SplicingLinger) Splice(false);
         if (!tunnel.Table.TryGetValue(id, out var channel)) await ServiceChannel.SkipAsync(reader, length - 4, stopping).ConfigureAwait(false); // a channel that just closed
         else if (type == MessageType.ServiceDataCompressed) await channel.ReceiveCompressedDataAsync(reader, length - 4, stopping).ConfigureAwait(false);
-        else await channel.ReceiveDataAsync(reader, length - 4, stopping).ConfigureAwait(false);
+        else await channel.ReceiveDataAsync(reader, length - 4, stopping, splice: bulk).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The tunnel moves bulk SERVICE_DATA through its channels' pipes (<see cref="ServiceChannel.ReceiveDataAsync"/>): its
+    /// stream then reads nothing ahead, which costs a read per header, so it stops after this many other frames in a row.
+    /// </summary>
+    private const int SplicingLinger = 8;
+
+    private bool _splicing;
+    private int _sinceBulk;
+
+    private void Splice(bool on)
+    {
+        _splicing = on;
+        _sinceBulk = 0;
+        tunnel.Link.Splicing = on;
     }
 
     private void OnChannelSignal(Message message)
