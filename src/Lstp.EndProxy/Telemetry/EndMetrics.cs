@@ -52,6 +52,8 @@ public sealed class EndMetrics : ITunnelObserver, ISetupObserver, IDisposable
             "Channels refused, by error code and by whom: the peer (refused_by=peer) or this end (its channel limit, or a request of the peer's it could not serve).");
         _sent = Meter.CreateCounter<long>("lstp.end.sent", "By", "Application bytes sent to the peer, by service (SOCKS5/CONNECT destinations as one).");
         _received = Meter.CreateCounter<long>("lstp.end.received", "By", "Application bytes from the peer delivered to applications, by service.");
+        Meter.CreateObservableCounter("lstp.end.received.spliced", () => Figures().Spliced, "By",
+            "Of the bytes received, those moved from the link to their application through a channel's pipe (splice(2); plaintext tunnels on Linux), not through the end's memory.");
         _flowControl = Meter.CreateCounter<long>("lstp.end.flow_control", "{frame}", "SERVICE_DATA_PAUSE and SERVICE_DATA_RESUME frames, sent by this end or received from the peer.");
         Meter.CreateObservableGauge("lstp.end.compression.ratio", CompressionRatio,
             description: "Application bytes per byte sent in SERVICE_DATA_COMPRESSED frames since start; 1 while nothing was sent compressed.");
@@ -185,13 +187,13 @@ public sealed class EndMetrics : ITunnelObserver, ISetupObserver, IDisposable
     public void Dispose() => Meter.Dispose();
 
     /// <summary>What the metrics sum over an end's tunnels.</summary>
-    private readonly record struct TunnelFigures(long ChannelsOpen, long ChannelsOpened, long CompressedBefore, long CompressedAfter)
+    private readonly record struct TunnelFigures(long ChannelsOpen, long ChannelsOpened, long CompressedBefore, long CompressedAfter, long Spliced)
     {
         public static TunnelFigures Of(TunnelHandle tunnel) => new(
             tunnel.Counters.ChannelsOpen, tunnel.Counters.ChannelsOpened,
-            tunnel.Counters.Compression.BytesBeforeCompression, tunnel.Counters.Compression.BytesAfterCompression);
+            tunnel.Counters.Compression.BytesBeforeCompression, tunnel.Counters.Compression.BytesAfterCompression, tunnel.Counters.BytesSpliced);
 
         public static TunnelFigures operator +(TunnelFigures a, TunnelFigures b) =>
-            new(a.ChannelsOpen + b.ChannelsOpen, a.ChannelsOpened + b.ChannelsOpened, a.CompressedBefore + b.CompressedBefore, a.CompressedAfter + b.CompressedAfter);
+            new(a.ChannelsOpen + b.ChannelsOpen, a.ChannelsOpened + b.ChannelsOpened, a.CompressedBefore + b.CompressedBefore, a.CompressedAfter + b.CompressedAfter, a.Spliced + b.Spliced);
     }
 }

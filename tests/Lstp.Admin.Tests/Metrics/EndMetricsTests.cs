@@ -26,6 +26,33 @@ public sealed class EndMetricsTests(ITestOutputHelper output)
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(3);
 
     [Fact]
+    public async Task A_plaintext_tunnel_counts_the_bulk_bytes_it_spliced_among_those_it_received()
+    {
+        var log = new TestLog(output);
+        await using var echo = new EchoServer();
+        using var clientMetrics = new EndMetrics();
+        using var clientTelemetry = NodeTelemetry.Start(clientMetrics.Meter, "lstp-end", "client-end", otlp: null);
+        await using var rig = await TunnelRig.StartAsync(log, new Dictionary<string, string> { ["echo"] = echo.Address },
+            client: o => o with { Plaintext = true }, server: o => o with { Plaintext = true }, clientMetrics: clientMetrics);
+        await rig.OpenAsync();
+        await using var clientAdmin = await EndAdmin.StartAsync(rig.Client, new HostPort("127.0.0.1", 0), AdminAccess.LoopbackOnly, clientTelemetry, log);
+        using var http = new HttpClient();
+
+        var payload = System.Security.Cryptography.RandomNumberGenerator.GetBytes(16 * 1024 * 1024);
+        using (var socket = await Net.ConnectAsync(rig.ForwardPort("echo")))
+        {
+            var send = Task.Run(async () => { await socket.SendAsync(payload, SocketFlags.None); socket.Shutdown(SocketShutdown.Send); });
+            var back = await Net.ReadToEndAsync(socket).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(payload.AsSpan().SequenceEqual(back), "the echoed bytes differ from what was sent");
+            await send;
+        }
+        await Eventually.TrueAsync(() => Scrape.GetAsync(http, $"http://{clientAdmin.Address}/metrics").GetAwaiter().GetResult().Value("lstp_end_received_bytes_total", ("service", "echo")) == payload.Length, "the client counted the echo delivered");
+        var spliced = (await Scrape.GetAsync(http, $"http://{clientAdmin.Address}/metrics")).Value("lstp_end_received_spliced_bytes_total") ?? 0;
+        output.WriteLine($"spliced {spliced} of {payload.Length}");
+        Assert.InRange(spliced, 1, payload.Length);
+    }
+
+    [Fact]
     public async Task A_scripted_scenario_shows_in_every_end_metric_with_the_values_it_implies()
     {
         var log = new TestLog(output);
@@ -64,6 +91,8 @@ public sealed class EndMetricsTests(ITestOutputHelper output)
         Assert.Equal(text.Length, server.Value("lstp_end_received_bytes_total", ("service", "echo")));
         Assert.Equal(text.Length, server.Value("lstp_end_sent_bytes_total", ("service", "echo")));
         Assert.True(client.Value("lstp_end_compression_ratio") > 2, $"text compresses: ratio {client.Value("lstp_end_compression_ratio")}");
+        // End-to-end TLS: every byte is decrypted in the end's memory, none can be spliced.
+        Assert.Equal(0, client.Value("lstp_end_received_spliced_bytes_total"));
         Assert.True(server.Value("lstp_end_compression_ratio") > 2, $"text compresses: ratio {server.Value("lstp_end_compression_ratio")}");
 
         // A channel to a service the server end does not offer: refused by the peer for the client, by this end for the server.
