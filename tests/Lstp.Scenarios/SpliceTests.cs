@@ -38,11 +38,24 @@ public sealed class SpliceTests(ITestOutputHelper output)
 
         Assert.Equal(payload.Length, back.Length);
         Assert.True(payload.AsSpan().SequenceEqual(back), "the echoed bytes differ from what was sent");
-        // Each end received the 32 MiB once (the server end from the client, the client end back from the echo);
-        // most of it in bulk frames, which went through pipes.
+        // Each end received the 32 MiB once (the server end from the client, the client end back from the echo),
+        // all of it in bulk frames: through pipes, but for what overflowed them while an application was slow (about
+        // half here when idle; a loaded machine's slower applications overflow more, hence the low bar).
         output.WriteLine($"spliced: server end {serverTunnel.Counters.BytesSpliced}, client end {clientTunnel.Counters.BytesSpliced}");
-        Assert.InRange(serverTunnel.Counters.BytesSpliced, payload.Length / 2, payload.Length);
-        Assert.InRange(clientTunnel.Counters.BytesSpliced, payload.Length / 2, payload.Length);
+        Assert.InRange(serverTunnel.Counters.BytesSpliced, payload.Length / 8, payload.Length);
+        Assert.InRange(clientTunnel.Counters.BytesSpliced, payload.Length / 8, payload.Length);
+
+        // Small messages after the bulk, one at a time (the ends stop splicing after a few small frames; until then
+        // each header is read alone): each comes back whole, and none went through a pipe.
+        var spliced = (serverTunnel.Counters.BytesSpliced, clientTunnel.Counters.BytesSpliced);
+        using var interactive = await Net.ConnectAsync(rig.ForwardPort("echo"));
+        for (var i = 0; i < 50; i++)
+        {
+            var message = RandomNumberGenerator.GetBytes(100 + i);
+            await interactive.SendAsync(message, SocketFlags.None);
+            Assert.Equal(message, await Net.ReadExactlyAsync(interactive, message.Length).WaitAsync(Patience));
+        }
+        Assert.Equal(spliced, (serverTunnel.Counters.BytesSpliced, clientTunnel.Counters.BytesSpliced));
     }
 
     [Fact]
