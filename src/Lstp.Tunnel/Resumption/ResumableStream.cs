@@ -19,7 +19,7 @@ namespace Lstp.Tunnel.Resumption;
 /// first break, as a plain stream does. So does one whose peer finished (SHUTDOWN, ERROR) or that is closing.
 /// </para>
 /// </summary>
-public sealed class ResumableStream : Stream, IPipeSource
+public sealed partial class ResumableStream : Stream
 {
     /// <summary>
     /// What a sender may hold unacknowledged: a few round trips of a fast link, and the cost of replay in memory. What is
@@ -319,100 +319,6 @@ public sealed class ResumableStream : Stream, IPipeSource
                     if (!ReferenceEquals(_current, link)) continue;
                     _received += read;
                     return read;
-                }
-            }
-            if (Break(link, error)) continue;
-            if (error is null) return 0;
-            ExceptionDispatchInfo.Throw(error);
-        }
-    }
-
-    private bool _splicing;
-
-    /// <summary>
-    /// Set while the tunnel's reader moves bulk SERVICE_DATA into its channels' pipes: the link (and every link that
-    /// replaces it) then reads nothing ahead (<see cref="RelayStream.Splicing"/>).
-    /// </summary>
-    public bool Splicing
-    {
-        get => _splicing;
-        set
-        {
-            lock (_gate)
-            {
-                _splicing = value;
-                if (_current is RelayStream relay) relay.Splicing = value;
-            }
-        }
-    }
-
-    /// <summary>Whether the current link can splice its payload (<see cref="MoveIntoAsync"/>): a plaintext tunnel on a plain TCP link.</summary>
-    public bool CanSplice
-    {
-        get { lock (_gate) return _current is RelayStream { CanSplice: true }; }
-    }
-
-    /// <summary>
-    /// <see cref="IPipeSource.MoveIntoAsync"/>, as <see cref="ReadAsync"/> reads: across a break the bytes come from the
-    /// next link. Each move happens under the lock with the check that its link is still the current one and is counted
-    /// there, so a byte moved into a pipe is one the resume offer counts as received (the peer does not send it again).
-    /// </summary>
-    public async ValueTask<int> MoveIntoAsync(KernelPipe pipe, int max, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Stream? link;
-            Task resumed;
-            lock (_gate)
-            {
-                if (_pendingStart < _pending.Length)
-                {
-                    var n = SocketSplice.Write(pipe, _pending.AsSpan(_pendingStart, Math.Min(max, _pending.Length - _pendingStart)));
-                    if (n == 0) return SocketSplice.PipeFull;
-                    _pendingStart += n;
-                    _received += n;
-                    return n;
-                }
-                if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
-                link = _current;
-                resumed = _resumed.Task;
-            }
-            if (link is null)
-            {
-                await resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            if (link is not RelayStream relay) return SocketSplice.Refused;
-            Exception? error = null;
-            var ready = false;
-            try
-            {
-                ready = await relay.AwaitPayloadAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (Exception ex)
-            {
-                error = ex;
-            }
-            if (ready)
-            {
-                lock (_gate)
-                {
-                    if (!ReferenceEquals(_current, link)) continue;
-                    try
-                    {
-                        var moved = relay.MoveInto(pipe, max);
-                        if (moved > 0) _received += moved;
-                        if (moved != SocketSplice.Dry) return moved;
-                        continue; // woken with nothing to take after all
-                    }
-                    catch (Exception ex)
-                    {
-                        error = ex;
-                    }
                 }
             }
             if (Break(link, error)) continue;
