@@ -42,26 +42,16 @@ public sealed partial class ResumableStream : IPipeSource
     {
         while (true)
         {
-            Stream? link;
-            Task resumed;
-            lock (_gate)
-            {
-                if (_pendingStart < _pending.Length)
-                {
-                    var n = SocketSplice.Write(pipe, _pending.AsSpan(_pendingStart, Math.Min(max, _pending.Length - _pendingStart)));
-                    if (n == 0) return SocketSplice.PipeFull;
-                    _pendingStart += n;
-                    _received += n;
-                    return n;
-                }
-                if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
-                link = _current;
-                resumed = _resumed.Task;
-            }
+            var link = await LinkAsync(cancellationToken).ConfigureAwait(false);
             if (link is null)
             {
-                await resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
-                continue;
+                lock (_gate)
+                {
+                    var pending = Pending(max);
+                    if (pending.IsEmpty) continue;
+                    var n = SocketSplice.Write(pipe, pending);
+                    return n == 0 ? SocketSplice.PipeFull : TookPending(n);
+                }
             }
             if (link is not RelayStream relay) return SocketSplice.Refused;
             Exception? error = null;

@@ -275,26 +275,15 @@ public sealed partial class ResumableStream : Stream
     {
         while (true)
         {
-            Stream? link;
-            Task resumed;
-            lock (_gate)
+            if (await LinkAsync(cancellationToken).ConfigureAwait(false) is not { } link)
             {
-                if (_pendingStart < _pending.Length)
+                lock (_gate)
                 {
-                    var n = Math.Min(buffer.Length, _pending.Length - _pendingStart);
-                    _pending.AsMemory(_pendingStart, n).CopyTo(buffer);
-                    _pendingStart += n;
-                    _received += n;
-                    return n;
+                    var pending = Pending(buffer.Length);
+                    if (pending.IsEmpty) continue;
+                    pending.CopyTo(buffer.Span);
+                    return TookPending(pending.Length);
                 }
-                if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
-                link = _current;
-                resumed = _resumed.Task;
-            }
-            if (link is null)
-            {
-                await resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
-                continue;
             }
             int read;
             Exception? error = null;
@@ -325,6 +314,38 @@ public sealed partial class ResumableStream : Stream
             if (error is null) return 0;
             ExceptionDispatchInfo.Throw(error);
         }
+    }
+
+    /// <summary>
+    /// The link that reads and moves take from next, once the stream has one (after a break, when it resumes); null
+    /// while bytes the handshake read past its end are left, which come first (<see cref="Pending"/>). Throws the
+    /// stream's final failure.
+    /// </summary>
+    private async ValueTask<Stream?> LinkAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task resumed;
+            lock (_gate)
+            {
+                if (_pendingStart < _pending.Length) return null;
+                if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
+                if (_current is { } link) return link;
+                resumed = _resumed.Task;
+            }
+            await resumed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Under the lock: up to <paramref name="max"/> of the bytes the handshake read past its end (empty when none are left).</summary>
+    private ReadOnlySpan<byte> Pending(int max) => _pending.AsSpan(_pendingStart, Math.Min(max, _pending.Length - _pendingStart));
+
+    /// <summary>Under the lock: <paramref name="count"/> of the <see cref="Pending"/> bytes were taken, and count as received.</summary>
+    private int TookPending(int count)
+    {
+        _pendingStart += count;
+        _received += count;
+        return count;
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
