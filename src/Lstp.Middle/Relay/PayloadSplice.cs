@@ -25,13 +25,8 @@ internal sealed class PayloadSplice
     /// <summary>What a wait for room in the peer's socket takes out of the pipe and writes with a plain send.</summary>
     private const int RoomProbe = 16 * 1024;
 
-    private const int Interrupted = 4; // EINTR
-    private const int WouldBlock = 11; // EAGAIN
-
-    /// <summary>Errors that say splice(2) cannot work here at all (not a link's fault).</summary>
-    private static readonly int[] Unsupported = [22, 38, 95]; // EINVAL, ENOSYS, EOPNOTSUPP
-
-    private static volatile bool _refused;
+    private const int Interrupted = SocketSplice.Interrupted;
+    private const int WouldBlock = SocketSplice.WouldBlock;
 
     /// <summary>A splice from a link has moved bytes in this process: from then on a frame's head may go into the pipe first.</summary>
     private static volatile bool _proven;
@@ -57,8 +52,11 @@ internal sealed class PayloadSplice
         _metrics = metrics;
     }
 
-    /// <summary>This system's kernel refused splice(2): every relay copies, also those that made a splice before it was found.</summary>
-    public static bool Refused => _refused;
+    /// <summary>
+    /// This system's kernel refused splice(2) (here or at an end of the same process, <see cref="SocketSplice.Refuses"/>),
+    /// or it is not Linux: every relay copies, also those that made a splice before it was found.
+    /// </summary>
+    public static bool Refused => !SocketSplice.Available;
 
     /// <summary>What <see cref="Move"/> found.</summary>
     public enum Outcome : byte
@@ -89,10 +87,10 @@ internal sealed class PayloadSplice
     /// </summary>
     public static PayloadSplice? Between(NetworkStream from, NetworkStream to, TimeSpan idleTimeout, Telemetry.MiddleMetrics metrics)
     {
-        if (!OperatingSystem.IsLinux() || _refused) return null;
+        if (Refused) return null;
         try
         {
-            return NonBlocking(from.Socket) && NonBlocking(to.Socket) ? new PayloadSplice(from.Socket, to, idleTimeout, metrics) : null;
+            return SocketSplice.NonBlocking(from.Socket) && SocketSplice.NonBlocking(to.Socket) ? new PayloadSplice(from.Socket, to, idleTimeout, metrics) : null;
         }
         catch (Exception ex) when (ex is ObjectDisposedException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -149,10 +147,9 @@ internal sealed class PayloadSplice
                         dry = true;
                         continue;
                     }
-                    if (pipe.Held == 0 && taken == 0 && !_prepended && Array.IndexOf(Unsupported, cause) >= 0)
+                    if (pipe.Held == 0 && taken == 0 && !_prepended && SocketSplice.Refuses(cause))
                     {
                         // Nothing is in the pipe, so nothing is half-moved: this frame and every later one go by copying.
-                        _refused = true;
                         Release();
                         return Outcome.Refused;
                     }
@@ -331,20 +328,6 @@ internal sealed class PayloadSplice
         if (_probe is null) return;
         ArrayPool<byte>.Shared.Return(_probe);
         _probe = null;
-    }
-
-    private static bool NonBlocking(Socket socket)
-    {
-        var added = false;
-        try
-        {
-            socket.SafeHandle.DangerousAddRef(ref added);
-            return KernelPipe.IsNonBlocking((int)socket.SafeHandle.DangerousGetHandle());
-        }
-        finally
-        {
-            if (added) socket.SafeHandle.DangerousRelease();
-        }
     }
 
     private static IOException Failed(string where, int error) => new($"relaying a frame {where} failed: {Marshal.GetPInvokeErrorMessage(error)}");

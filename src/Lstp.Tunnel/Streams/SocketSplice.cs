@@ -31,14 +31,28 @@ internal static class SocketSplice
     /// <summary><see cref="FromSocket"/>: this kernel refuses splice(2) here; nothing was moved.</summary>
     public const int Refused = -2;
 
-    private const int Interrupted = 4; // EINTR
-    private const int WouldBlock = 11; // EAGAIN
+    public const int Interrupted = 4; // EINTR
+    public const int WouldBlock = 11; // EAGAIN
     private static readonly int[] Unsupported = [22, 38, 95]; // EINVAL, ENOSYS, EOPNOTSUPP
 
     private static volatile bool _refused;
 
-    /// <summary>False once this kernel refused a splice (then every channel copies); false off Linux.</summary>
+    /// <summary>
+    /// False once this kernel refused a splice, the end's or the middle's (then every channel and relay of the process
+    /// copies); false off Linux.
+    /// </summary>
     public static bool Available => OperatingSystem.IsLinux() && !_refused;
+
+    /// <summary>
+    /// A splice failed with <paramref name="cause"/>: true (and splice is no longer <see cref="Available"/>) when that
+    /// error says the kernel cannot splice here at all, not that one socket failed.
+    /// </summary>
+    public static bool Refuses(int cause)
+    {
+        if (Array.IndexOf(Unsupported, cause) < 0) return false;
+        _refused = true;
+        return true;
+    }
 
     /// <summary>True when <paramref name="socket"/> is open and in non-blocking mode (a socket .NET has used asynchronously is).</summary>
     public static bool NonBlocking(Socket socket)
@@ -89,11 +103,7 @@ internal static class SocketSplice
                 // Would block: on the socket's side (nothing to read) or the pipe's (its pages are part-filled, so it
                 // holds less than its size); the socket's queue says which.
                 if (cause == WouldBlock) return socket.Available > 0 ? PipeFull : Dry;
-                if (Array.IndexOf(Unsupported, cause) >= 0)
-                {
-                    _refused = true;
-                    return Refused;
-                }
+                if (Refuses(cause)) return Refused;
                 throw Failed("from the link", cause);
             }
         }
