@@ -38,7 +38,7 @@ public sealed class KernelPipe : IDisposable
         Capacity = capacity;
     }
 
-    /// <summary>What this pipe holds at most: <see cref="Size"/>, or the system's default where it refused that.</summary>
+    /// <summary>What this pipe holds at most: the size <see cref="Rent"/> asked for, or the system's default where it refused that.</summary>
     public int Capacity { get; }
 
     public int ReadEnd { get; }
